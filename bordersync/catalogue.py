@@ -1,0 +1,64 @@
+"""The topic catalogue: every logical stream, its key, partitions and retention.
+
+Topics are never auto-created (Tansu doesn't, and production clusters shouldn't), so
+``bordersync topics create`` creates exactly these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bordersync.border import BorderConfig
+from bordersync.settings import Settings
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    stream: str
+    key: str
+    retention_days: int
+    doc: str
+    compact: bool = False
+    single_partition: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def configs(self) -> dict[str, str]:
+        conf = {
+            "cleanup.policy": "compact" if self.compact else "delete",
+            "retention.ms": str(self.retention_days * DAY_MS),
+        }
+        conf.update(self.extra)
+        return conf
+
+
+CORE_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("raw", "normalised plate", 7, "events as terminals published them (JSON or Avro)"),
+    TopicSpec("crossings", "normalised plate", 7, "deduplicated crossing events"),
+    TopicSpec("inspections", "normalised plate", 7, "deduplicated inspection events"),
+    TopicSpec("matched", "normalised plate", 30, "EXIT/ENTRY pairs with discrepancies"),
+    TopicSpec("alerts", "normalised plate", 30, "alerts for officers and analysts"),
+    TopicSpec("dlq", "original key", 30, "bad records: original bytes, error headers"),
+    TopicSpec("stats", "crossing|direction", 7, "windowed per-crossing statistics"),
+)
+
+
+def share_stream(agency: str) -> str:
+    return f"share.{agency}"
+
+
+def all_topics(border: BorderConfig) -> list[TopicSpec]:
+    shares = [
+        TopicSpec(share_stream(a.name), "normalised plate", 7, f"records shared with {a.name}")
+        for a in border.agencies
+    ]
+    return [*CORE_TOPICS, *shares]
+
+
+def logical_streams(border: BorderConfig) -> list[str]:
+    return [t.stream for t in all_topics(border)]
+
+
+def partitions_for(spec: TopicSpec, settings: Settings) -> int:
+    return 1 if spec.single_partition else settings.partitions

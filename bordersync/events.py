@@ -1,0 +1,133 @@
+"""Input events as the contract defines them: validation with reasons that name the field.
+
+Pure logic: used by ``publish`` before anything reaches the outbox and by the streams, which
+re-validate every raw record because not every producer is ours.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bordersync.border import BorderConfig
+
+KINDS = ("crossing", "inspection")
+DIRECTIONS = ("EXIT", "ENTRY")
+VEHICLE_TYPES = ("TRUCK", "CAR", "BUS", "VAN", "OTHER")
+INSPECTION_TYPES = ("DOCUMENTS", "XRAY", "PHYSICAL", "WEIGHBRIDGE", "PHYTO", "VET")
+RESULTS = ("CLEARED", "HOLD", "SEIZED", "REFERRED")
+
+COMMON_REQUIRED = ("event_id", "kind", "admin", "post", "event_time", "plate", "nationality",
+                   "terminal_id")
+CROSSING_REQUIRED = ("direction", "vehicle_type")
+CROSSING_OPTIONAL = ("trailer_plate", "container_ids", "seals", "gross_mass_kg",
+                     "declaration_ref", "passengers", "priority")
+INSPECTION_REQUIRED = ("inspection_type", "result")
+INSPECTION_OPTIONAL = ("findings", "seals_applied", "measured_mass_kg")
+
+_STR_FIELDS = {"event_id", "admin", "post", "plate", "nationality", "terminal_id", "trailer_plate",
+               "declaration_ref", "findings"}
+_INT_FIELDS = {"gross_mass_kg", "passengers", "measured_mass_kg"}
+_LIST_FIELDS = {"container_ids", "seals", "seals_applied"}
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "kind": KINDS, "direction": DIRECTIONS, "vehicle_type": VEHICLE_TYPES,
+    "inspection_type": INSPECTION_TYPES, "result": RESULTS,
+    "priority": ("NONE", "GREEN_LANE", "AEO"),
+}
+_ALPHA2 = re.compile(r"^[A-Z]{2}$")
+MAX_STR = 256
+MAX_LIST = 64
+
+
+class InvalidEvent(ValueError):
+    """Why an input record was rejected; ``field`` is None when the whole record is wrong."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+def parse_time(value: object, field: str = "event_time") -> datetime:
+    if not isinstance(value, str):
+        raise InvalidEvent(f"expected an ISO 8601 string, got {type(value).__name__}", field)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(f"not an ISO 8601 time: {value!r}", field) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidEvent(f"time without UTC offset: {value!r}", field)
+    return parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """UTC, millisecond precision, ``Z`` suffix: the one textual form bordersync emits."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _check_type(name: str, value: object) -> None:
+    if name in _STR_FIELDS:
+        if not isinstance(value, str):
+            raise InvalidEvent(f"expected a string, got {type(value).__name__}", name)
+        if not value.strip():
+            raise InvalidEvent("must not be empty", name)
+        if len(value) > MAX_STR:
+            raise InvalidEvent(f"longer than {MAX_STR} characters", name)
+    elif name in _INT_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidEvent(f"expected an integer, got {type(value).__name__}", name)
+        if value < 0 or value > 2**31 - 1:
+            raise InvalidEvent(f"out of range: {value}", name)
+    elif name in _LIST_FIELDS:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise InvalidEvent("expected a list of non-empty strings", name)
+        if len(value) > MAX_LIST:
+            raise InvalidEvent(f"more than {MAX_LIST} entries", name)
+    elif name in _ENUMS:
+        if value not in _ENUMS[name]:
+            allowed = ", ".join(_ENUMS[name])
+            raise InvalidEvent(f"unknown code {value!r} (allowed: {allowed})", name)
+
+
+def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
+    """The event as a canonical dict (``event_time`` an aware UTC datetime) or ``InvalidEvent``."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"expected a JSON object, got {type(obj).__name__}")
+    kind = obj.get("kind")
+    if kind not in KINDS:
+        raise InvalidEvent(f"unknown or missing kind {kind!r} (allowed: crossing, inspection)",
+                           "kind")
+    required = COMMON_REQUIRED + (CROSSING_REQUIRED if kind == "crossing" else INSPECTION_REQUIRED)
+    optional = CROSSING_OPTIONAL if kind == "crossing" else INSPECTION_OPTIONAL
+    unknown = sorted(set(obj) - set(required) - set(optional))
+    if unknown:
+        raise InvalidEvent(f"unknown field for a {kind} event", unknown[0])
+    for name in required:
+        if name not in obj or obj[name] is None:
+            raise InvalidEvent("required field missing", name)
+    out: dict[str, Any] = {}
+    for name, value in obj.items():
+        if value is None and name in optional:
+            continue
+        if name == "event_time":
+            out[name] = parse_time(value)
+            continue
+        _check_type(name, value)
+        out[name] = value
+    for name in ("admin", "nationality"):
+        if not _ALPHA2.match(out[name]):
+            raise InvalidEvent(f"expected an ISO 3166-1 alpha-2 code, got {out[name]!r}", name)
+    crossing = border.crossing_of_post(out["post"])
+    if crossing is None:
+        raise InvalidEvent(f"unknown post code {out['post']!r}", "post")
+    if crossing.sides.get(out["admin"]) != out["post"]:
+        raise InvalidEvent(
+            f"post {out['post']!r} does not belong to administration {out['admin']!r}", "post"
+        )
+    return out
+
+
+def to_json_dict(event: dict[str, Any]) -> dict[str, Any]:
+    """The canonical event in its JSON form (times as UTC strings)."""
+    return {k: (format_time(v) if isinstance(v, datetime) else v) for k, v in event.items()}

@@ -1,0 +1,76 @@
+"""The one settings object. Every knob is read here, from ``BORDERSYNC_*`` variables or CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Frozen runtime configuration; build a changed copy with ``model_copy(update=...)``."""
+
+    model_config = SettingsConfigDict(env_prefix="BORDERSYNC_", frozen=True, extra="ignore")
+
+    home: Path = Field(default=Path(".bordersync"), description="state: pid files, logs, outboxes")
+    # None means "the embedded stack recorded in $home/stack.json".
+    bootstrap: str | None = None
+    redis_url: str | None = None
+    schema_registry_url: str | None = None
+
+    # Security for real clusters; the embedded broker runs PLAINTEXT.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+
+    border_config: Path | None = Field(
+        default=None, description="crossings and agencies JSON; the shipped one when unset"
+    )
+
+    # Topics: a prefix lets tests and tenants run side by side on one cluster.
+    topic_prefix: str = "bordersync."
+    partitions: int = Field(default=4, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+    # Embedded stack (dev up): fixed loopback ports so every process finds the same stack.
+    dev_broker_port: int = 19092
+    dev_redis_port: int = 16379
+
+    # Broker-facing timings chosen for Tansu (slow group joins, fetch sleeps half the max wait).
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 500
+    fetch_wait_max_ms: int = 10
+
+    # Matching and alerting.
+    default_window_minutes: int = 120
+    grace_seconds: int = 300
+    duplicate_window_seconds: int = 600
+    dedup_ttl_seconds: int = 7 * 24 * 3600
+    mass_tolerance_pct: float = 3.0
+
+    # Streams worker.
+    faust_store: str = "memory://"
+    worker_web_port: int = 0
+    metrics_port: int = 0
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_json: bool = True
+
+    def topic(self, stream: str) -> str:
+        """Physical topic name of a logical stream."""
+        return f"{self.topic_prefix}{stream}"
+
+
+def load(**overrides: object) -> Settings:
+    """Settings from the environment, with CLI overrides (``None`` values ignored) on top."""
+    base = Settings()
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    if not clean:
+        return base
+    return Settings(**{**base.model_dump(), **clean})

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bordersync runs against: redis-server (read model, embedded stack)
+# and prometheus/promtool (monitoring tests). Idempotent; needs root or sudo on a fresh machine.
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing Debian packages: ${need[*]}" >&2
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian enables the packaged services; bordersync starts its own on private ports.
+for svc in redis-server prometheus; do
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop "$svc" 2>/dev/null || true; fi
+done

@@ -1,0 +1,44 @@
+"""The Faust application: one worker runs every stream processor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from bordersync.settings import Settings
+from bordersync.stack import resolve_bootstrap
+from streams.transport import make_transport_class
+
+
+class BorderApp(faust.App):
+    """Faust app with our fast-fetch transport (see ``streams.transport``)."""
+
+    fetch_max_wait_ms = 10
+
+    def _new_transport(self) -> Any:
+        cls = make_transport_class(self.fetch_max_wait_ms)
+        return cls(self.conf.broker_consumer, self)
+
+
+def create_app(settings: Settings) -> BorderApp:
+    bootstrap = resolve_bootstrap(settings)
+    app = BorderApp(
+        f"{settings.topic_prefix}streams",
+        broker=[f"kafka://{b}" for b in bootstrap.split(",")],
+        store=settings.faust_store,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=settings.heartbeat_interval_ms / 1000,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger=0.005,
+        web_enabled=False,
+        datadir=str(settings.home.resolve() / "faust"),
+        # Our topics come from the catalogue (created explicitly); Faust must not guess configs.
+        topic_allow_declare=True,
+        stream_wait_empty=False,
+    )
+    app.fetch_max_wait_ms = settings.fetch_wait_max_ms
+    return app

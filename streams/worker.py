@@ -1,0 +1,17 @@
+"""``bordersync streams worker``: one Faust worker running every processor."""
+
+from __future__ import annotations
+
+from faust.worker import Worker
+
+from bordersync.settings import Settings
+from streams import ingest
+from streams.app import create_app
+
+
+def run_worker(settings: Settings) -> int:
+    app = create_app(settings)
+    ingest.register(app, settings)
+    worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()  # handles SIGINT/SIGTERM, exits the process
+    return 0
