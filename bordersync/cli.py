@@ -13,6 +13,7 @@ from bordersync.settings import Settings, load
 from bordersync.stack import StackError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -86,38 +87,6 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from producers.outbox import Outbox
-    from producers.publish import publish
-
-    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-    outbox = Outbox(settings.home / "outbox" / f"{args.terminal}.db")
-    try:
-        report = publish(stream, settings, outbox, deliver_timeout=args.timeout)
-    finally:
-        outbox.close()
-        if stream is not sys.stdin:
-            stream.close()
-    drain = report.drain
-    summary = {
-        "accepted": report.accepted,
-        "rejected": len(report.rejected),
-        "delivered": drain.delivered if drain else 0,
-        "queued": drain.remaining if drain else 0,
-    }
-    print(json.dumps(summary), file=sys.stderr)
-    if drain and drain.remaining:
-        print(f"# {drain.remaining} accepted events wait in the outbox ({drain.last_error}); "
-              "they are sent by the next publish", file=sys.stderr)
-    return 2 if report.rejected else 0
-
-
-def cmd_streams(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.worker import run_worker
-
-    return run_worker(settings)
-
-
 def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync import tail
 
@@ -149,17 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("topics", cmd_topics, "topic catalogue")
     p.add_argument("action", choices=["create"])
-    p = add("publish", cmd_publish, "validate and publish JSON-lines events")
-    p.add_argument("--file", required=True, help="JSON-lines file, - for stdin")
-    p.add_argument("--terminal", default="cli", help="outbox name (one per terminal)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for delivery")
-    p = add("streams", cmd_streams, "stream processors")
-    p.add_argument("action", choices=["worker"])
     p = add("tail", cmd_tail, "decoded records of a logical stream")
     p.add_argument("stream")
     p.add_argument("--json", action="store_true")
     p.add_argument("--from-beginning", action="store_true")
     p.add_argument("--idle-timeout", type=float, default=None)
+    # Each role package adds its own commands; imports inside handlers stay lazy.
+    from consumers import commands as consumer_commands
+    from producers import commands as producer_commands
+    from streams import commands as stream_commands
+
+    for module in (producer_commands, stream_commands, consumer_commands):
+        module.register(add)
     return parser
 
 
