@@ -95,6 +95,12 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bordersync.demo import run_demo
+
+    return run_demo(settings, duration=args.duration, rate=args.rate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--bootstrap", help="Kafka bootstrap servers (default: embedded stack)")
@@ -123,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--from-beginning", action="store_true")
     p.add_argument("--idle-timeout", type=float, default=None)
+    p = add("demo", cmd_demo, "the whole pipeline on simulated traffic (what `make demo` runs)")
+    p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--rate", type=float, default=40.0, help="simulated events per second")
     # Each role package adds its own commands; imports inside handlers stay lazy.
     from consumers import commands as consumer_commands
     from producers import commands as producer_commands

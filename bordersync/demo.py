@@ -1,0 +1,178 @@
+"""``bordersync demo``: the whole pipeline on simulated traffic, with a live summary.
+
+It runs a private embedded stack (own home, free ports), so it never disturbs a ``dev up`` stack,
+and it stops every process it started — on success, on failure and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, TextIO
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from bordersync import codec, stack
+from bordersync.border import load_border_config
+from bordersync.catalogue import all_topics
+from bordersync.codec import DecodeError
+from bordersync.kafka import consumer_conf
+from bordersync.procs import Child, cli_path
+from bordersync.settings import Settings
+from bordersync.topics import create_topics
+
+DEMO_AGENCIES = ("al-customs", "mk-customs", "al-border-police")
+
+
+@dataclass
+class Tally:
+    per_stream: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+    shared: Counter[str] = field(default_factory=Counter)
+    sample_plate: str | None = None
+
+    def line(self) -> str:
+        s = self.per_stream
+        alerts = " ".join(f"{k}={v}" for k, v in sorted(self.alerts.items())) or "-"
+        return (f"raw={s['raw']} crossings={s['crossings']} inspections={s['inspections']} "
+                f"matched={s['matched']} dlq={s['dlq']} | alerts: {alerts} | "
+                f"shared: {sum(self.shared.values())} records to {len(self.shared)} agencies")
+
+
+class Monitor:
+    """Counts records on every output topic (reads from the beginning, never commits)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        border = load_border_config(settings.border_config)
+        self.streams = {settings.topic(t.stream): t.stream for t in all_topics(border)}
+        self.tally = Tally()
+        self.consumer = Consumer(consumer_conf(settings, f"demo-monitor-{uuid.uuid4().hex[:6]}"))
+        meta = self.consumer.list_topics(timeout=10).topics
+        self.consumer.assign([
+            TopicPartition(topic, p, OFFSET_BEGINNING)
+            for topic in self.streams if topic in meta for p in meta[topic].partitions
+        ])
+
+    def poll(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for msg in self.consumer.consume(1000, timeout=0.1):
+                if msg.error():
+                    continue
+                self._count(self.streams[str(msg.topic())], msg.value())
+
+    def _count(self, stream: str, value: bytes | None) -> None:
+        if stream.startswith("share."):
+            self.tally.shared[stream.removeprefix("share.")] += 1
+            return
+        self.tally.per_stream[stream] += 1
+        if stream == "alerts":
+            decoded = codec.decode("alerts", value)
+            if not isinstance(decoded, DecodeError):
+                self.tally.alerts[str(decoded.get("type"))] += 1
+        elif stream == "matched" and self.tally.sample_plate is None:
+            decoded = codec.decode("matched", value)
+            if not isinstance(decoded, DecodeError) and decoded.get("inspections"):
+                self.tally.sample_plate = str(decoded.get("plate"))
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _has_command(name: str) -> bool:
+    from bordersync.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return name in (sub.choices or {})
+
+
+def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.stdout) -> int:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    home = (base.home / "demo").resolve()
+    shutil.rmtree(home, ignore_errors=True)
+    private = base.model_copy(update={
+        "home": home, "dev_broker_port": stack.free_port(), "dev_redis_port": stack.free_port(),
+        "bootstrap": None, "redis_url": None,
+    })
+    children: list[Child] = []
+    monitor: Monitor | None = None
+    print(f"bordersync demo: {duration:.0f}s of simulated traffic at ~{rate:.0f} events/s", file=out)
+    try:
+        info, _ = stack.up(private)
+        settings = private.model_copy(update={"bootstrap": info.bootstrap,
+                                              "redis_url": info.redis_url})
+        create_topics(settings)
+        print(f"  stack: broker {info.bootstrap}, redis {info.redis_url} (logs in {home})",
+              file=out)
+        logs = home / "logs"
+        children.append(Child("worker", ["streams", "worker"], settings, logs / "worker.log"))
+        if _has_command("consume"):
+            for agency in DEMO_AGENCIES:
+                children.append(Child(f"consume-{agency}", ["consume", "--agency", agency],
+                                      settings, logs / f"consume-{agency}.log"))
+        feeder = Child("simulate", ["simulate", "--seed", "7", "--rate", str(rate),
+                                    "--duration", str(duration)], settings, logs / "simulate.log")
+        children.append(feeder)
+        monitor = Monitor(settings)
+        started = time.monotonic()
+        while time.monotonic() - started < duration + 5 and feeder.alive():
+            monitor.poll(2.0)
+            elapsed = time.monotonic() - started
+            print(f"  [{elapsed:5.0f}s] {monitor.tally.line()}", file=out, flush=True)
+            for child in children:
+                if child is not feeder and not child.alive():
+                    raise RuntimeError(f"{child.name} exited early; see {child.log}")
+        # Let the pipeline drain what the feeder published last.
+        monitor.poll(5.0)
+        _final_summary(settings, monitor.tally, out)
+        return 0
+    except KeyboardInterrupt:
+        print("\n  interrupted; stopping everything", file=out)
+        return 130
+    finally:
+        if monitor is not None:
+            with contextlib.suppress(Exception):
+                monitor.close()
+        for child in reversed(children):
+            child.stop()
+        stack.down(private)
+        print("  stopped: worker, consumers, simulator, broker, redis", file=out)
+
+
+def _final_summary(settings: Settings, tally: Tally, out: TextIO) -> None:
+    summary: dict[str, Any] = {
+        "events_published": tally.per_stream["raw"],
+        "crossings": tally.per_stream["crossings"],
+        "inspections": tally.per_stream["inspections"],
+        "matched": tally.per_stream["matched"],
+        "alerts": dict(tally.alerts),
+        "dlq": tally.per_stream["dlq"],
+        "shared_per_agency": dict(sorted(tally.shared.items())),
+    }
+    print("final summary:", file=out)
+    print(json.dumps(summary, indent=2), file=out)
+    if tally.sample_plate and _has_command("lookup"):
+        import subprocess
+
+        from bordersync.procs import settings_env
+
+        result = subprocess.run(
+            [cli_path(), "lookup", "--plate", tally.sample_plate, "--agency", DEMO_AGENCIES[0]],
+            env=settings_env(settings), capture_output=True, text=True, timeout=30,
+        )
+        print(f"lookup of {tally.sample_plate} as {DEMO_AGENCIES[0]}:", file=out)
+        print(result.stdout or result.stderr, file=out)

@@ -1,0 +1,57 @@
+"""Child processes that are always stopped: SIGTERM, a grace period, then SIGKILL of the group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bordersync.settings import Settings
+
+
+def cli_path() -> str:
+    return str(Path(sys.executable).parent / "bordersync")
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment under which a child sees exactly ``settings``."""
+    env = dict(os.environ)
+    for key, value in settings.model_dump(exclude_none=True).items():
+        env[f"BORDERSYNC_{key.upper()}"] = str(value)
+    env.update(extra)
+    return env
+
+
+class Child:
+    def __init__(self, name: str, args: list[str], settings: Settings, log: Path,
+                 **env: str) -> None:
+        self.name = name
+        self.log = log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._out = log.open("ab")
+        self.popen = subprocess.Popen(
+            [cli_path(), *args], env=settings_env(settings, **env), stdout=self._out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, grace: float = 10.0) -> int:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        # Children of the child (e.g. Faust threads' helpers) share its process group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self._out.close()
+        return self.popen.returncode
