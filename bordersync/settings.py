@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     faust_store: str = "memory://"
     worker_web_port: int = 0
     metrics_port: int = 0
+    # Containers must expose /metrics beyond loopback: set 0.0.0.0 there.
+    metrics_addr: str = "127.0.0.1"
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = True
