@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     # Containers must expose /metrics beyond loopback: set 0.0.0.0 there.
     metrics_addr: str = "127.0.0.1"
 
+    # Partner-agency consumers, read model and API (consumers/).
+    agency: str | None = Field(default=None, description="default agency of lookup/api")
+    consumer_batch_size: int = Field(default=500, ge=1)
+    readmodel_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    api_port: int = 8088
+    api_addr: str = "127.0.0.1"
+    # Test hook: exit hard after the sink write of batch N, before its commit (0 = off).
+    consumer_crash_after_batch: int = Field(default=0, ge=0)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = True
 
