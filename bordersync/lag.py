@@ -1,0 +1,137 @@
+"""Consumer-group lag from correct offsets, and ``bordersync lag`` (print once, or export).
+
+The broker's reported high watermark is corrected by fetching the tail batch of every partition
+(see ``bordersync.metrics.true_end``); the group's commits come from OffsetFetch for explicit
+partitions, which Tansu answers right. The reader uses the group id only to read commits: it
+assigns partitions by hand, never joins the group and never commits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
+
+from bordersync.cli import AddCommand
+from bordersync.kafka import consumer_conf
+from bordersync.metrics import PartitionLag, true_end
+from bordersync.settings import Settings
+
+TIMEOUT_S = 10.0
+
+
+def _partitions(consumer: Any, topic: str) -> list[int]:
+    meta = consumer.list_topics(topic, timeout=TIMEOUT_S).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return []
+    return sorted(meta.partitions)
+
+
+def _tail_offsets(consumer: Any, starts: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Offset of the last record at or after each start offset (fetch responses are right)."""
+    last: dict[tuple[str, int], int] = {}
+    if not starts:
+        return last
+    consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
+    pending = set(starts)
+    deadline = time.monotonic() + TIMEOUT_S
+    while pending and time.monotonic() < deadline:
+        for msg in consumer.consume(500, timeout=0.5):
+            key = (msg.topic(), msg.partition())
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(key)
+                continue
+            last[key] = max(last.get(key, -1), msg.offset())
+    consumer.unassign()
+    return last
+
+
+def read_lag(settings: Settings, group: str, topics: Iterable[str],
+             only_committed: bool = True) -> list[PartitionLag]:
+    """Lag of ``group`` on every partition of ``topics`` (physical names).
+
+    With ``only_committed`` a topic is left out when the group has no commit on any of its
+    partitions: the group does not read it, and its whole length is no one's lag.
+    """
+    conf = consumer_conf(settings, group, **{"enable.partition.eof": True,
+                                             "isolation.level": "read_uncommitted"})
+    consumer = Consumer(conf)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in _partitions(consumer, t)]
+        if not tps:
+            return []
+        committed = {(tp.topic, tp.partition): tp.offset
+                     for tp in consumer.committed(tps, timeout=TIMEOUT_S)}
+        read_topics = {t for (t, _), off in committed.items() if off != OFFSET_INVALID and off >= 0}
+        if only_committed:
+            tps = [tp for tp in tps if tp.topic in read_topics]
+        marks = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
+                 for tp in tps}
+        tail = _tail_offsets(consumer, {k: hi - 1 for k, (lo, hi) in marks.items() if hi > lo})
+        rows = []
+        for (topic, partition), (low, high) in sorted(marks.items()):
+            off = committed[(topic, partition)]
+            rows.append(PartitionLag(
+                group=group, topic=topic, partition=partition,
+                committed=None if off < 0 else off, low=low,
+                end=true_end(high, tail.get((topic, partition))),
+            ))
+        return rows
+    finally:
+        consumer.close()
+
+
+def _topics(settings: Settings, streams: list[str] | None) -> list[str]:
+    from bordersync.border import load_border_config
+    from bordersync.catalogue import logical_streams
+
+    names = streams or logical_streams(load_border_config(settings.border_config))
+    return [settings.topic(s) for s in names]
+
+
+def _export(settings: Settings, groups: list[str], topics: list[str], interval: float) -> int:
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from bordersync.metrics import serve
+
+    # A private registry: the consumers' own lag gauge has the same name on the default one.
+    registry = CollectorRegistry()
+    gauge = Gauge("bordersync_consumer_lag_records",
+                  "Records a consumer group has not yet committed, from corrected log-end offsets.",
+                  ["group", "topic", "partition"], registry=registry)
+    port = serve(settings.metrics_port, registry=registry)
+    print(json.dumps({"metrics_port": port}), flush=True)
+    while True:
+        rows = [r for g in groups for r in read_lag(settings, g, topics)]
+        gauge.clear()
+        for r in rows:
+            gauge.labels(group=r.group, topic=r.topic, partition=str(r.partition)).set(r.lag)
+        time.sleep(interval)
+
+
+def cmd_lag(args: argparse.Namespace, settings: Settings) -> int:
+    groups = args.group or [f"{settings.topic_prefix}streams"]
+    topics = _topics(settings, args.stream)
+    if args.serve:
+        return _export(settings, groups, topics, args.interval)
+    rows = [r for g in groups for r in read_lag(settings, g, topics)]
+    for r in rows:
+        print(json.dumps({**asdict(r), "lag": r.lag}))
+    return 0
+
+
+def register(add: AddCommand) -> None:
+    p = add("lag", cmd_lag, "consumer-group lag from corrected offsets (print, or --serve)")
+    p.add_argument("--group", action="append",
+                   help="consumer group (repeatable; default: the streams worker's)")
+    p.add_argument("--stream", action="append", help="logical stream (repeatable; default: all)")
+    p.add_argument("--serve", action="store_true",
+                   help="export bordersync_consumer_lag_records on BORDERSYNC_METRICS_PORT")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes")
