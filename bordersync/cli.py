@@ -133,11 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=40.0, help="simulated events per second")
     # Each role package adds its own commands; imports inside handlers stay lazy.
+    from bordersync import lag as lag_commands
     from consumers import commands as consumer_commands
     from producers import commands as producer_commands
     from streams import commands as stream_commands
 
-    for module in (producer_commands, stream_commands, consumer_commands):
+    for module in (producer_commands, stream_commands, consumer_commands, lag_commands):
         module.register(add)
     return parser
 
