@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (producer_commands, stream_commands, consumer_commands, lag_commands):
         module.register(add)
+    from bordersync import keys_commands
+
+    keys_commands.register(add)
     return parser
 
 

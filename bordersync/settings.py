@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
 
+    # Signed events (docs/security.md). Partners' public keys; $home/keys/trust.json when unset.
+    trust_file: Path | None = None
+    # After a rotation the old key still verifies this long: cover the longest outbox backlog.
+    key_overlap_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    # Readers send unsigned, unknown-key or tampered records to the DLQ when set.
+    require_signatures: bool = False
+
     border_config: Path | None = Field(
         default=None, description="crossings and agencies JSON; the shipped one when unset"
     )
