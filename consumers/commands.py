@@ -1,9 +1,107 @@
-"""CLI commands of partner agencies: consume, lookup (issue 6)."""
+"""CLI commands of partner agencies: consume, lookup, api (issue 6)."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from typing import Any
+
 from bordersync.cli import AddCommand
+from bordersync.settings import Settings
+
+
+def resolve_agency(settings: Settings, name: str | None) -> str | None:
+    """``--agency``, else ``BORDERSYNC_AGENCY``, else the first agency of the border config.
+
+    Prints a clear error listing the known agencies and returns None when the name is unknown.
+    """
+    from bordersync.border import load_border_config
+
+    border = load_border_config(settings.border_config)
+    chosen = name or settings.agency or border.agencies[0].name
+    try:
+        border.agency(chosen)
+    except KeyError as exc:
+        print(f"bordersync: {exc.args[0]}", file=sys.stderr)
+        return None
+    return chosen
+
+
+def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
+    agency = resolve_agency(settings, args.agency)
+    if agency is None:
+        return 2
+    from consumers.runner import run
+
+    return run(settings, agency, rebuild=args.rebuild)
+
+
+def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
+    agency = resolve_agency(settings, args.agency)
+    if agency is None:
+        return 2
+    from bordersync.plates import normalise_plate
+    from consumers.api import reader_for
+
+    plate = normalise_plate(args.plate)
+    if not plate:
+        print("bordersync: --plate is empty", file=sys.stderr)
+        return 2
+    view = reader_for(settings, agency).vehicle(plate)
+    if view is None:
+        if args.json:
+            print(json.dumps({"plate": plate, "agency": agency, "found": False}))
+        print(f"no record of plate {plate} in the read model of {agency}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({**view, "found": True}, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(view))
+    return 0
+
+
+def render_text(view: dict[str, Any]) -> str:
+    lines = [f"{view['plate']}  status={view['status']}  crossing={view['crossing']}  "
+             f"(agency {view['agency']})", "journey:"]
+    for step in view["journey"]:
+        lines.append(f"  {step.get('event_time', '?')}  {step.get('direction', '?'):5} "
+                     f"{step.get('admin', '?')} {step.get('post', '')}  "
+                     f"{step.get('vehicle_type', '')}")
+    pair = view["latest"]["matched"]
+    if pair:
+        lines.append(f"matched: {pair.get('exit_admin')} -> {pair.get('entry_admin')} in "
+                     f"{pair.get('transit_seconds')} s; discrepancies: "
+                     f"{len(pair.get('discrepancies') or [])}")
+    lines.append("inspections:")
+    for i in view["inspections"]:
+        mark = "recognised from the other side" if i["recognised"] else "own"
+        lines.append(f"  {i.get('event_time', '?')}  {i.get('admin', '?')} "
+                     f"{i.get('inspection_type', '?')} {i.get('result', '?')}  ({mark})")
+    lines.append("open alerts:")
+    for a in view["alerts"]:
+        lines.append(f"  {a.get('raised_at', '?')}  {a.get('type')}  {a.get('detail', '')}")
+    return "\n".join(lines)
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    agency = resolve_agency(settings, args.agency)
+    if agency is None:
+        return 2
+    from consumers.api import serve
+
+    return serve(settings, agency, args.port if args.port is not None else settings.api_port)
 
 
 def register(add: AddCommand) -> None:
-    """Partner-agency commands land here."""
+    p = add("consume", cmd_consume, "partner agency consumer: share topic -> Redis read model")
+    p.add_argument("--agency", help="agency name (see `bordersync agencies`)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="replay the share topic from the beginning into the read model")
+    p = add("lookup", cmd_lookup, "what an agency's read model knows about a vehicle")
+    p.add_argument("--plate", required=True, help="any spelling: spaces, lower case, Cyrillic")
+    p.add_argument("--agency", help="default: BORDERSYNC_AGENCY, else the first configured agency")
+    p.add_argument("--json", action="store_true")
+    p = add("api", cmd_api, "HTTP JSON API and officer page over an agency's read model")
+    p.add_argument("--agency", help="default: BORDERSYNC_AGENCY, else the first configured agency")
+    p.add_argument("--port", type=int, help="default: BORDERSYNC_API_PORT (8088); 0 = any free")

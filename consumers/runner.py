@@ -1,0 +1,279 @@
+"""The partner-agency consumer: ``share.<agency>`` -> Redis read model, at least once.
+
+Per batch: consume, decode and plan, apply the whole batch to Redis in one atomic call, and only
+then commit the batch's offsets synchronously. A crash between the two re-delivers the batch,
+which the idempotent sink absorbs. Rebalance callbacks run inside ``consume``, i.e. between
+batches, when everything applied is already committed, so a revocation never loses work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import redis
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from bordersync import codec
+from bordersync.border import load_border_config
+from bordersync.codec import DecodeError
+from bordersync.kafka import consumer_conf
+from bordersync.settings import Settings
+from consumers import metrics
+from consumers.readmodel import AgencyContext, Keys, Rejection, Write, plan
+from consumers.sink import RedisSink, connect
+
+log = logging.getLogger("bordersync.consumer")
+CRASH_EXIT_CODE = 75
+LAG_EVERY_SECONDS = 1.0
+
+
+def group_id(settings: Settings, agency: str) -> str:
+    return f"{settings.topic_prefix}agency.{agency}"
+
+
+def _fields(**fields: Any) -> dict[str, Any]:
+    return {"fields": fields}
+
+
+@dataclass
+class Progress:
+    batches: int = 0
+    records: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    # partition -> last consumed offset, for the commit and the lag gauge
+    last: dict[int, int] = field(default_factory=dict)
+
+
+class AgencyConsumer:
+    def __init__(self, settings: Settings, agency: str, rebuild: bool = False) -> None:
+        self.settings = settings
+        self.ctx = AgencyContext.of(load_border_config(settings.border_config), agency)
+        self.keys = Keys.of(settings, agency)
+        self.topic = settings.topic(f"share.{agency}")
+        self.group = group_id(settings, agency)
+        self.sink = RedisSink(connect(settings), self.keys, settings.readmodel_ttl_seconds)
+        self.progress = Progress()
+        self.stopping = False
+        # Rewind when asked, or when the read model is empty although offsets may be committed.
+        self._rewind_on_assign = rebuild or not self._marker_present()
+        self._expect_marker = not self._rewind_on_assign
+        self.assigned: list[int] = []
+        self._lag_at = 0.0
+        self.consumer = Consumer(consumer_conf(settings, self.group))
+
+    def _marker_present(self) -> bool:
+        while True:
+            try:
+                return self.sink.has_marker()
+            except redis.RedisError as exc:
+                self._redis_down(exc)
+
+    def _redis_down(self, exc: Exception) -> None:
+        metrics.ERRORS.labels(self.ctx.name, "redis").inc()
+        log.error("redis unavailable; retrying", extra=_fields(agency=self.ctx.name, error=str(exc)))
+        time.sleep(1.0)
+        if self.stopping:
+            raise SystemExit(0)
+
+    # -- rebalance callbacks -------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        metrics.REBALANCES.labels(self.ctx.name).inc()
+        rewound = self._rewind_on_assign
+        if rewound:
+            for tp in partitions:
+                tp.offset = OFFSET_BEGINNING
+            self._rewind_on_assign = False
+            metrics.REBUILDS.labels(self.ctx.name).inc()
+        consumer.assign(partitions)
+        self.assigned = sorted({*self.assigned, *(tp.partition for tp in partitions)})
+        log.info("partitions assigned", extra=_fields(
+            agency=self.ctx.name, group=self.group, topic=self.topic,
+            partitions=[tp.partition for tp in partitions], rebuild_from_beginning=rewound))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        metrics.REBALANCES.labels(self.ctx.name).inc()
+        gone = {tp.partition for tp in partitions}
+        self.assigned = [p for p in self.assigned if p not in gone]
+        for p in gone:
+            self.progress.last.pop(p, None)
+            metrics.LAG.remove(self.group, self.topic, str(p)) if self._has_lag(p) else None
+        log.info("partitions revoked", extra=_fields(
+            agency=self.ctx.name, group=self.group, topic=self.topic, partitions=sorted(gone)))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("partitions lost (session expired); uncommitted records will be re-delivered",
+                    extra=_fields(agency=self.ctx.name, partitions=[tp.partition for tp in partitions]))
+        self._on_revoke(consumer, partitions)
+
+    def _has_lag(self, partition: int) -> bool:
+        return (self.group, self.topic, str(partition)) in metrics.LAG._metrics
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, idle_exit: float | None = None, on_batch: Callable[[Progress], None] | None = None
+            ) -> int:
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+        idle_since = time.monotonic()
+        try:
+            while not self.stopping:
+                msgs = self.consumer.consume(self.settings.consumer_batch_size, timeout=0.5)
+                if msgs:
+                    idle_since = time.monotonic()
+                    self._batch(msgs)
+                    if on_batch is not None:
+                        on_batch(self.progress)
+                elif idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                    break
+                self._update_lag()
+        finally:
+            # Everything applied was committed batch by batch; close leaves the group cleanly.
+            self.consumer.close()
+            log.info("consumer stopped", extra=_fields(
+                agency=self.ctx.name, batches=self.progress.batches,
+                applied=self.progress.applied, duplicates=self.progress.duplicates))
+        return 0
+
+    def _batch(self, msgs: list[Any]) -> None:
+        writes: list[Write] = []
+        offsets: dict[int, int] = {}
+        now = time.time()
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    metrics.ERRORS.labels(self.ctx.name, "kafka").inc()
+                    log.warning("consume error", extra=_fields(agency=self.ctx.name, error=str(err)))
+                continue
+            offsets[msg.partition()] = max(offsets.get(msg.partition(), -1), msg.offset())
+            write = self._plan(msg, now)
+            if write is not None:
+                writes.append(write)
+        if writes and not self._apply(writes):
+            return
+        self.progress.batches += 1
+        crash_at = self.settings.consumer_crash_after_batch
+        if crash_at and self.progress.batches == crash_at:
+            # Deterministic crash injection for tests: the sink has the batch, Kafka does not know.
+            log.error("crash injection: exiting after sink write, before commit",
+                      extra=_fields(agency=self.ctx.name, batch=self.progress.batches))
+            sys.stderr.flush()
+            os._exit(CRASH_EXIT_CODE)
+        self._commit(offsets)
+
+    def _plan(self, msg: Any, now: float) -> Write | None:
+        where = {"agency": self.ctx.name, "topic": msg.topic(), "partition": msg.partition(),
+                 "offset": msg.offset()}
+        decoded = codec.decode("share", msg.value())
+        if isinstance(decoded, DecodeError):
+            self._skip("undecodable", decoded.reason, where)
+            return None
+        write = plan(decoded, msg.key(), self.ctx, self.keys, now, self.settings.readmodel_ttl_seconds)
+        if isinstance(write, Rejection):
+            self._skip(write.reason, write.detail, where)
+            return None
+        if write.dropped_fields:
+            metrics.ERRORS.labels(self.ctx.name, "field_outside_agreement").inc()
+            log.warning("share record carried fields outside the agreement; not stored",
+                        extra=_fields(**where, stream=write.stream, fields=list(write.dropped_fields)))
+        return write
+
+    def _skip(self, reason: str, detail: str, where: dict[str, Any]) -> None:
+        self.progress.skipped += 1
+        metrics.ERRORS.labels(self.ctx.name, reason).inc()
+        log.warning("share record skipped", extra=_fields(**where, reason=reason, detail=detail))
+
+    def _apply(self, writes: list[Write]) -> bool:
+        """True when the batch is in Redis; False when the read model was lost and we rewound."""
+        while True:
+            try:
+                result = self.sink.apply(writes, self._expect_marker)
+                break
+            except redis.RedisError as exc:
+                self._redis_down(exc)
+        if result is None:
+            self._rewind()
+            return False
+        self._expect_marker = True
+        applied, dups = result
+        self.progress.records += len(writes)
+        self.progress.applied += applied
+        self.progress.duplicates += dups
+        metrics.WRITES.labels(self.ctx.name).inc(applied)
+        metrics.DUPLICATES.labels(self.ctx.name).inc(dups)
+        for w in writes:
+            metrics.RECORDS.labels(self.ctx.name, w.stream).inc()
+        return True
+
+    def _rewind(self) -> None:
+        """The read model vanished under us (Redis flushed or restarted): replay the topic."""
+        metrics.REBUILDS.labels(self.ctx.name).inc()
+        log.warning("read model is empty; rebuilding from the beginning of the share topic",
+                    extra=_fields(agency=self.ctx.name, partitions=self.assigned))
+        for p in self.assigned:
+            self.consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
+        self.progress.last.clear()
+        self._expect_marker = False
+
+    def _commit(self, offsets: dict[int, int]) -> None:
+        if not offsets:
+            return
+        tps = [TopicPartition(self.topic, p, o + 1) for p, o in offsets.items()]
+        try:
+            self.consumer.commit(offsets=tps, asynchronous=False)
+        except KafkaException as exc:
+            # Not fatal: the records are in Redis and re-delivery is idempotent.
+            metrics.ERRORS.labels(self.ctx.name, "commit").inc()
+            log.warning("commit failed; records will be re-delivered",
+                        extra=_fields(agency=self.ctx.name, error=str(exc)))
+            return
+        metrics.COMMITS.labels(self.ctx.name).inc()
+        self.progress.last.update(offsets)
+
+    def _update_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < LAG_EVERY_SECONDS:
+            return
+        self._lag_at = now
+        for p in self.assigned:
+            last = self.progress.last.get(p)
+            if last is None:
+                continue
+            _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p),
+                                                             cached=True)
+            metrics.LAG.labels(self.group, self.topic, str(p)).set(lag(high, last))
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+
+def lag(high_watermark: int, last_consumed: int) -> int:
+    """Records behind, robust to Tansu's ListOffsets reporting the last *batch*'s base offset + 1:
+    that high watermark can be below what we already consumed, so never trust it below position."""
+    position = last_consumed + 1
+    return max(high_watermark, position) - position
+
+
+def run(settings: Settings, agency: str, rebuild: bool = False) -> int:
+    consumer = AgencyConsumer(settings, agency, rebuild)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal received; finishing the current batch", extra=_fields(signal=signum))
+        consumer.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if settings.metrics_port:
+        from bordersync.metrics import serve
+
+        serve(settings.metrics_port, settings.metrics_addr)
+    return consumer.run()
