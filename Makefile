@@ -25,6 +25,9 @@ test: install lint
 demo: install
 	$(BIN)/bordersync demo --duration $(DURATION)
 
+bench: install
+	$(BIN)/bordersync bench --json
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -101,11 +101,21 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, duration=args.duration, rate=args.rate)
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from bordersync.bench import run_bench
+
+    return run_bench(settings, quick=args.quick, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--bootstrap", help="Kafka bootstrap servers (default: embedded stack)")
-    common.add_argument("--redis", help="Redis URL (default: embedded stack)")
-    common.add_argument("--home", type=Path, help="state directory (default ./.bordersync)")
+    # SUPPRESS: otherwise a subcommand's default None overwrites a flag given before it.
+    common.add_argument("--bootstrap", default=argparse.SUPPRESS,
+                        help="Kafka bootstrap servers (default: embedded stack)")
+    common.add_argument("--redis", default=argparse.SUPPRESS,
+                        help="Redis URL (default: embedded stack)")
+    common.add_argument("--home", type=Path, default=argparse.SUPPRESS,
+                        help="state directory (default ./.bordersync)")
 
     parser = argparse.ArgumentParser(prog="bordersync", parents=[common],
                                      description="Joint border post coordination on Kafka.")
@@ -132,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "the whole pipeline on simulated traffic (what `make demo` runs)")
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=40.0, help="simulated events per second")
+    p = add("bench", cmd_bench, "benchmark suite; --json prints one JSON object last")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quick", action="store_true", help="small sizes (the smoke run in make test)")
     # Each role package adds its own commands; imports inside handlers stay lazy.
     from bordersync import lag as lag_commands
     from consumers import commands as consumer_commands

@@ -1,0 +1,353 @@
+"""``bordersync bench``: every figure measured in one run beside its reference.
+
+Runs on a private embedded stack unless ``--bootstrap`` points elsewhere. Figures never gate tests;
+``make test`` runs ``bench --quick`` only so this code cannot rot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from bordersync import codec, stack
+from bordersync.codec import DecodeError
+from bordersync.kafka import consumer_conf, producer_conf
+from bordersync.plates import normalise_plate
+from bordersync.procs import Child
+from bordersync.settings import Settings
+from bordersync.topics import create_topics
+
+Figures = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    raw_loop: int
+    pipeline: int
+    backlog: int
+    latency_seconds: float
+    rates: tuple[int, ...]
+
+    @staticmethod
+    def for_mode(quick: bool) -> Sizes:
+        if quick:
+            return Sizes(raw_loop=5_000, pipeline=5_000, backlog=0, latency_seconds=3,
+                         rates=(100,))
+        return Sizes(raw_loop=200_000, pipeline=200_000, backlog=1_000_000, latency_seconds=10,
+                     rates=(100, 500, 2000))
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu_model": model, "python": platform.python_version()}
+
+
+def event_pair(i: int, base: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An EXIT on the MK side and its ENTRY on the AL side, 6 minutes apart."""
+    event_time = base + timedelta(seconds=i % 3600)
+    plate = f"SK {i % 10000:04d} {chr(65 + (i // 10000) % 26)}{chr(65 + (i // 260000) % 26)}"
+    exit_ = {
+        "event_id": f"b-{i}-x", "kind": "crossing", "admin": "MK", "post": "MKKJF01",
+        "event_time": event_time, "plate": plate, "nationality": "MK",
+        "terminal_id": "mk-kjf-booth-1", "direction": "EXIT", "vehicle_type": "TRUCK",
+        "gross_mass_kg": 24000, "seals": [f"MK{i:08d}"],
+    }
+    entry = {**exit_, "event_id": f"b-{i}-n", "admin": "AL", "post": "ALQTH01",
+             "terminal_id": "al-qth-booth-1", "direction": "ENTRY",
+             "event_time": event_time + timedelta(minutes=6)}
+    return exit_, entry
+
+
+def fill(settings: Settings, count: int, base: datetime) -> None:
+    """``count`` raw events (pairs), produced as terminals would (key = normalised plate)."""
+    producer = Producer(producer_conf(settings, **{"linger.ms": 20, "batch.num.messages": 10000}))
+    topic = settings.topic("raw")
+    for i in range(count // 2):
+        for event in event_pair(i, base):
+            key = normalise_plate(event["plate"]).encode()
+            while True:
+                try:
+                    producer.produce(topic, codec.encode("raw", event), key)
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+        if i % 5000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+
+
+def _assign_all(consumer: Consumer, topic: str) -> None:
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
+
+
+def raw_loop(settings: Settings, count: int) -> Figures:
+    """The reference: plain confluent-kafka consume → dedup by event_id → produce."""
+    consumer = Consumer(consumer_conf(settings, f"bench-raw-{uuid.uuid4().hex[:6]}",
+                                      **{"fetch.max.bytes": 52428800}))
+    _assign_all(consumer, settings.topic("raw"))
+    producer = Producer(producer_conf(settings, **{"linger.ms": 5, "batch.num.messages": 10000}))
+    out = settings.topic("crossings") + ".bench"
+    create_extra_topic(settings, out)
+    seen: set[str] = set()
+    done = 0
+    started: float | None = None
+    deadline = time.monotonic() + 300
+    while done < count and time.monotonic() < deadline:
+        batch = consumer.consume(10000, timeout=0.5)
+        if batch and started is None:
+            started = time.perf_counter()
+        for msg in batch:
+            if msg.error():
+                continue
+            done += 1
+            record = codec.decode("raw", msg.value())
+            if isinstance(record, DecodeError) or record["event_id"] in seen:
+                continue
+            seen.add(record["event_id"])
+            while True:
+                try:
+                    producer.produce(out, msg.value(), msg.key())
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return {"raw_loop_events_per_s": round(done / elapsed) if elapsed else None,
+            "raw_loop_events": done}
+
+
+def create_extra_topic(settings: Settings, topic: str) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    from bordersync.kafka import admin_conf
+
+    admin = AdminClient(admin_conf(settings))
+    for future in admin.create_topics([NewTopic(topic, settings.partitions, 1)]).values():
+        try:
+            future.result(30)
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+
+
+def count_outputs(settings: Settings, stream: str, expected: int, timeout: float) -> list[int]:
+    """Broker timestamps (ms) of the first ``expected`` records of ``stream``."""
+    consumer = Consumer(consumer_conf(settings, f"bench-count-{uuid.uuid4().hex[:6]}"))
+    _assign_all(consumer, settings.topic(stream))
+    stamps: list[int] = []
+    deadline = time.monotonic() + timeout
+    while len(stamps) < expected and time.monotonic() < deadline:
+        for msg in consumer.consume(10000, timeout=0.5):
+            if not msg.error():
+                stamps.append(msg.timestamp()[1])
+    consumer.close()
+    return stamps
+
+
+def pipeline(settings: Settings, count: int, log_dir: Any, label: str) -> Figures:
+    """Throughput of the real worker over a pre-filled backlog: first to last output record."""
+    worker = Child("worker", ["streams", "worker"], settings, log_dir / f"worker-{label}.log")
+    try:
+        stamps = count_outputs(settings, "crossings", count, timeout=max(120, count / 500))
+    finally:
+        worker.stop()
+    if len(stamps) < 2:
+        return {f"{label}_events_per_s": None, f"{label}_processed": len(stamps)}
+    span = (max(stamps) - min(stamps)) / 1000
+    return {f"{label}_events_per_s": round(len(stamps) / span) if span else None,
+            f"{label}_processed": len(stamps), f"{label}_seconds": round(span, 2)}
+
+
+def latency(settings: Settings, rate: int, seconds: float, log_dir: Any) -> Figures:
+    """Terminal publish → record in a partner's share topic, at a steady rate."""
+    stream = "share.al-customs"
+    worker = Child("worker", ["streams", "worker"], settings, log_dir / f"worker-lat{rate}.log")
+    consumer = Consumer(consumer_conf(settings, f"bench-lat-{uuid.uuid4().hex[:6]}"))
+    _assign_all(consumer, settings.topic(stream))
+    producer = Producer(producer_conf(settings, **{"linger.ms": 0}))
+    sent: dict[str, float] = {}
+    lat: list[float] = []
+    try:
+        if not _warm_up(settings, producer, consumer):
+            return {f"latency_p50_ms_at_{rate}": None, f"latency_p99_ms_at_{rate}": None,
+                    f"latency_error_at_{rate}": f"worker produced nothing on {stream}"}
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        now = datetime.now(UTC)
+        for i in range(total // 2):
+            for event in event_pair(random.randrange(10**9), now):
+                target = start + len(sent) / rate
+                while time.perf_counter() < target:
+                    _drain_latency(consumer, sent, lat, 0.0)
+                sent[event["event_id"]] = time.perf_counter()
+                producer.produce(settings.topic("raw"), codec.encode("raw", event),
+                                 normalise_plate(event["plate"]).encode())
+                producer.poll(0)
+            del i
+        producer.flush(10)
+        end = time.monotonic() + 5
+        while time.monotonic() < end and len(lat) < len(sent):
+            _drain_latency(consumer, sent, lat, 0.1)
+    finally:
+        consumer.close()
+        worker.stop()
+    if not lat:
+        return {f"latency_p50_ms_at_{rate}": None, f"latency_p99_ms_at_{rate}": None,
+                f"latency_received_at_{rate}": 0}
+    lat.sort()
+    return {
+        f"latency_p50_ms_at_{rate}": round(statistics.median(lat) * 1000, 1),
+        f"latency_p99_ms_at_{rate}": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1),
+        f"latency_received_at_{rate}": len(lat),
+    }
+
+
+def _warm_up(settings: Settings, producer: Producer, consumer: Consumer) -> bool:
+    """Wait until the worker has joined its group and forwards records (not part of latency)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        for event in event_pair(random.randrange(10**9), datetime.now(UTC)):
+            producer.produce(settings.topic("raw"), codec.encode("raw", event),
+                             normalise_plate(event["plate"]).encode())
+        producer.flush(5)
+        if any(not m.error() for m in consumer.consume(100, timeout=2.0)):
+            time.sleep(1.0)
+            while consumer.consume(1000, timeout=0.3):
+                pass
+            return True
+    return False
+
+
+def _drain_latency(consumer: Consumer, sent: dict[str, float], lat: list[float],
+                   timeout: float) -> None:
+    for msg in consumer.consume(1000, timeout=timeout):
+        if msg.error():
+            continue
+        received = time.perf_counter()
+        decoded = codec.decode("share", msg.value())
+        if isinstance(decoded, DecodeError):
+            continue
+        record = decoded.get("record", {})
+        event_id = record.get("event_id") if isinstance(record, dict) else None
+        if event_id in sent:
+            lat.append(received - sent.pop(event_id))
+
+
+@contextmanager
+def bench_stack(base: Settings) -> Iterator[Callable[[], Settings]]:
+    """Fresh topics per measurement on a private stack (or the configured cluster)."""
+    home = (base.home / "bench").resolve()
+    private = base.model_copy(update={"home": home, "dev_broker_port": stack.free_port(),
+                                      "dev_redis_port": stack.free_port()})
+    owned = base.bootstrap is None
+    info = stack.up(private)[0] if owned else None
+    try:
+        def fresh() -> Settings:
+            update: dict[str, Any] = {"topic_prefix": f"bench{uuid.uuid4().hex[:6]}.",
+                                      "home": home}
+            if info is not None:
+                update |= {"bootstrap": info.bootstrap, "redis_url": info.redis_url}
+            settings = base.model_copy(update=update)
+            create_topics(settings)
+            return settings
+
+        yield fresh
+    finally:
+        if owned:
+            stack.down(private)
+
+
+def run_bench(base: Settings, quick: bool, as_json: bool, out: TextIO = sys.stdout) -> int:
+    sizes = Sizes.for_mode(quick)
+    figures: Figures = {"machine": machine(), "quick": quick}
+    base_time = datetime.now(UTC) - timedelta(days=1)
+
+    def note(text: str) -> None:
+        print(f"# {text}", file=sys.stderr, flush=True)
+
+    with bench_stack(base) as fresh:
+        s = fresh()
+        note(f"filling {sizes.pipeline} raw events")
+        fill(s, max(sizes.raw_loop, sizes.pipeline), base_time)
+        note("reference: plain confluent-kafka consume → dedup → produce")
+        figures |= raw_loop(s, sizes.raw_loop)
+        note("full pipeline throughput (one worker)")
+        figures |= pipeline(s, sizes.pipeline, s.home, "pipeline")
+        ref = figures.get("raw_loop_events_per_s")
+        got = figures.get("pipeline_events_per_s")
+        figures["pipeline_vs_raw_loop"] = round(got / ref, 3) if ref and got else None
+        for rate in sizes.rates:
+            note(f"end-to-end latency at {rate} events/s")
+            figures |= latency(fresh(), rate, sizes.latency_seconds, s.home)
+        if sizes.backlog:
+            note(f"backlog catch-up: {sizes.backlog} queued events")
+            b = fresh()
+            fill(b, sizes.backlog, base_time)
+            result = pipeline(b, sizes.backlog, b.home, "backlog")
+            figures["backlog_1m_seconds"] = result.get("backlog_seconds")
+        else:
+            figures["backlog_1m_seconds"] = None
+        figures |= _role_figures(fresh, quick, note)
+    for key in ("latency_p50_ms_at_500", "latency_p99_ms_at_500", "bytes_per_pending_vehicle"):
+        figures.setdefault(key, None)
+    _print(figures, as_json, out)
+    return 0
+
+
+def _role_figures(fresh: Callable[[], Settings], quick: bool,
+                  note: Callable[[str], None]) -> Figures:
+    """Figures that each role package measures itself, when it provides a bench module."""
+    figures: Figures = {}
+    hooks = (
+        ("streams.bench", "state_figures"),
+        ("producers.bench", "outbox_rates"),
+        ("consumers.bench", "consumer_figures"),
+    )
+    import importlib
+
+    for module_name, func_name in hooks:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        func = getattr(module, func_name, None)
+        if func is None:
+            continue
+        note(f"{module_name}.{func_name}")
+        figures |= func(fresh(), quick=quick)
+    return figures
+
+
+def _print(figures: Figures, as_json: bool, out: TextIO) -> None:
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        if key != "machine":
+            print(f"{key:<{width}}  {value}", file=out)
+    m = figures["machine"]
+    print(f"{'machine':<{width}}  {m['cores']} cores, {m['cpu_model']}", file=out)
+    if as_json:
+        print(json.dumps(figures), file=out)
