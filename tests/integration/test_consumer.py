@@ -1,0 +1,153 @@
+"""Partner-agency consumer against the real broker and Redis: lookups, crash between sink write
+and commit, read model rebuilt after Redis lost it, and agreements enforced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bordersync.border import load_border_config
+from bordersync.settings import Settings
+from consumers.api import reader_for
+from consumers.bench import journey, produce, share
+from consumers.readmodel import AgencyContext, Keys
+from consumers.runner import CRASH_EXIT_CODE
+from consumers.sink import connect
+from tests.conftest import Proc, run_cli, wait_for
+
+AGENCY = "al-customs"
+CTX = AgencyContext.of(load_border_config(), AGENCY)
+AT = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+
+
+def applied(settings: Settings, agency: str = AGENCY) -> int:
+    return sum(reader_for(settings, agency).stats().values())
+
+
+def wait_applied(settings: Settings, n: int, proc: Proc, agency: str = AGENCY) -> None:
+    def done() -> bool:
+        assert proc.popen.poll() is None, proc.output()
+        return applied(settings, agency) >= n
+
+    wait_for(done, 60, f"{n} records in the read model")
+
+
+def test_lookup_in_any_spelling_and_bad_records_skipped(
+        settings: Settings, spawn: Callable[..., Proc]) -> None:
+    records = journey(CTX, "SK1234AB", "j1", AT, arrived=False)
+    produce(settings, AGENCY, [*records, ("SK1234AB", b"\x00garbage"),
+                               ("SK1234AB", share("mk-customs", "alerts", {"alert_id": "z"}))])
+    consumer = spawn(["consume", "--agency", AGENCY], settings)
+    wait_applied(settings, len(records), consumer)
+
+    found = run_cli(["lookup", "--plate", "ѕк-1234 ав", "--agency", AGENCY, "--json"], settings)
+    assert found.returncode == 0, found.stderr
+    view = json.loads(found.stdout)
+    assert view["plate"] == "SK1234AB" and view["status"] == "en_route"
+    assert view["latest"]["exit"]["event_id"] == "j1-x"
+    assert [(i["event_id"], i["recognised"]) for i in view["inspections"]] == [("j1-i", True)]
+    text = run_cli(["lookup", "--plate", "sk 1234 ab", "--agency", AGENCY], settings)
+    assert "status=en_route" in text.stdout and "recognised from the other side" in text.stdout
+
+    missing = run_cli(["lookup", "--plate", "NO 0000", "--agency", AGENCY], settings)
+    assert missing.returncode == 1 and "no record of plate NO0000" in missing.stderr
+    unknown = run_cli(["lookup", "--plate", "x", "--agency", "xx-nobody"], settings)
+    assert unknown.returncode == 2 and "known: mk-customs, al-customs" in unknown.stderr
+    bad = run_cli(["consume", "--agency", "xx-nobody"], settings)
+    assert bad.returncode == 2 and "unknown agency 'xx-nobody'" in bad.stderr
+    assert consumer.popen.poll() is None, consumer.output()
+    assert consumer.stop() == 0
+    out = consumer.output()
+    assert '"reason": "undecodable"' in out and '"reason": "wrong_agency"' in out
+
+
+def test_killed_between_sink_write_and_commit_has_no_duplicate_effect(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    settings = make_settings(consumer_batch_size=7, consumer_crash_after_batch=2, log_level="INFO")
+    records = [r for i in range(8) for r in journey(CTX, f"KA{i:03d}BC", f"k{i}", AT)]
+    produce(settings, AGENCY, records)
+
+    crashing = spawn(["consume", "--agency", AGENCY], settings)
+    assert crashing.popen.wait(60) == CRASH_EXIT_CODE, crashing.output()
+    assert "crash injection" in crashing.output()
+    written = applied(settings)
+    assert written >= 2  # the batches are in Redis, the second one's offsets are not committed
+
+    restarted = spawn(["consume", "--agency", AGENCY],
+                      settings.model_copy(update={"consumer_crash_after_batch": 0}))
+    wait_applied(settings, len(records), restarted)
+    assert restarted.stop() == 0
+    assert applied(settings) == len(records)  # counted once each, though delivered twice
+    stopped = next(json.loads(line) for line in restarted.output().splitlines()
+                   if '"consumer stopped"' in line)
+    assert stopped["duplicates"] >= 1, restarted.output()
+    reader = reader_for(settings, AGENCY)
+    for i in range(8):
+        view = reader.vehicle(f"KA{i:03d}BC")
+        assert view is not None and len(view["journey"]) == 2 and len(view["alerts"]) == 1
+        assert view["status"] == "arrived"
+
+
+def _drop_read_model(settings: Settings) -> int:
+    client = connect(settings)
+    keys = list(client.scan_iter(match=Keys.of(settings, AGENCY).prefix + "*", count=1000))
+    return int(client.delete(*keys)) if keys else 0
+
+
+def test_read_model_rebuilt_from_the_topic_after_redis_lost_it(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    settings = make_settings(log_level="INFO")
+    first = journey(CTX, "RB111AA", "r1", AT)
+    produce(settings, AGENCY, first)
+    consumer = spawn(["consume", "--agency", AGENCY], settings)
+    wait_applied(settings, len(first), consumer)
+    assert '"partitions assigned"' in consumer.output()
+
+    # Lost while running: the next batch finds the marker gone and the consumer replays.
+    assert _drop_read_model(settings) > 0
+    second = journey(CTX, "RB222AA", "r2", AT)
+    produce(settings, AGENCY, second)
+    wait_applied(settings, len(first) + len(second), consumer)
+    assert consumer.stop() == 0
+    assert "rebuilding from the beginning" in consumer.output()
+    assert '"partitions revoked"' in consumer.output()
+
+    # Lost while stopped: the group's committed offsets are at the end, the empty model rewinds.
+    _drop_read_model(settings)
+    again = spawn(["consume", "--agency", AGENCY], settings)
+    wait_applied(settings, len(first) + len(second), again)
+    assert '"rebuild_from_beginning": true' in again.output()
+    reader = reader_for(settings, AGENCY)
+    assert all(reader.vehicle(p) is not None for p in ("RB111AA", "RB222AA"))
+
+
+def test_agency_sees_only_fields_its_agreement_lists(
+        settings: Settings, spawn: Callable[..., Proc]) -> None:
+    police = AgencyContext.of(load_border_config(), "mk-border-police")
+    # Shares addressed to MK police built from the AL-side journey; AL exits towards MK.
+    records: list[tuple[str, dict[str, Any]]] = []
+    for key, rec in journey(AgencyContext.of(load_border_config(), "mk-customs"), "PL123AB", "p1", AT):
+        records.append((key, {**rec, "agency": police.name}))
+    produce(settings, police.name, records)
+    consumer = spawn(["consume", "--agency", police.name], settings)
+    # inspections are not in the police agreement: skipped, the other four stored
+    wait_applied(settings, len(records) - 1, consumer, police.name)
+
+    client = connect(settings)
+    keys = Keys.of(settings, police.name)
+    stored = [json.loads(v) for k in client.scan_iter(match=keys.prefix + "v:*")
+              for v in client.hgetall(k).values()]
+    assert stored
+    for entry in stored:
+        allowed = police.fields[entry["stream"]]
+        assert set(entry["record"]) <= allowed, entry
+    view = reader_for(settings, police.name).vehicle("PL123AB")
+    assert view is not None and view["inspections"] == []
+    assert all("seals" not in s and "gross_mass_kg" not in s for s in view["journey"])
+    assert "detail" not in view["alerts"][0] and "discrepancies" not in view["latest"]["matched"]
+    assert consumer.stop() == 0
+    out = consumer.output()
+    assert '"reason": "stream_not_in_agreement"' in out
+    assert "fields outside the agreement" in out
