@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bordersync import keys_commands
 
     keys_commands.register(add)
+    from bordersync import schema_commands
+
+    schema_commands.register(add)
     return parser
 
 

@@ -50,6 +50,11 @@ class InvalidEvent(ValueError):
 
 
 def parse_time(value: object, field: str = "event_time") -> datetime:
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        # Re-validating a decoded record: the Avro codec returns aware UTC datetimes.
+        return value.astimezone(UTC)
+    if isinstance(value, datetime):
+        raise InvalidEvent(f"naive time without UTC offset: {value.isoformat()!r}", field)
     if not isinstance(value, str):
         raise InvalidEvent(f"expected an ISO 8601 string, got {type(value).__name__}", field)
     try:

@@ -7,12 +7,14 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
 from bordersync import codec
 from bordersync.codec import DecodeError
+from bordersync.events import format_time
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 
@@ -64,5 +66,11 @@ def _render(stream: str, msg: Any) -> dict[str, Any]:
     return decoded
 
 
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return format_time(value)  # decoded Avro timestamps -> ISO 8601 ...Z
+    return str(value)
+
+
 def dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, default=str)
+    return json.dumps(record, ensure_ascii=False, default=_json_default)
