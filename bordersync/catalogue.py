@@ -41,6 +41,12 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("alerts", "normalised plate", 30, "alerts for officers and analysts"),
     TopicSpec("dlq", "original key", 30, "bad records: original bytes, error headers"),
     TopicSpec("stats", "crossing|direction", 7, "windowed per-crossing statistics"),
+    # Internal to the streams worker. The changelog name is Faust's "<app id>-<table>-changelog"
+    # (app id = prefix + "streams"); created here so it exists with compaction before Faust runs.
+    TopicSpec("streams-vehicles-changelog", "normalised plate", 30,
+              "streams state changelog (per-vehicle dedup/pending state)", compact=True),
+    TopicSpec("stats-facts", "facts", 1, "streams internal: per-batch facts for the stats windows",
+              single_partition=True),
 )
 
 

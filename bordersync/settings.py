@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     duplicate_window_seconds: int = 600
     dedup_ttl_seconds: int = 7 * 24 * 3600
     mass_tolerance_pct: float = 3.0
+    # Streams processing: batch size / max wait of one processing batch, UNMATCHED sweep period,
+    # statistics window length.
+    stream_batch_max: int = Field(default=2000, ge=1)
+    stream_batch_seconds: float = Field(default=0.01, gt=0)
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    stats_window_seconds: int = Field(default=300, ge=1)
 
     # Streams worker.
     faust_store: str = "memory://"

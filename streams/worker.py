@@ -12,6 +12,10 @@ from streams.app import create_app
 def run_worker(settings: Settings) -> int:
     app = create_app(settings)
     ingest.register(app, settings)
+    if settings.metrics_port:
+        from bordersync.metrics import serve
+
+        serve(settings.metrics_port, role="streams-worker")
     worker = Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()  # handles SIGINT/SIGTERM, exits the process
     return 0

@@ -1,0 +1,74 @@
+"""EXIT/ENTRY pairing for one vehicle (one normalised plate), independent of Faust.
+
+Rules: the partner has the opposite direction, the other administration, the same crossing, and
+an event time within the crossing's window (either order: clocks on the two sides drift, so an
+ENTRY stamped a little before its EXIT still pairs). Among several candidates the one with a
+non-negative transit time wins, then the closest in time. A matched event leaves the pending list,
+so each event is in at most one pair.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from streams.logic.model import HeldInspection, Pending, from_epoch
+
+
+def find_partner(pending: list[Pending], new: Pending, window_s: float) -> int | None:
+    best: tuple[bool, float] | None = None
+    best_index: int | None = None
+    for index, other in enumerate(pending):
+        if (other.direction == new.direction or other.crossing != new.crossing
+                or other.admin == new.admin):
+            continue
+        exit_t, entry_t = (other.t, new.t) if other.direction == "EXIT" else (new.t, other.t)
+        transit = entry_t - exit_t
+        if abs(transit) > window_s:
+            continue
+        rank = (transit < 0, abs(transit))
+        if best is None or rank < best:
+            best, best_index = rank, index
+    return best_index
+
+
+def deadline(p: Pending, window_s: float, grace_s: float) -> float:
+    """Wall-clock time after which ``p`` without a partner is UNMATCHED.
+
+    Event time + window + grace; an event that itself arrives late (a post replaying its backlog)
+    gets the grace from its arrival, so its partner in the same backlog is not called missing.
+    """
+    return max(p.t + window_s, p.arrived) + grace_s
+
+
+def exit_inspections(held: list[HeldInspection], exit_: Pending,
+                     window_s: float) -> list[HeldInspection]:
+    """Inspections the exit side recorded for this vehicle around its exit."""
+    return [
+        i for i in held
+        if i.admin == exit_.admin and i.crossing == exit_.crossing
+        and abs(i.t - exit_.t) <= window_s
+    ]
+
+
+def matched_record(*, exit_: Pending, entry: Pending, plate: str,
+                   discrepancies: list[dict[str, Any]], inspections: list[HeldInspection],
+                   late: bool, now: datetime) -> dict[str, Any]:
+    return {
+        "exit_event_id": exit_.event_id,
+        "entry_event_id": entry.event_id,
+        "crossing": exit_.crossing,
+        "plate": plate,
+        "exit_admin": exit_.admin,
+        "entry_admin": entry.admin,
+        "exit_post": exit_.post,
+        "entry_post": entry.post,
+        "exit_time": from_epoch(exit_.t),
+        "entry_time": from_epoch(entry.t),
+        "transit_seconds": round(entry.t - exit_.t, 3),
+        "late": late,
+        "vehicle_type": exit_.vehicle_type,
+        "discrepancies": discrepancies,
+        "inspections": [i.as_record() for i in sorted(inspections, key=lambda i: (i.t, i.event_id))],
+        "matched_at": now,
+    }

@@ -1,0 +1,156 @@
+"""Compact per-vehicle state: only what deduplication, matching and discrepancy rules need.
+
+One entry per normalised plate, stored as compact JSON arrays (positional, no field names) so a
+pending vehicle costs a few hundred bytes in the table and its changelog.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def epoch(value: datetime) -> float:
+    return value.timestamp()
+
+
+def from_epoch(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+@dataclass
+class Pending:
+    """A forwarded crossing still waiting for its partner on the other side."""
+
+    event_id: str
+    admin: str
+    post: str
+    crossing: str
+    direction: str
+    t: float  # event time, epoch seconds
+    arrived: float  # wall clock when the worker first saw it
+    vehicle_type: str
+    gross_mass_kg: int | None = None
+    seals: list[str] | None = None
+    trailer_plate: str | None = None
+    container_ids: list[str] | None = None
+    passengers: int | None = None
+    alerted: bool = False  # UNMATCHED_* already raised
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any], crossing: str, now: float) -> Pending:
+        return cls(
+            event_id=event["event_id"], admin=event["admin"], post=event["post"], crossing=crossing,
+            direction=event["direction"], t=epoch(event["event_time"]), arrived=now,
+            vehicle_type=event["vehicle_type"], gross_mass_kg=event.get("gross_mass_kg"),
+            seals=event.get("seals"), trailer_plate=event.get("trailer_plate"),
+            container_ids=event.get("container_ids"), passengers=event.get("passengers"),
+        )
+
+    def pack(self) -> list[Any]:
+        return [self.event_id, self.admin, self.post, self.crossing, self.direction, self.t,
+                self.arrived, self.vehicle_type, self.gross_mass_kg, self.seals, self.trailer_plate,
+                self.container_ids, self.passengers, int(self.alerted)]
+
+    @classmethod
+    def unpack(cls, row: list[Any]) -> Pending:
+        pending = cls(*row[:13])
+        pending.alerted = bool(row[13])
+        return pending
+
+
+@dataclass
+class HeldInspection:
+    """An inspection kept until the vehicle's EXIT/ENTRY pair is matched (mutual recognition)."""
+
+    event_id: str
+    admin: str
+    crossing: str
+    inspection_type: str
+    result: str
+    t: float
+    arrived: float
+    findings: str | None = None
+    seals_applied: list[str] | None = None
+    measured_mass_kg: int | None = None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any], crossing: str, now: float) -> HeldInspection:
+        return cls(
+            event_id=event["event_id"], admin=event["admin"], crossing=crossing,
+            inspection_type=event["inspection_type"], result=event["result"],
+            t=epoch(event["event_time"]), arrived=now, findings=event.get("findings"),
+            seals_applied=event.get("seals_applied"), measured_mass_kg=event.get("measured_mass_kg"),
+        )
+
+    def pack(self) -> list[Any]:
+        return [self.event_id, self.admin, self.crossing, self.inspection_type, self.result, self.t,
+                self.arrived, self.findings, self.seals_applied, self.measured_mass_kg]
+
+    @classmethod
+    def unpack(cls, row: list[Any]) -> HeldInspection:
+        return cls(*row)
+
+    def as_record(self) -> dict[str, Any]:
+        """The shape of one entry of ``matched.inspections`` (docs/records.md)."""
+        return {
+            "event_id": self.event_id, "admin": self.admin, "inspection_type": self.inspection_type,
+            "result": self.result, "event_time": from_epoch(self.t), "findings": self.findings,
+            "seals_applied": self.seals_applied, "measured_mass_kg": self.measured_mass_kg,
+        }
+
+
+@dataclass
+class Seen:
+    """What deduplication remembers of one accepted event id."""
+
+    digest: str  # content hash prefix
+    seen_at: float  # wall clock, drives the TTL
+    t: float  # event time
+    sig: str  # "post|direction" for crossings that can anchor physical dedup, "" otherwise
+
+    def pack(self) -> list[Any]:
+        return [self.digest, self.seen_at, self.t, self.sig]
+
+    @classmethod
+    def unpack(cls, row: list[Any]) -> Seen:
+        return cls(*row)
+
+
+@dataclass
+class VehicleState:
+    seen: dict[str, Seen] = field(default_factory=dict)
+    pending: list[Pending] = field(default_factory=list)
+    inspections: list[HeldInspection] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.seen or self.pending or self.inspections)
+
+    def encode(self) -> bytes:
+        doc = {
+            "s": {k: v.pack() for k, v in self.seen.items()},
+            "p": [p.pack() for p in self.pending],
+            "i": [i.pack() for i in self.inspections],
+        }
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, data: bytes | None) -> VehicleState:
+        if not data:
+            return cls()
+        doc = json.loads(data)
+        return cls(
+            seen={k: Seen.unpack(v) for k, v in doc.get("s", {}).items()},
+            pending=[Pending.unpack(r) for r in doc.get("p", [])],
+            inspections=[HeldInspection.unpack(r) for r in doc.get("i", [])],
+        )
+
+    def expire(self, now: float, ttl: float) -> bool:
+        """Forget everything older than ``ttl`` (wall clock); True when something was dropped."""
+        before = (len(self.seen), len(self.pending), len(self.inspections))
+        self.seen = {k: v for k, v in self.seen.items() if now - v.seen_at <= ttl}
+        self.pending = [p for p in self.pending if now - p.arrived <= ttl]
+        self.inspections = [i for i in self.inspections if now - i.arrived <= ttl]
+        return before != (len(self.seen), len(self.pending), len(self.inspections))

@@ -1,0 +1,101 @@
+"""Tumbling event-time windows per crossing and direction.
+
+Input is a stream of small facts (an event was forwarded, a pair matched with its transit time,
+an event went unmatched). A window is emitted once the wall clock passes its end plus the
+lateness allowance, and emitted again (same key and window_start: an upsert) if a late fact
+changes it while it is still retained.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.logic.model import from_epoch
+
+EVENT, MATCHED, UNMATCHED = "event", "matched", "unmatched"
+
+
+@dataclass(frozen=True)
+class Fact:
+    crossing: str
+    direction: str
+    t: float  # event time, epoch seconds
+    kind: str
+    transit: float | None = None
+
+    def pack(self) -> list[Any]:
+        return [self.crossing, self.direction, self.t, self.kind, self.transit]
+
+    @classmethod
+    def unpack(cls, row: list[Any]) -> Fact:
+        return cls(*row)
+
+
+@dataclass
+class Window:
+    count: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    transits: list[float] = field(default_factory=list)
+    dirty: bool = True
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+class StatsWindows:
+    def __init__(self, size_s: int = 300, lateness_s: float = 300,
+                 retention_s: float = 3 * 3600) -> None:
+        self.size = size_s
+        self.lateness = lateness_s
+        self.retention = retention_s
+        self.windows: dict[tuple[str, str, int], Window] = {}
+
+    def add(self, fact: Fact) -> None:
+        start = int(fact.t // self.size) * self.size
+        window = self.windows.setdefault((fact.crossing, fact.direction, start), Window())
+        window.dirty = True
+        if fact.kind == EVENT:
+            window.count += 1
+        elif fact.kind == MATCHED:
+            window.matched += 1
+            if fact.transit is not None:
+                window.transits.append(fact.transit)
+        elif fact.kind == UNMATCHED:
+            window.unmatched += 1
+
+    def due(self, now: float) -> list[dict[str, Any]]:
+        """Records of closed windows that changed since they were last emitted."""
+        out: list[dict[str, Any]] = []
+        for key in sorted(self.windows):
+            crossing, direction, start = key
+            window = self.windows[key]
+            end = start + self.size
+            if now < end + self.lateness:
+                continue
+            if window.dirty:
+                window.dirty = False
+                out.append(record(crossing, direction, start, end, window))
+            if now > end + self.lateness + self.retention:
+                del self.windows[key]
+        return out
+
+
+def record(crossing: str, direction: str, start: int, end: int, w: Window) -> dict[str, Any]:
+    return {
+        "crossing": crossing, "direction": direction,
+        "window_start": from_epoch(start), "window_end": from_epoch(end),
+        "count": w.count,
+        "transit_p50_seconds": percentile(w.transits, 50),
+        "transit_p95_seconds": percentile(w.transits, 95),
+        "transit_max_seconds": max(w.transits) if w.transits else None,
+        "matched": w.matched, "unmatched": w.unmatched,
+    }

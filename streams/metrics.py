@@ -1,0 +1,53 @@
+"""Prometheus metrics of the stream processors (dashboards are built from exactly these names)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from streams.processor import Tally
+
+EVENTS_IN = Counter("bordersync_events_in_total", "Raw records read by the streams worker.",
+                    ["stream", "crossing"])
+EVENTS_OUT = Counter("bordersync_events_out_total", "Records written by the streams worker.",
+                     ["stream", "crossing"])
+DUPLICATES = Counter("bordersync_duplicates_dropped_total",
+                     "Input events not forwarded as duplicates.", ["kind"])
+MATCHED = Counter("bordersync_matched_total", "EXIT/ENTRY pairs matched.", ["crossing"])
+UNMATCHED = Counter("bordersync_unmatched_total", "Events with no partner after window + grace.",
+                    ["crossing", "direction"])
+DISCREPANCIES = Counter("bordersync_discrepancies_total", "Discrepancies on matched pairs.",
+                        ["crossing", "field"])
+ALERTS = Counter("bordersync_alerts_total", "Alerts raised.", ["type", "crossing"])
+DLQ = Counter("bordersync_dlq_records_total", "Records sent to the dead-letter queue.",
+              ["source", "stage"])
+LATENCY = Histogram("bordersync_end_to_end_latency_seconds",
+                    "Event time to the record being shared with partners.", ["stream"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+                             3600))
+TRANSIT = Histogram("bordersync_transit_seconds", "Exit-to-entry transit time of matched pairs.",
+                    ["crossing"],
+                    buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800))
+PENDING = Gauge("bordersync_pending_vehicles", "Crossings waiting for their partner.", ["crossing"])
+SHARED = Counter("bordersync_shared_records_total", "Records written to share.<agency> topics.",
+                 ["agency", "stream"])
+REBALANCES = Counter("bordersync_rebalances_total", "Partition rebalances seen by this worker.")
+
+_COUNTERS = {
+    "events_in": EVENTS_IN, "events_out": EVENTS_OUT, "duplicates": DUPLICATES, "matched": MATCHED,
+    "unmatched": UNMATCHED, "discrepancies": DISCREPANCIES, "alerts": ALERTS, "dlq": DLQ,
+    "shared": SHARED,
+}
+_HISTOGRAMS = {"latency": LATENCY, "transit": TRANSIT}
+
+
+def apply(tally: Tally) -> None:
+    """One Prometheus call per distinct label set of a batch, not one per event."""
+    for (name, labels), n in tally.counts.items():
+        _COUNTERS[name].labels(*labels).inc(n)
+    for name, labels, value in tally.observations:
+        _HISTOGRAMS[name].labels(*labels).observe(value)
+
+
+def set_pending(per_crossing: dict[str, int], crossings: list[str]) -> None:
+    for crossing in crossings:
+        PENDING.labels(crossing).set(per_crossing.get(crossing, 0))

@@ -1,0 +1,295 @@
+"""The stream processor as a pure batch function: raw records in, output records and state
+changes out. Faust drives it today (``streams.ingest``); any runner that can consume a batch,
+produce its outputs and persist its state changes can drive it.
+
+Per-vehicle state lives under the normalised plate, which is also the raw topic's key, so one
+partition owns everything about one vehicle.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bordersync import codec
+from bordersync.border import BorderConfig
+from bordersync.codec import DecodeError
+from bordersync.events import InvalidEvent, validate
+from bordersync.plates import normalise_plate
+from bordersync.settings import Settings
+from streams.dlq import dead_letter
+from streams.logic import discrepancies, matching
+from streams.logic.alerts import alert
+from streams.logic.dedup import Verdict, classify, content_digest, remember
+from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
+from streams.logic.sharing import ShareRouter
+from streams.logic.stats import EVENT, MATCHED, UNMATCHED, Fact
+
+REKEY_HEADER = "bordersync.rekeyed-from"
+STATS_FACTS = "stats-facts"
+OUT_STREAM = {"crossing": "crossings", "inspection": "inspections"}
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition our producers' librdkafka default partitioner (consistent_random) picks for a
+    non-empty key: CRC32 of the key modulo the partition count."""
+    return (zlib.crc32(key) & 0xFFFFFFFF) % partitions
+
+
+@dataclass(frozen=True)
+class InRecord:
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    stream: str  # logical stream: crossings, matched, share.<agency>, dlq, raw, stats-facts...
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None = None
+    partition: int | None = None
+
+
+@dataclass
+class Tally:
+    """Metric increments of one batch, applied to Prometheus by the runner (``streams.metrics``)."""
+
+    counts: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)
+    observations: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
+
+    def inc(self, metric: str, *labels: str, by: int = 1) -> None:
+        self.counts[(metric, labels)] += by
+
+    def observe(self, metric: str, value: float, *labels: str) -> None:
+        self.observations.append((metric, labels, value))
+
+
+@dataclass
+class BatchResult:
+    outputs: list[OutRecord] = field(default_factory=list)
+    state: dict[str, bytes | None] = field(default_factory=dict)  # plate -> new state, None = delete
+    owner: dict[str, int] = field(default_factory=dict)  # plate -> partition that owns its state
+    tally: Tally = field(default_factory=Tally)
+    pending: Counter[str] = field(default_factory=Counter)  # sweep only: pending per crossing
+
+
+class _Batch:
+    def __init__(self, load: Callable[[str], bytes | None]) -> None:
+        self.load = load
+        self.cache: dict[str, VehicleState] = {}
+        self.dirty: set[str] = set()
+        self.result = BatchResult()
+        self.facts: list[Fact] = []
+
+    def state(self, plate: str) -> VehicleState:
+        st = self.cache.get(plate)
+        if st is None:
+            st = self.cache[plate] = VehicleState.decode(self.load(plate))
+        return st
+
+    def finish(self) -> BatchResult:
+        for plate in self.dirty:
+            st = self.cache[plate]
+            self.result.state[plate] = None if st.is_empty() else st.encode()
+        if self.facts:
+            value = json.dumps([f.pack() for f in self.facts], separators=(",", ":")).encode()
+            self.result.outputs.append(OutRecord(STATS_FACTS, b"facts", value))
+        return self.result
+
+
+class Processor:
+    def __init__(self, settings: Settings, border: BorderConfig, partitions: int,
+                 encode: Callable[[str, dict[str, Any]], bytes] = codec.encode) -> None:
+        self.settings = settings
+        self.encode = encode  # injectable so logic tests do not depend on the wire schemas
+        self.border = border
+        self.partitions = partitions
+        self.router = ShareRouter(border)
+        self.windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
+
+    # --- the batch function ------------------------------------------------------------------
+
+    def process(self, records: Sequence[InRecord], now: datetime,
+                load: Callable[[str], bytes | None]) -> BatchResult:
+        batch = _Batch(load)
+        for rec in records:
+            mark = len(batch.result.outputs)
+            plate, snapshot = self._snapshot(batch, rec)
+            try:
+                self._one(batch, rec, now)
+            except (ValueError, TypeError) as exc:  # codec.EncodeError is a ValueError
+                # An output this event produced does not fit its schema: undo the event's effects
+                # so a replay from the DLQ after the fix is not mistaken for a duplicate.
+                del batch.result.outputs[mark:]
+                if plate is not None:
+                    batch.cache[plate] = VehicleState.decode(snapshot)
+                self._dead(batch, rec, f"offset {rec.offset}: {exc}", "encode")
+        return batch.finish()
+
+    def _snapshot(self, batch: _Batch, rec: InRecord) -> tuple[str | None, bytes | None]:
+        if rec.key is None:
+            return None, None
+        plate = rec.key.decode("utf-8", "replace")
+        return plate, batch.state(plate).encode()
+
+    def sweep(self, items: Iterable[tuple[str, int, bytes]], now: datetime) -> BatchResult:
+        """Raise UNMATCHED_* for pending events past their deadline and apply the TTL.
+
+        ``items`` are (plate, partition, state) of the partitions this worker owns.
+        """
+        batch = _Batch(lambda _plate: None)
+        t_now = epoch(now)
+        ttl = float(self.settings.dedup_ttl_seconds)
+        grace = float(self.settings.grace_seconds)
+        for plate, partition, data in items:
+            st = VehicleState.decode(data)
+            batch.cache[plate] = st
+            batch.result.owner[plate] = partition
+            changed = st.expire(t_now, ttl)
+            for p in st.pending:
+                window = self.windows.get(p.crossing, self.settings.default_window_minutes * 60.0)
+                if not p.alerted and t_now >= matching.deadline(p, window, grace):
+                    p.alerted = True
+                    changed = True
+                    self._unmatched(batch, plate, p, now)
+                batch.result.pending[p.crossing] += 1
+            if changed:
+                batch.dirty.add(plate)
+        return batch.finish()
+
+    # --- one raw record ----------------------------------------------------------------------
+
+    def _one(self, batch: _Batch, rec: InRecord, now: datetime) -> None:
+        tally = batch.result.tally
+        decoded = codec.decode("raw", rec.value)
+        if isinstance(decoded, DecodeError):
+            self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
+            return
+        try:
+            event = validate(decoded, self.border)
+        except InvalidEvent as exc:
+            self._dead(batch, rec, f"event {decoded.get('event_id')!r}: {exc}", "validate")
+            return
+        crossing = self.border.crossing_of_post(event["post"])
+        assert crossing is not None  # validate() checked the post
+        plate = normalise_plate(event["plate"])
+        key = plate.encode()
+        tally.inc("events_in", "raw", crossing.id)
+        if rec.key != key and partition_for(key, self.partitions) != rec.partition:
+            # A foreign producer keyed it differently: send it where this vehicle's state lives.
+            headers = [*rec.headers, (REKEY_HEADER, f"{rec.partition}:{rec.offset}".encode())]
+            batch.result.outputs.append(OutRecord(
+                "raw", key, rec.value, headers, partition_for(key, self.partitions)))
+            return
+        st = batch.state(plate)
+        batch.result.owner[plate] = rec.partition
+        t_now = epoch(now)
+        digest = content_digest(event)
+        verdict, _first = classify(st, event, digest, self.settings.duplicate_window_seconds)
+        if verdict is Verdict.EXACT:
+            tally.inc("duplicates", "exact")
+            return
+        if verdict is Verdict.CONFLICTING:
+            tally.inc("duplicates", "conflicting")
+            self._alert(batch, "CONFLICTING_DUPLICATE", crossing.id, plate, [event["event_id"]],
+                        f"event {event['event_id']} re-sent with different content; "
+                        "the first version stands", now)
+            return
+        batch.dirty.add(plate)
+        if verdict is Verdict.PHYSICAL:
+            tally.inc("duplicates", "physical")
+            remember(st, event, digest, t_now, anchor=False)
+            return
+        remember(st, event, digest, t_now)
+        st.expire(t_now, float(self.settings.dedup_ttl_seconds))
+        enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
+        self._emit(batch, OUT_STREAM[event["kind"]], crossing.id, key, enriched, now,
+                   event["event_time"])
+        if event["kind"] == "inspection":
+            st.inspections.append(HeldInspection.from_event(event, crossing.id, t_now))
+            if event["result"] in ("HOLD", "SEIZED"):
+                self._alert(batch, "INSPECTION_HOLD", crossing.id, plate, [event["event_id"]],
+                            f"{event['admin']} {event['inspection_type']} inspection at "
+                            f"{event['post']}: {event['result']}", now)
+            return
+        batch.facts.append(Fact(crossing.id, event["direction"], epoch(event["event_time"]), EVENT))
+        self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now), now)
+
+    def _match(self, batch: _Batch, st: VehicleState, plate: str, new: Pending,
+               now: datetime) -> None:
+        window = self.windows[new.crossing]
+        index = matching.find_partner(st.pending, new, window)
+        if index is None:
+            st.pending.append(new)
+            return
+        other = st.pending.pop(index)
+        exit_, entry = (other, new) if other.direction == "EXIT" else (new, other)
+        late = other.alerted or epoch(now) > other.t + window + self.settings.grace_seconds
+        found = discrepancies.find(exit_, entry, self.settings.mass_tolerance_pct)
+        held = matching.exit_inspections(st.inspections, exit_, window)
+        attached = {i.event_id for i in held}
+        st.inspections = [i for i in st.inspections if i.event_id not in attached]
+        record = matching.matched_record(exit_=exit_, entry=entry, plate=plate,
+                                         discrepancies=found, inspections=held, late=late, now=now)
+        tally = batch.result.tally
+        tally.inc("matched", new.crossing)
+        tally.observe("transit", record["transit_seconds"], new.crossing)
+        for d in found:
+            tally.inc("discrepancies", new.crossing, d["field"])
+        self._emit(batch, "matched", new.crossing, plate.encode(), record, now,
+                   max(record["exit_time"], record["entry_time"]))
+        for p in (exit_, entry):
+            batch.facts.append(Fact(p.crossing, p.direction, p.t, MATCHED, record["transit_seconds"]))
+        if found:
+            fields = ", ".join(f"{d['field']} {d['exit_value']} -> {d['entry_value']}" for d in found)
+            self._alert(batch, "DISCREPANCY", new.crossing, plate, [exit_.event_id, entry.event_id],
+                        f"{exit_.admin} exit vs {entry.admin} entry: {fields}", now)
+
+    # --- outputs -----------------------------------------------------------------------------
+
+    def _unmatched(self, batch: _Batch, plate: str, p: Pending, now: datetime) -> None:
+        batch.result.tally.inc("unmatched", p.crossing, p.direction)
+        batch.facts.append(Fact(p.crossing, p.direction, p.t, UNMATCHED))
+        partner = "ENTRY" if p.direction == "EXIT" else "EXIT"
+        self._alert(batch, f"UNMATCHED_{p.direction}", p.crossing, plate, [p.event_id],
+                    f"{p.direction} {p.event_id} at {p.post}: no {partner} on the other side "
+                    "within the window", now)
+
+    def _alert(self, batch: _Batch, type_: str, crossing: str, plate: str, ids: list[str],
+               detail: str, now: datetime) -> None:
+        record = alert(type_, crossing=crossing, plate=plate, event_ids=ids, detail=detail,
+                       raised_at=now)
+        batch.result.tally.inc("alerts", type_, crossing)
+        self._emit(batch, "alerts", crossing, plate.encode(), record, now, None)
+
+    def _emit(self, batch: _Batch, stream: str, crossing: str, key: bytes, record: dict[str, Any],
+              now: datetime, event_time: datetime | None) -> None:
+        out = batch.result.outputs
+        tally = batch.result.tally
+        out.append(OutRecord(stream, key, self.encode(stream, record)))
+        tally.inc("events_out", stream, crossing)
+        shares = self.router.share(stream, crossing, record, now)
+        for share, shared in shares:
+            out.append(OutRecord(share, key, self.encode("share", shared)))
+            tally.inc("events_out", share, crossing)
+            tally.inc("shared", shared["agency"], stream)
+        if shares and event_time is not None:
+            tally.observe("latency", max(0.0, (now - event_time).total_seconds()), stream)
+
+    def _dead(self, batch: _Batch, rec: InRecord, error: str, stage: str) -> None:
+        letter = dead_letter(key=rec.key, value=rec.value, original_headers=rec.headers,
+                             error=error, stage=stage, topic=rec.topic, partition=rec.partition,
+                             offset=rec.offset)
+        batch.result.outputs.append(OutRecord("dlq", letter.key, letter.value, letter.headers))
+        batch.result.tally.inc("dlq", rec.topic, stage)
+        batch.result.tally.inc("events_in", "raw", "unknown")

@@ -1,0 +1,68 @@
+"""Per-vehicle state in a Faust table, written explicitly per source partition.
+
+The processor works on whole batches, so table writes cannot rely on Faust's "current event"
+(one per ``async for`` step) to pick the changelog partition. ``in_partition`` sets it for a
+block of writes, which keeps Faust's own path (store write, changelog record, standby
+bookkeeping) for whichever store is configured (memory or rocksdb).
+
+Workaround for Tansu 0.6 (see docs/streams.md): ListOffsets answers with the base offset of the
+last batch + 1, and Faust recovery stops at that "high watermark". After each batch's changelog
+records are delivered we append one marker record per touched partition, alone in its batch, so
+the reported end is the true end and recovery replays every state change.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from faust.streams import _current_event
+
+MARKER_KEY = b"\x00bordersync.end"
+
+
+@dataclass
+class _Message:
+    topic: str
+    partition: int
+
+
+@dataclass
+class _PartitionEvent:
+    """The part of a Faust event that table writes read: which partition owns the key."""
+
+    message: _Message
+
+
+@contextmanager
+def in_partition(topic: str, partition: int) -> Iterator[None]:
+    event = _PartitionEvent(_Message(topic, partition))
+    token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def owned_items(table: Any, partitions: set[int]) -> Iterator[tuple[bytes, int, bytes]]:
+    """(key, partition, value) of the table's keys whose partition is in ``partitions``."""
+    store = table.data
+    key_partition = getattr(store, "_key_partition", None)  # memory store
+    if key_partition is None:
+        key_partition = getattr(store, "_key_index", {})  # rocksdb store
+    for key, partition in list(key_partition.items()):
+        if partition in partitions and key != MARKER_KEY:
+            value = table.get(key)
+            if value:
+                yield key, partition, value
+
+
+def note_partition(table: Any, key: bytes, partition: int) -> None:
+    """The memory store only learns key partitions from recovery; teach it our own writes too so
+    revoked partitions' keys are dropped and the sweep knows which keys it owns."""
+    key_partition = getattr(table.data, "_key_partition", None)
+    if key_partition is not None:
+        key_partition[key] = partition

@@ -1,0 +1,74 @@
+"""Deduplication verdicts and the state TTL, through the pure processor and the dedup module."""
+
+from __future__ import annotations
+
+from streams.logic.dedup import Verdict, classify, content_digest, remember
+from streams.logic.model import VehicleState
+from tests.helpers import crossing
+from tests.unit.streams_support import T0, Harness, at, event
+
+
+def test_same_id_same_content_is_exact() -> None:
+    st = VehicleState()
+    e = event(crossing(event_id="a"))
+    remember(st, e, content_digest(e), 0.0)
+    assert classify(st, e, content_digest(e), 600)[0] is Verdict.EXACT
+
+
+def test_same_id_other_content_is_conflicting() -> None:
+    st = VehicleState()
+    e = event(crossing(event_id="a"))
+    remember(st, e, content_digest(e), 0.0)
+    edited = event(crossing(event_id="a", gross_mass_kg=1))
+    assert classify(st, edited, content_digest(edited), 600)[0] is Verdict.CONFLICTING
+
+
+def test_physical_duplicate_within_window_only() -> None:
+    st = VehicleState()
+    e = event(crossing(event_id="a"))
+    remember(st, e, content_digest(e), 0.0)
+    near = event(crossing(event_id="b", terminal_id="booth-2", event_time=at(9 * 60)))
+    far = event(crossing(event_id="c", event_time=at(11 * 60)))
+    other_dir = event(crossing(event_id="d", direction="ENTRY"))
+    assert classify(st, near, content_digest(near), 600) == (Verdict.PHYSICAL, "a")
+    assert classify(st, far, content_digest(far), 600)[0] is Verdict.NEW
+    assert classify(st, other_dir, content_digest(other_dir), 600)[0] is Verdict.NEW
+
+
+def test_processor_drops_exact_alerts_conflict_collapses_physical() -> None:
+    h = Harness()
+    out = h.feed(crossing(event_id="a"), crossing(event_id="a"),
+                 crossing(event_id="a", gross_mass_kg=99),
+                 crossing(event_id="b", terminal_id="booth-2", event_time=at(60)))
+    assert [r["event_id"] for r in out["crossings"]] == ["a"]
+    assert [a["type"] for a in out["alerts"]] == ["CONFLICTING_DUPLICATE"]
+    assert out["alerts"][0]["event_ids"] == ["a"]
+    counts = h.counts("duplicates")
+    assert counts == {("exact",): 1, ("conflicting",): 1, ("physical",): 1}
+
+
+def test_resend_of_physical_duplicate_is_exact_and_cyrillic_plate_is_same_vehicle() -> None:
+    h = Harness()
+    out = h.feed(crossing(event_id="a", plate="SK 1234 AB"),
+                 crossing(event_id="b", plate="ЅК-1234-АВ", event_time=at(120)),
+                 crossing(event_id="b", plate="ЅК-1234-АВ", event_time=at(120)))
+    assert [r["event_id"] for r in out["crossings"]] == ["a"]
+    assert h.counts("duplicates") == {("physical",): 1, ("exact",): 1}
+
+
+def test_state_expires_after_ttl() -> None:
+    h = Harness(dedup_ttl_seconds=3600)
+    h.feed(crossing(event_id="a"))
+    assert h.store
+    h.now = T0.replace(hour=23)
+    h.sweep()
+    assert not h.store  # everything older than the TTL is gone: state cannot grow forever
+
+
+def test_pending_vehicle_state_is_small() -> None:
+    h = Harness()
+    h.feed(crossing(event_id="mk-kjf-2026-11-25-000123", seals=["MK123456", "MK123457"],
+                    container_ids=["MSCU1234567"], trailer_plate="SK 9876 AB",
+                    gross_mass_kg=24000, declaration_ref="26MK000000012345A1"))
+    (value,) = h.store.values()
+    assert len(value) <= 1024, len(value)
