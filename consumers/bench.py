@@ -161,6 +161,14 @@ def run(settings: Settings, agency: str = "al-customs", vehicles: int = 4000) ->
     return figures
 
 
+def consumer_figures(settings: Settings, quick: bool = False) -> dict[str, float]:
+    """Hook of ``bordersync bench``: ``settings`` has fresh topics of its own."""
+    vehicles = 500 if quick else 4000
+    figures = consumer_throughput(settings, "al-customs", vehicles)
+    figures.update(lookup_latency(settings, "al-customs", vehicles, 500 if quick else 2000))
+    return figures
+
+
 if __name__ == "__main__":
     import json
 

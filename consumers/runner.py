@@ -8,6 +8,7 @@ batches, when everything applied is already committed, so a revocation never los
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -106,7 +107,8 @@ class AgencyConsumer:
         self.assigned = [p for p in self.assigned if p not in gone]
         for p in gone:
             self.progress.last.pop(p, None)
-            metrics.LAG.remove(self.group, self.topic, str(p)) if self._has_lag(p) else None
+            with contextlib.suppress(KeyError):  # never reported for this partition
+                metrics.LAG.remove(self.group, self.topic, str(p))
         log.info("partitions revoked", extra=_fields(
             agency=self.ctx.name, group=self.group, topic=self.topic, partitions=sorted(gone)))
 
@@ -114,9 +116,6 @@ class AgencyConsumer:
         log.warning("partitions lost (session expired); uncommitted records will be re-delivered",
                     extra=_fields(agency=self.ctx.name, partitions=[tp.partition for tp in partitions]))
         self._on_revoke(consumer, partitions)
-
-    def _has_lag(self, partition: int) -> bool:
-        return (self.group, self.topic, str(partition)) in metrics.LAG._metrics
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, idle_exit: float | None = None, on_batch: Callable[[Progress], None] | None = None
