@@ -1,0 +1,57 @@
+"""Records written by one process are decoded by another started later (embedded ids, no registry)."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+from confluent_kafka import Producer
+from fastavro import schemaless_writer
+
+from bordersync.border import load_border_config
+from bordersync.events import validate
+from bordersync.kafka import producer_conf
+from bordersync.schemas import catalogue
+from bordersync.settings import Settings
+from tests.conftest import run_cli
+from tests.helpers import crossing, inspection
+
+
+def _v1_crossing_bytes() -> bytes:
+    """What a terminal still on crossing event v1 (raw v1, no ``priority``) would write."""
+    v1 = catalogue().families["raw"][0]
+    record = validate(crossing(event_id="old-1", plate="SK 9999 ZZ"), load_border_config())
+    out = io.BytesIO()
+    out.write(struct.pack(">bI", 0, v1.schema_id))
+    schemaless_writer(out, v1.parsed, ("bordersync.CrossingEvent", record))
+    return out.getvalue()
+
+
+def test_publish_then_tail_in_another_process(settings: Settings) -> None:
+    lines = [
+        json.dumps(crossing(event_id="c1", priority="GREEN_LANE", seals=["S-1", "S-2"])),
+        json.dumps(inspection(event_id="i1", findings="density ok")),
+    ]
+    published = run_cli(["publish", "--file", "-"], settings, stdin="\n".join(lines) + "\n")
+    assert published.returncode == 0, published.stderr
+
+    producer = Producer(producer_conf(settings))
+    producer.produce(settings.topic("raw"), _v1_crossing_bytes(), b"SK9999ZZ")
+    producer.produce(settings.topic("raw"), b"not avro at all", b"junk")
+    assert producer.flush(30) == 0
+
+    tailed = run_cli(["tail", "raw", "--json", "--from-beginning", "--idle-timeout", "5"], settings)
+    assert tailed.returncode == 0, tailed.stderr
+    rows = [json.loads(line) for line in tailed.stdout.splitlines()]
+    by_id = {r["event_id"]: r for r in rows if "event_id" in r}
+    assert set(by_id) == {"c1", "i1", "old-1"}
+    assert by_id["c1"]["priority"] == "GREEN_LANE"
+    assert by_id["c1"]["seals"] == ["S-1", "S-2"]
+    assert by_id["c1"]["event_time"] == "2026-11-25T09:00:00.000Z"
+    assert by_id["i1"]["findings"] == "density ok"
+    assert "priority" not in by_id["old-1"]  # v1 writer, v2 reader: absent optional stays absent
+    errors = [r for r in rows if "error" in r]
+    assert len(errors) == 1
+    assert "magic byte 110" in errors[0]["error"]
+    assert errors[0]["value"] == {"text": "not avro at all"}
