@@ -122,19 +122,16 @@ class _Planner:
         self.ops.append(("zprune", self.keys.enroute(), self.now - self.ttl))
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def jsonable(value: Any) -> Any:
-    """Records may carry aware datetimes (Avro codec): store them in the one textual form."""
+def _default(value: object) -> object:
+    # Records may carry aware datetimes (Avro codec): store them in the one textual form.
     if isinstance(value, datetime):
         return format_time(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":"))
 
 
 def epoch(value: Any) -> float | None:

@@ -24,7 +24,7 @@ local ttl = tonumber(ARGV[1])
 if ARGV[3] == '1' and redis.call('EXISTS', ARGV[2]) == 0 then return {-1, 0} end
 redis.call('SET', ARGV[2], '1')
 local batch = cjson.decode(ARGV[4])
-local applied, dups = 0, 0
+local applied, dups, pruned = 0, 0, {}
 for _, rec in ipairs(batch) do
   if redis.call('SET', rec[1], '1', 'NX', 'EX', ttl) then
     applied = applied + 1
@@ -40,7 +40,10 @@ for _, rec in ipairs(batch) do
         local score = redis.call('ZSCORE', key, op[3])
         if score and tonumber(score) <= tonumber(op[4]) then redis.call('ZREM', key, op[3]) end
       elseif name == 'zprune' then
-        redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. op[3])
+        if not pruned[key] then
+          pruned[key] = true
+          redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. op[3])
+        end
       elseif name == 'hincrby' then
         redis.call('HINCRBY', key, op[3], op[4])
       else
