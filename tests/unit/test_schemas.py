@@ -230,3 +230,13 @@ def test_broken_catalogues_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(SchemaCatalogueError, match="not a valid Avro schema"):
         load_catalogue(root)
     assert cli.main(["schemas", "check", "--dir", str(root)]) == 1
+
+
+def test_docs_list_every_schema_and_field() -> None:
+    doc = (ROOT / "docs" / "schemas.md").read_text()
+    for family, versions in catalogue().families.items():
+        assert f"`{family}`" in doc
+        records = versions[-1].schema if isinstance(versions[-1].schema, list) else [versions[-1].schema]
+        for record in records:
+            for fld in record["fields"]:
+                assert f"`{fld['name']}`" in doc, f"docs/schemas.md misses {family}.{fld['name']}"
