@@ -34,6 +34,7 @@ from consumers.sink import RedisSink, connect
 log = logging.getLogger("bordersync.consumer")
 CRASH_EXIT_CODE = 75
 LAG_EVERY_SECONDS = 1.0
+MARKER_EVERY_SECONDS = 2.0
 
 
 def group_id(settings: Settings, agency: str) -> str:
@@ -70,6 +71,7 @@ class AgencyConsumer:
         self._expect_marker = not self._rewind_on_assign
         self.assigned: list[int] = []
         self._lag_at = 0.0
+        self._marker_at = 0.0
         self.consumer = Consumer(consumer_conf(settings, self.group))
 
     def _marker_present(self) -> bool:
@@ -133,6 +135,8 @@ class AgencyConsumer:
                         on_batch(self.progress)
                 elif idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                     break
+                else:
+                    self._check_marker_when_idle()
                 self._update_lag()
         finally:
             # Everything applied was committed batch by batch; close leaves the group cleanly.
@@ -220,6 +224,8 @@ class AgencyConsumer:
                     extra=_fields(agency=self.ctx.name, partitions=self.assigned))
         for p in self.assigned:
             self.consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
+        # Nothing assigned right now: rewind whatever the next assignment brings.
+        self._rewind_on_assign = not self.assigned
         self.progress.last.clear()
         self._expect_marker = False
 
@@ -238,6 +244,21 @@ class AgencyConsumer:
         metrics.COMMITS.labels(self.ctx.name).inc()
         self.progress.last.update(offsets)
 
+    def _check_marker_when_idle(self) -> None:
+        """Caught up and idle: a batch would notice a lost read model, but none may come soon."""
+        now = time.monotonic()
+        if not self._expect_marker or now - self._marker_at < MARKER_EVERY_SECONDS:
+            return
+        self._marker_at = now
+        try:
+            present = self.sink.has_marker()
+        except redis.RedisError as exc:
+            metrics.ERRORS.labels(self.ctx.name, "redis").inc()
+            log.error("redis unavailable", extra=_fields(agency=self.ctx.name, error=str(exc)))
+            return
+        if not present:
+            self._rewind()
+
     def _update_lag(self) -> None:
         now = time.monotonic()
         if now - self._lag_at < LAG_EVERY_SECONDS:
@@ -247,8 +268,12 @@ class AgencyConsumer:
             last = self.progress.last.get(p)
             if last is None:
                 continue
-            _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p),
-                                                             cached=True)
+            try:
+                # Cached = from fetch responses, which Tansu gets right (unlike ListOffsets).
+                _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p),
+                                                                 cached=True)
+            except (KafkaException, TypeError):
+                continue
             metrics.LAG.labels(self.group, self.topic, str(p)).set(lag(high, last))
 
     def stop(self, *_: object) -> None:
