@@ -4,12 +4,14 @@ and commit, read model rebuilt after Redis lost it, and agreements enforced."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bordersync.border import load_border_config
 from bordersync.settings import Settings
+from bordersync.stack import free_port
 from consumers.api import reader_for
 from consumers.bench import journey, produce, share
 from consumers.readmodel import AgencyContext, Keys
@@ -88,6 +90,11 @@ def test_killed_between_sink_write_and_commit_has_no_duplicate_effect(
         assert view["status"] == "arrived"
 
 
+def _metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        return resp.read().decode()
+
+
 def _drop_read_model(settings: Settings) -> int:
     client = connect(settings)
     keys = list(client.scan_iter(match=Keys.of(settings, AGENCY).prefix + "*", count=1000))
@@ -123,7 +130,8 @@ def test_read_model_rebuilt_from_the_topic_after_redis_lost_it(
 
 
 def test_agency_sees_only_fields_its_agreement_lists(
-        settings: Settings, spawn: Callable[..., Proc]) -> None:
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    settings = make_settings(metrics_port=free_port())
     police = AgencyContext.of(load_border_config(), "mk-border-police")
     # Shares addressed to MK police built from the AL-side journey; AL exits towards MK.
     records: list[tuple[str, dict[str, Any]]] = []
@@ -146,6 +154,16 @@ def test_agency_sees_only_fields_its_agreement_lists(
     assert view is not None and view["inspections"] == []
     assert all("seals" not in s and "gross_mass_kg" not in s for s in view["journey"])
     assert "detail" not in view["alerts"][0] and "discrepancies" not in view["latest"]["matched"]
+    def lags() -> list[str]:
+        return [line for line in _metrics(settings.metrics_port).splitlines()
+                if line.startswith("bordersync_consumer_lag_records{")]
+
+    wait_for(lambda: bool(lags()), 30, "the lag gauge")
+    assert all(line.endswith(" 0.0") for line in lags()), lags()  # caught up, never negative
+    scraped = _metrics(settings.metrics_port)
+    assert 'bordersync_consumer_records_total{agency="mk-border-police",stream="crossings"} 2.0' \
+        in scraped
+    assert 'reason="stream_not_in_agreement"} 1.0' in scraped
     assert consumer.stop() == 0
     out = consumer.output()
     assert '"reason": "stream_not_in_agreement"' in out
