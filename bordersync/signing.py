@@ -227,6 +227,9 @@ def verify(
         return Rejected("signature is not valid base64")
     if len(signature) != SIGNATURE_BYTES:
         return Rejected(f"signature has {len(signature)} bytes, expected {SIGNATURE_BYTES}")
+    # One signature, one spelling: base64 with stray low bits decodes to the same bytes.
+    if base64.b64encode(signature) != found[HEADER_SIG]:
+        return Rejected("signature is not canonical base64")
     trusted = trust.get(kid)
     if trusted is None:
         return Rejected(f"unknown key id {kid}")
