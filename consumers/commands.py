@@ -48,7 +48,13 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
     if not plate:
         print("bordersync: --plate is empty", file=sys.stderr)
         return 2
-    view = reader_for(settings, agency).vehicle(plate)
+    import redis
+
+    try:
+        view = reader_for(settings, agency).vehicle(plate)
+    except redis.RedisError as exc:
+        print(f"bordersync: read model unavailable (Redis): {exc}", file=sys.stderr)
+        return 1
     if view is None:
         if args.json:
             print(json.dumps({"plate": plate, "agency": agency, "found": False}))
