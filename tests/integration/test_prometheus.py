@@ -187,7 +187,7 @@ def test_every_dashboard_query_and_alert_has_data(
         "api": spawn(["api", "--agency", AGENCY, "--port", str(ports["api"])], settings),
         "lag": spawn(["lag", "--serve", "--interval", "1", "--group", f"{settings.topic_prefix}streams",
                       "--group", f"{settings.topic_prefix}agency.{AGENCY}"], on(ports["lag"])),
-        "terminal": spawn(["simulate", "--seed", "11", "--rate", "25", "--duration", "600",
+        "terminal": spawn(["simulate", "--seed", "11", "--rate", "5", "--duration", "600",
                            "--terminal", "live"], on(ports["terminal"])),
     }
     for name in ("worker", "consumer", "api", "lag"):
