@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     stats_window_seconds: int = Field(default=300, ge=1)
 
+    # Terminal outbox: undelivered events kept on disk before new ones are refused (OutboxFull).
+    outbox_max_rows: int = Field(default=1_000_000, ge=1)
+
     # Streams worker.
     faust_store: str = "memory://"
     worker_web_port: int = 0

@@ -1,21 +1,24 @@
-"""CLI commands of the terminal side: publish (and later simulate, outbox)."""
+"""CLI commands of the terminal side: publish, outbox, simulate."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from datetime import timedelta
+from pathlib import Path
 
 from bordersync.cli import AddCommand
 from bordersync.settings import Settings
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from producers.outbox import Outbox
+    from producers.outbox import Outbox, outbox_path
     from producers.publish import publish
 
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-    outbox = Outbox(settings.home / "outbox" / f"{args.terminal}.db")
+    outbox = Outbox(outbox_path(settings, args.terminal), settings.outbox_max_rows,
+                    terminal=args.terminal)
     try:
         report = publish(stream, settings, outbox, deliver_timeout=args.timeout)
     finally:
@@ -32,8 +35,60 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps(summary), file=sys.stderr)
     if drain and drain.remaining:
         print(f"# {drain.remaining} accepted events wait in the outbox ({drain.last_error}); "
-              "they are sent by the next publish", file=sys.stderr)
+              f"`bordersync outbox drain --terminal {args.terminal}` or the next publish sends them",
+              file=sys.stderr)
+    if report.not_accepted_from is not None:
+        print(f"bordersync: outbox full — lines from {report.not_accepted_from} on were NOT "
+              "accepted; publish them again once the broker is reachable", file=sys.stderr)
+        return 1
     return 2 if report.rejected else 0
+
+
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from producers.outbox import Outbox, OutboxBusy, outbox_path
+    from producers.sender import deliver_all
+
+    try:
+        outbox = Outbox(outbox_path(settings, args.terminal), settings.outbox_max_rows,
+                        terminal=args.terminal)
+    except OutboxBusy as exc:
+        print(f"bordersync: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.action == "status":
+            print(json.dumps({"terminal": args.terminal, "path": str(outbox.path),
+                              "depth": outbox.depth(),
+                              "oldest_age_seconds": round(outbox.oldest_age_seconds(), 3)}))
+            return 0
+        stats = deliver_all(outbox, settings, args.terminal, args.timeout)
+    finally:
+        outbox.close()
+    print(json.dumps({"delivered": stats.delivered, "queued": stats.remaining,
+                      "failed_attempts": stats.failed, "last_error": stats.last_error}))
+    return 0 if stats.remaining == 0 else 1
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.rate is not None:
+        from producers.simulate.live import run_live
+
+        run_live(settings, args.seed, args.rate, args.duration, args.terminal)
+        return 0
+    from bordersync.events import parse_time
+    from producers.simulate import default_start, simulate
+
+    start = parse_time(args.start, "--start") if args.start else default_start()
+    sim = simulate(args.seed, args.vehicles, start, span=timedelta(hours=args.span_hours),
+                   invalid=args.invalid, settings=settings)
+    if args.out == "-":
+        sys.stdout.write("".join(f"{line}\n" for line in sim.lines()))
+        sim.write(None, args.truth)
+    else:
+        sim.write(Path(args.out), args.truth)
+    t = sim.truth
+    print(f"# {t['lines']} lines ({t['events']} events, {len(t['invalid_lines'])} invalid), "
+          f"{len(t['pairs'])} expected pairs, alerts {t['alert_counts']}", file=sys.stderr)
+    return 0
 
 
 def register(add: AddCommand) -> None:
@@ -41,3 +96,20 @@ def register(add: AddCommand) -> None:
     p.add_argument("--file", required=True, help="JSON-lines file, - for stdin")
     p.add_argument("--terminal", default="cli", help="outbox name (one per terminal)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for delivery")
+
+    p = add("outbox", cmd_outbox, "a terminal's durable outbox: status, or deliver what it holds")
+    p.add_argument("action", choices=["status", "drain"])
+    p.add_argument("--terminal", default="cli", help="outbox name")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for delivery")
+
+    p = add("simulate", cmd_simulate, "deterministic border traffic: a file + truth, or live")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--vehicles", type=int, default=1000)
+    p.add_argument("--out", default="-", help="events file (JSON lines), - for stdout")
+    p.add_argument("--truth", type=Path, help="ground-truth JSON file")
+    p.add_argument("--start", help="ISO time of the first exits (default: 00:00 UTC 2 days ago)")
+    p.add_argument("--span-hours", type=float, default=24.0)
+    p.add_argument("--invalid", type=int, default=0, help="deliberately invalid lines to mix in")
+    p.add_argument("--rate", type=float, help="live mode: publish this many events/s")
+    p.add_argument("--duration", type=float, default=60.0, help="live mode: seconds")
+    p.add_argument("--terminal", default="simulator", help="live mode: outbox name")

@@ -1,46 +1,39 @@
-"""``bordersync publish``: validate JSON lines, store the valid ones durably, deliver them."""
+"""``bordersync publish``: validate JSON lines, store the valid ones durably, deliver them.
+
+Lines stream through: valid events are committed to the outbox in batches while the sender
+delivers in the background, so a large file never has to fit in memory.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from confluent_kafka import Producer
-
-from bordersync import codec
 from bordersync.border import BorderConfig, load_border_config
 from bordersync.events import InvalidEvent, validate
-from bordersync.kafka import producer_conf
-from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
-from producers.outbox import DrainResult, Outbox, OutboxRecord
+from producers import metrics
+from producers.outbox import Outbox, OutboxFull, OutboxRecord
+from producers.sdk import to_record
+from producers.sender import Sender, SendStats
+
+__all__ = ["PublishReport", "parse_lines", "publish", "to_record"]
 
 BATCH = 1000
+FULL_RETRY_S = 0.2
 
 
 @dataclass
 class PublishReport:
     accepted: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
-    drain: DrainResult | None = None
-
-
-def to_record(event: dict[str, Any], settings: Settings) -> OutboxRecord:
-    headers: list[tuple[str, str | bytes | None]] = [
-        ("event_id", event["event_id"].encode()),
-        ("kind", event["kind"].encode()),
-        ("admin", event["admin"].encode()),
-    ]
-    return OutboxRecord(
-        event_id=event["event_id"],
-        topic=settings.topic("raw"),
-        key=normalise_plate(event["plate"]).encode(),
-        value=codec.encode("raw", event),
-        headers=headers,
-    )
+    drain: SendStats | None = None
+    # First line that could not be stored because the outbox stayed full (None: all stored).
+    not_accepted_from: int | None = None
 
 
 def parse_lines(
@@ -66,19 +59,47 @@ def publish(
 ) -> PublishReport:
     border = load_border_config(settings.border_config)
     report = PublishReport()
-    pending: list[OutboxRecord] = []
-    for number, result in parse_lines(lines, border):
-        if isinstance(result, InvalidEvent):
-            report.rejected.append((number, str(result)))
-            print(f"line {number}: {result}", file=err)
-            continue
-        pending.append(to_record(result, settings))
-        if len(pending) >= BATCH:
-            outbox.append(pending)
-            report.accepted += len(pending)
-            pending = []
-    outbox.append(pending)
-    report.accepted += len(pending)
-    producer = Producer(producer_conf(settings, **{"message.timeout.ms": 30_000}))
-    report.drain = outbox.drain(producer, timeout=deliver_timeout)
+    sender = Sender(outbox, settings, outbox.terminal).start()
+    pending: list[tuple[int, OutboxRecord]] = []
+    try:
+        for number, result in parse_lines(lines, border):
+            if isinstance(result, InvalidEvent):
+                report.rejected.append((number, str(result)))
+                metrics.PUBLISH_REJECTED.inc()
+                print(f"line {number}: {result}", file=err)
+                continue
+            pending.append((number, to_record(result, settings)))
+            if len(pending) >= BATCH:
+                if not _store(outbox, pending, report, deliver_timeout):
+                    break
+                pending = []
+        else:
+            _store(outbox, pending, report, deliver_timeout)
+    finally:
+        report.drain = sender.close(deliver_timeout)
     return report
+
+
+def _store(outbox: Outbox, batch: list[tuple[int, OutboxRecord]], report: PublishReport,
+           patience: float) -> bool:
+    """Commit ``batch``; while the outbox is full, wait (up to ``patience`` s) for room."""
+    i = 0
+    deadline = time.monotonic() + patience
+    while i < len(batch):
+        room = outbox.max_rows - outbox.depth()
+        if room > 0:
+            chunk = batch[i:i + room]
+            try:
+                outbox.append([r for _, r in chunk])
+            except OutboxFull:
+                pass
+            else:
+                report.accepted += len(chunk)
+                i += len(chunk)
+                deadline = time.monotonic() + patience
+                continue
+        if time.monotonic() >= deadline:
+            report.not_accepted_from = batch[i][0]
+            return False
+        time.sleep(FULL_RETRY_S)
+    return True

@@ -1,0 +1,28 @@
+"""Terminal-side metrics (default registry). Dashboards are built from exactly these names."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+OUTBOX_DEPTH = Gauge(
+    "bordersync_outbox_depth", "Events accepted by the terminal and not yet acknowledged by the broker",
+    ["terminal"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "bordersync_outbox_oldest_age_seconds",
+    "Age of the oldest undelivered event in the outbox (0 when empty)", ["terminal"],
+)
+OUTBOX_ACCEPTED = Counter(
+    "bordersync_outbox_accepted_total", "Events durably accepted into the outbox", ["terminal"],
+)
+OUTBOX_DELIVERED = Counter(
+    "bordersync_outbox_delivered_total", "Events acknowledged by the broker and removed from the outbox",
+    ["terminal"],
+)
+OUTBOX_FAILED = Counter(
+    "bordersync_outbox_failed_total",
+    "Failed delivery attempts (the event stays in the outbox and is retried)", ["terminal"],
+)
+PUBLISH_REJECTED = Counter(
+    "bordersync_publish_rejected_total", "Input events rejected by validation before the outbox",
+)
