@@ -2,8 +2,9 @@
 
 Processes (real ``bordersync`` subprocesses, each with its own /metrics): the streams worker, one
 agency consumer, the agency's HTTP API, ``bordersync lag --serve`` and a live simulator
-(terminal). Traffic: the live simulator, a published historical file with invalid lines, and
-undecodable bytes written straight to ``raw`` (they must reach the DLQ).
+(terminal; its /metrics is scraped when it serves one). Traffic: the live simulator, two
+published waves of historical events (pairs, discrepancies, an unmatched vehicle, a hold,
+duplicates, invalid lines) and undecodable bytes written straight to ``raw`` (for the DLQ).
 
 A query "has data" when it returns at least one sample that is not NaN. Queries allowed to be
 empty are listed in ``EXPECTED_EMPTY`` with the reason; an allowlisted query that does return data
@@ -23,6 +24,7 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
 from bordersync.stack import free_port
 from tests.conftest import Proc, run_cli, wait_for
+from tests.helpers import crossing, inspection
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "bordersync.yml"
@@ -163,6 +166,36 @@ def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[dict[str, list[int]
         prom.stop()
 
 
+def _history(wave: str, invalid: bool) -> str:
+    """Two days old traffic at Kjafasan – Qafë Thanë: pairs (two with discrepancies), an EXIT that
+    never finds its ENTRY (UNMATCHED after the short grace), an inspection HOLD, an exact and a
+    conflicting duplicate, and (``invalid``) lines ``publish`` must reject."""
+    start = datetime.now(UTC) - timedelta(days=2)
+    lines = []
+    for i in range(6):
+        plate = f"SK {1000 + i} A{wave.upper()}"
+        t_exit = start + timedelta(minutes=3 * i)
+        exit_ = crossing(event_id=f"{wave}-x{i}", plate=plate, event_time=t_exit.isoformat(),
+                         gross_mass_kg=20_000, seals=["S1", "S2"])
+        entry = crossing(event_id=f"{wave}-n{i}", admin="AL", post="ALQTH01", direction="ENTRY",
+                         plate=plate, event_time=(t_exit + timedelta(minutes=7)).isoformat(),
+                         terminal_id="al-qth-booth-1", seals=["S1", "S2"],
+                         gross_mass_kg=26_000 if i == 0 else 20_100)
+        if i == 1:
+            entry["seals"] = ["S1", "S9"]
+        lines += [exit_, entry]
+    lines.append(crossing(event_id=f"{wave}-lone", plate=f"SK 9999 Z{wave.upper()}",
+                          event_time=start.isoformat()))
+    lines.append(inspection(event_id=f"{wave}-i0", plate=f"SK 1002 A{wave.upper()}", result="HOLD",
+                            event_time=(start + timedelta(minutes=5)).isoformat()))
+    lines.append(lines[2])  # exact duplicate
+    lines.append({**lines[4], "vehicle_type": "BUS"})  # same id, other content
+    text = [json.dumps(line) for line in lines]
+    if invalid:
+        text += ["{broken", json.dumps(crossing(event_id=f"{wave}-bad", admin="AL"))]
+    return "\n".join(text) + "\n"
+
+
 def _bad_raw_records(settings: Settings, n: int) -> None:
     producer = Producer(producer_conf(settings))
     for i in range(n):
@@ -208,11 +241,8 @@ def test_every_dashboard_query_and_alert_has_data(
 
     # Historical traffic (two days ago: unmatched vehicles expire at the next sweep) with
     # invalid lines, discrepancies, a hold and duplicates; and bytes no decoder accepts.
-    events = tmp_path / "history.jsonl"
-    sim = run_cli(["simulate", "--seed", "6", "--vehicles", "60", "--invalid", "3",
-                   "--out", str(events)], settings)
-    assert sim.returncode == 0, sim.stderr
-    published = run_cli(["publish", "--file", str(events), "--terminal", "history"], settings)
+    wave1 = _history("a", invalid=True)
+    published = run_cli(["publish", "--file", "-", "--terminal", "history"], settings, stdin=wave1)
     assert published.returncode == 2, published.stderr
     _bad_raw_records(settings, 3)
 
@@ -227,14 +257,10 @@ def test_every_dashboard_query_and_alert_has_data(
     wait_for(lambda: prom.has_data("bordersync_dlq_records_total"), 60, "DLQ records counted")
     # A second wave after the first scrape of each series, so rates and increases move.
     _bad_raw_records(settings, 2)
-    more = tmp_path / "history2.jsonl"
-    assert run_cli(["simulate", "--seed", "4", "--vehicles", "40", "--out", str(more)],
-                   settings).returncode == 0
-    published = run_cli(["publish", "--file", str(more), "--terminal", "history"], settings)
+    published = run_cli(["publish", "--file", "-", "--terminal", "history"], settings,
+                        stdin=_history("b", invalid=False))
     assert published.returncode == 0, published.stderr
-    plates = [json.loads(line)["plate"] for line in events.read_text().splitlines()[:20]
-              if line.startswith("{") and '"plate"' in line]
-    for plate in plates[:5]:
+    for plate in ("SK 1000 AA", "sk-1001-aa", "NOPE 000"):
         # An unknown plate answers 404 after a lookup, which is timed all the same.
         with contextlib.suppress(urllib.error.HTTPError):
             url = f"http://127.0.0.1:{ports['api']}/vehicles/{urllib.parse.quote(plate)}"
