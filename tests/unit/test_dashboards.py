@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -127,3 +129,21 @@ def test_every_metric_in_code_is_documented() -> None:
     }
     assert defined, "no metrics found"
     assert not defined - documented, f"add to docs/metrics.md: {sorted(defined - documented)}"
+
+
+def test_every_expr_parses_with_promtool(tmp_path: Path) -> None:
+    # promtool has no query linter, but it parses every rule's PromQL: one recording rule per query.
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: `make test` installs it (deploy/scripts/system-deps.sh)"
+    rules = []
+    for dash in _dashboards().values():
+        for panel in dash["panels"]:
+            for target in panel["targets"]:
+                expr = target["expr"].replace("$__rate_interval", "2m").replace('"$crossing"', '".*"')
+                rules.append({"record": f"dashboard:check:{len(rules)}", "expr": expr})
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(rules)} rules found" in done.stdout
