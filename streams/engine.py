@@ -1,0 +1,271 @@
+"""The batch engine: the same ``Processor`` driven by a plain confluent-kafka loop.
+
+Faust's per-event stream machinery tops out near 10k events/s per worker, and its consumer adds
+a fetch sleep per hop; this loop hands whole fetched batches to the pure processor instead. One
+batch, in order (the failure table in docs/streams.md applies unchanged):
+
+1. consume: wait for the first record, then take whatever else is already buffered;
+2. process (pure): outputs + per-vehicle state changes;
+3. produce outputs and state changes (changelog), then flush and check every delivery report;
+4. commit the batch's input offsets synchronously.
+
+A crash anywhere before 4 replays the batch: outputs may repeat (downstream dedup by their ids),
+state is rebuilt from the changelog, and nothing accepted is lost.
+
+Per-vehicle state lives in a dict restored from the compacted changelog topic when partitions are
+assigned. Tansu's ListOffsets reports the base offset of the last batch + 1 as the end, so restore
+reads until an empty fetch at or past that mark instead of trusting it alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from bordersync import codec
+from bordersync.border import load_border_config
+from bordersync.kafka import consumer_conf, producer_conf
+from bordersync.settings import Settings
+from streams import metrics
+from streams.logic.stats import Fact, StatsWindows
+from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
+from streams.state import MARKER_KEY
+
+log = logging.getLogger("bordersync.streams.engine")
+Clock = Callable[[], datetime]
+CHANGELOG = "streams-vehicles-changelog"
+RESTORE_TIMEOUT_S = 300.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryFailed(RuntimeError):
+    """A record of the batch was not acknowledged: the batch must not be committed."""
+
+
+class BatchEngine:
+    def __init__(self, settings: Settings, clock: Clock = _utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.border = load_border_config(settings.border_config)
+        self.processor = Processor(settings, self.border, settings.partitions)
+        self.raw_topic = settings.topic("raw")
+        self.facts_topic = settings.topic(STATS_FACTS)
+        self.changelog = settings.topic(CHANGELOG)
+        self.state: dict[str, bytes] = {}
+        self.owner: dict[str, int] = {}
+        self.stats = StatsWindows(settings.stats_window_seconds, settings.grace_seconds)
+        self.running = True
+        self._errors: list[str] = []
+        self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams"))
+        self.producer = Producer(producer_conf(
+            settings, **{"linger.ms": 1, "batch.num.messages": 10000,
+                         "queue.buffering.max.messages": 1_000_000}))
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def stop(self, *_: Any) -> None:
+        self.running = False
+
+    def run(self) -> int:
+        self.consumer.subscribe([self.raw_topic, self.facts_topic], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke)
+        last_sweep = last_stats = time.monotonic()
+        try:
+            while self.running:
+                batch = self._next_batch()
+                if batch:
+                    self._handle(batch)
+                now = time.monotonic()
+                if now - last_sweep >= self.settings.sweep_interval_seconds:
+                    self._sweep()
+                    last_sweep = now
+                if now - last_stats >= 1.0:
+                    self._flush_stats()
+                    last_stats = now
+        finally:
+            self.producer.flush(10)
+            self.consumer.close()
+        return 0
+
+    def _next_batch(self) -> list[Message]:
+        first = self.consumer.poll(0.1)
+        if first is None:
+            return []
+        rest = self.consumer.consume(self.settings.stream_batch_max - 1, timeout=0)
+        return [first, *rest]
+
+    # --- one batch -----------------------------------------------------------------------------
+
+    def _handle(self, messages: list[Message]) -> None:
+        raw: list[InRecord] = []
+        offsets: dict[tuple[str, int], int] = {}
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consume error", extra={"fields": {"error": str(err)}})
+                continue
+            topic, partition = str(msg.topic()), int(msg.partition() or 0)
+            offset = int(msg.offset() or 0)
+            offsets[(topic, partition)] = offset + 1
+            if topic == self.facts_topic:
+                self._add_facts(msg.value())
+                continue
+            headers = [(str(h[0]), h[1]) for h in msg.headers() or [] if isinstance(h[1], bytes)]
+            raw.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset))
+        if raw:
+            result = self.processor.process(raw, self.clock(), self.state.get)
+            self._write(result)
+        if offsets:
+            try:
+                self.consumer.commit(
+                    offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                    asynchronous=False)
+            except KafkaException as exc:
+                # Partitions moved mid-batch: the new owner replays it; its outputs are
+                # duplicates by id and its state effects are already in the changelog.
+                log.warning("commit failed; batch will be replayed by the new owner",
+                            extra={"fields": {"error": str(exc)}})
+
+    def _write(self, result: BatchResult) -> None:
+        """Outputs and state changes, acknowledged by the broker, before any commit."""
+        produce = self.producer.produce
+        topic = self.settings.topic
+        report = self._report
+        for out in result.outputs:
+            kwargs: dict[str, Any] = {"on_delivery": report}
+            if out.headers:
+                kwargs["headers"] = out.headers
+            if out.partition is not None:
+                kwargs["partition"] = out.partition
+            self._produce(produce, topic(out.stream), out.value, out.key, kwargs)
+        for plate, value in result.state.items():
+            partition = result.owner[plate]
+            if value is None:
+                self.state.pop(plate, None)
+                self.owner.pop(plate, None)
+            else:
+                self.state[plate] = value
+                self.owner[plate] = partition
+            self._produce(produce, self.changelog, value, plate.encode(),
+                          {"partition": partition, "on_delivery": report})
+        self.producer.flush(60)
+        if self._errors or len(self.producer):
+            errors, self._errors = self._errors, []
+            raise DeliveryFailed(f"{len(errors)} records not acknowledged: {errors[:3]}")
+        metrics.apply(result.tally)
+
+    def _produce(self, produce: Callable[..., None], topic: str, value: bytes | None,
+                 key: bytes | None, kwargs: dict[str, Any]) -> None:
+        while True:
+            try:
+                produce(topic, value, key, **kwargs)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+    def _report(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+
+    # --- timers --------------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        items = [(plate, self.owner[plate], value) for plate, value in self.state.items()]
+        result = self.processor.sweep(items, self.clock())
+        metrics.set_pending(dict(result.pending), [c.id for c in self.border.crossings])
+        if result.outputs or result.state:
+            self._write(result)
+
+    def _add_facts(self, value: bytes | None) -> None:
+        import json
+
+        if value:
+            for row in json.loads(value):
+                self.stats.add(Fact.unpack(row))
+
+    def _flush_stats(self) -> None:
+        records = self.stats.due(self.clock().timestamp())
+        for r in records:
+            self._produce(self.producer.produce, self.settings.topic("stats"),
+                          codec.encode("stats", r), f"{r['crossing']}|{r['direction']}".encode(),
+                          {"on_delivery": self._report})
+        if records:
+            self.producer.poll(0)
+
+    # --- rebalancing ---------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        metrics.REBALANCES.inc()
+        mine = sorted(tp.partition for tp in partitions if tp.topic == self.raw_topic)
+        started = time.monotonic()
+        restored = self._restore(mine)
+        log.info("partitions assigned", extra={"fields": {
+            "raw_partitions": mine, "restored_vehicles": restored,
+            "restore_seconds": round(time.monotonic() - started, 3)}})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        gone = {tp.partition for tp in partitions if tp.topic == self.raw_topic}
+        for plate in [p for p, part in self.owner.items() if part in gone]:
+            self.state.pop(plate, None)
+            self.owner.pop(plate, None)
+        log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(gone)}})
+
+    def _restore(self, partitions: list[int]) -> int:
+        if not partitions:
+            return 0
+        reader = Consumer(consumer_conf(self.settings, f"{self.settings.topic_prefix}restore",
+                                        **{"enable.partition.eof": True}))
+        reader.assign([TopicPartition(self.changelog, p, 0) for p in partitions])
+        done: set[int] = set()
+        count = 0
+        deadline = time.monotonic() + RESTORE_TIMEOUT_S
+        try:
+            # End of partition comes from fetch responses (right on Tansu), not from ListOffsets.
+            while len(done) < len(partitions):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"state restore of {self.changelog} did not reach the end "
+                                       f"within {RESTORE_TIMEOUT_S}s")
+                for msg in reader.consume(10000, timeout=0.5):
+                    err = msg.error()
+                    part = int(msg.partition() or 0)
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            done.add(part)
+                        continue
+                    key = msg.key()
+                    if key is None or key == MARKER_KEY:
+                        continue
+                    plate = key.decode()
+                    value = msg.value()
+                    if value is None:
+                        self.state.pop(plate, None)
+                        self.owner.pop(plate, None)
+                    else:
+                        self.state[plate] = value
+                        self.owner[plate] = part
+                        count += 1
+        finally:
+            reader.close()
+        return count
+
+
+def run_engine(settings: Settings) -> int:
+    engine = BatchEngine(settings)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        engine.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return engine.run()
