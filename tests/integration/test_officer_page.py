@@ -20,7 +20,7 @@ CTX = AgencyContext.of(load_border_config(), AGENCY)
 
 
 def chromium(tmp_path: Path, *args: str) -> str:
-    profile = tmp_path / f"chromium-{len(list(tmp_path.glob('chromium-*')))}"
+    profile = tmp_path / "chromium-profile"
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
@@ -42,9 +42,13 @@ def test_officer_page_shows_journey_inspections_alerts_and_enroute(
              and get(f"{base}/vehicles/BT555XY")[0] == 200 and consumer.popen.poll() is None,
              60, "the consumer to fill the read model")
 
+    artifacts = ROOT / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shot = artifacts / "officer-page.png"
+    shot.unlink(missing_ok=True)
     # The officer types the plate as they would: lower case, spaces, a Cyrillic look-alike.
     url = f"{base}/?plate=sk%201234%20%D0%B0b"
-    dom = chromium(tmp_path, "--dump-dom", url)
+    dom = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900", "--dump-dom", url)
     assert 'id="vehicle-plate">SK1234AB<' in dom, dom[-3000:]
     assert 'id="vehicle-status">arrived<' in dom
     assert 'data-direction="EXIT"' in dom and 'data-direction="ENTRY"' in dom
@@ -53,10 +57,4 @@ def test_officer_page_shows_journey_inspections_alerts_and_enroute(
     assert "DISCREPANCY" in dom and "gross_mass_kg" in dom
     assert 'data-plate="BT555XY"' in dom  # live list of vehicles on their way
     assert 'data-plate="SK1234AB"' not in dom  # arrived: no longer on its way
-
-    artifacts = ROOT / "artifacts"
-    artifacts.mkdir(exist_ok=True)
-    shot = artifacts / "officer-page.png"
-    shot.unlink(missing_ok=True)
-    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,900", url)
     assert shot.exists() and shot.stat().st_size > 10_000
