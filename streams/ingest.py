@@ -54,6 +54,16 @@ class Runner:
             value_type=bytes,
         )
         self.lock = asyncio.Lock()  # the sweep and the agent never interleave on the table
+        self.buffer: list[EventT[Any]] = []
+
+    async def flush(self) -> None:
+        """Process what the agent has buffered, then ack it (Faust commits acked offsets)."""
+        if not self.buffer:
+            return
+        events, self.buffer = self.buffer, []
+        await self.run_batch(events)
+        for event in events:
+            event.ack()
 
     def load(self, plate: str) -> bytes | None:
         value: bytes | None = self.table.get(plate.encode())
@@ -154,11 +164,18 @@ def register(app: BorderApp, settings: Settings, clock: Clock = _utcnow) -> Runn
     facts = app.topic(settings.topic(STATS_FACTS), key_serializer="raw", value_serializer="raw",
                       partitions=1)
 
+    # Batches are cut here rather than with Faust's take_events: events are acked only after
+    # their batch's outputs and state are durable (manual acks on a noack stream).
     @app.agent(raw, name="process")
     async def process(stream: StreamT[Any]) -> None:
-        take = stream.take_events  # type: ignore[attr-defined]
-        async for events in take(settings.stream_batch_max, within=settings.stream_batch_seconds):
-            await runner.run_batch(events)
+        async for event in stream.noack().events():  # type: ignore[attr-defined]
+            runner.buffer.append(event)
+            if len(runner.buffer) >= settings.stream_batch_max:
+                await runner.flush()
+
+    @app.timer(settings.stream_batch_seconds)  # type: ignore[misc]
+    async def flush_partial_batch() -> None:
+        await runner.flush()
 
     @app.agent(facts, name="stats")
     async def stats_agent(stream: StreamT[Any]) -> None:
