@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import shutil
 import subprocess
 import time
@@ -57,6 +58,15 @@ EXPECTED_EMPTY: dict[str, str] = {
     "alert BordersyncRebalanceStorm": HEALTHY,
     "pipeline-health.json: Consumer errors by reason (per s) [A]": NO_ERRORS,
 }
+
+
+def expected_empty_inputs(terminal_serves: bool) -> set[str]:
+    """Metrics with no series on a healthy pipeline: labelled counters appear with their first
+    event, and the terminals' metrics need a terminal process that serves /metrics."""
+    absent = {"bordersync_consumer_errors_total"}
+    if not terminal_serves:
+        absent |= {"bordersync_outbox_oldest_age_seconds", "bordersync_outbox_failed_total"}
+    return absent
 
 
 class Prometheus:
@@ -291,6 +301,15 @@ def test_every_dashboard_query_and_alert_has_data(
         warnings.warn(f"allowlisted queries now return data (shrink EXPECTED_EMPTY): {now_with_data}",
                       stacklevel=1)
     assert not unexpected, "queries without data:\n" + "\n".join(unexpected)
+    # A silent alert must still read live series: every metric it uses has data.
+    missing_inputs = []
+    for key in empty:
+        if key.startswith("alert "):
+            for metric in set(re.findall(r"\bbordersync[_:][a-z0-9_:]+", queries[key])):
+                if not prom.has_data(metric) and metric not in expected_empty_inputs(terminal_serves):
+                    missing_inputs.append(f"{key}: {metric}")
+    assert not missing_inputs, "silent alerts over series that do not exist:\n" + "\n".join(
+        missing_inputs)
     # The DLQ alert must fire on the undecodable records (and ALERTS carries it).
     assert prom.has_data('ALERTS{alertname="BordersyncDLQReceiving"}')
 
