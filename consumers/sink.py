@@ -24,18 +24,18 @@ local ttl = tonumber(ARGV[1])
 if ARGV[3] == '1' and redis.call('EXISTS', ARGV[2]) == 0 then return {-1, 0} end
 redis.call('SET', ARGV[2], '1')
 local batch = cjson.decode(ARGV[4])
-local applied, dups, pruned = 0, 0, {}
+local applied, dups, pruned, touched = 0, 0, {}, {}
 for _, rec in ipairs(batch) do
-  if redis.call('SET', rec[1], '1', 'NX', 'EX', ttl) then
+  if redis.call('EXISTS', rec[1]) == 0 then
     applied = applied + 1
     for _, op in ipairs(rec[2]) do
       local name, key = op[1], op[2]
       if name == 'hset' then
-        redis.call('HSET', key, op[3], op[4]); redis.call('EXPIRE', key, ttl)
+        redis.call('HSET', key, op[3], op[4]); touched[key] = true
       elseif name == 'set' then
         redis.call('SET', key, op[3], 'EX', ttl)
       elseif name == 'zadd' then
-        redis.call('ZADD', key, op[3], op[4]); redis.call('EXPIRE', key, ttl)
+        redis.call('ZADD', key, op[3], op[4]); touched[key] = true
       elseif name == 'zrem_if_le' then
         local score = redis.call('ZSCORE', key, op[3])
         if score and tonumber(score) <= tonumber(op[4]) then redis.call('ZREM', key, op[3]) end
@@ -50,10 +50,14 @@ for _, rec in ipairs(batch) do
         return redis.error_reply('unknown read-model op ' .. tostring(name))
       end
     end
+    -- Marked seen only once all its writes are done: a script that fails half-way (Redis does
+    -- not roll back) leaves the record unmarked, so the retry applies it again in full.
+    redis.call('SET', rec[1], '1', 'EX', ttl)
   else
     dups = dups + 1
   end
 end
+for key in pairs(touched) do redis.call('EXPIRE', key, ttl) end
 return {applied, dups}
 """
 
