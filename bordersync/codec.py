@@ -203,7 +203,7 @@ class Codec:
                 version = self.registry.writer(sid, self.catalogue)
             except Exception as exc:
                 # Not cached: the registry may be back for the next record.
-                return f"schema id {sid}: schema registry unavailable: {exc}"
+                return f"schema id {sid}: schema registry unavailable or schema unusable: {exc}"
         if version is None:
             version = self.catalogue.by_id.get(sid)
         if version is None:
@@ -239,7 +239,10 @@ class Codec:
                                        f"{reader.writer.label} record (schema id {sid})")
         if not isinstance(value, dict):
             return DecodeError(stream, f"{reader.writer.label} body is not a record")
-        return reader.post(value)
+        try:
+            return reader.post(value)
+        except Exception as exc:  # a reader's shape we did not expect: still data, not a crash
+            return DecodeError(stream, f"{reader.writer.label} record of unexpected shape: {exc!r}")
 
 
 def _name(record: object) -> str:
