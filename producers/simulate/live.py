@@ -26,11 +26,11 @@ LIVE_SPAN = timedelta(minutes=30)
 LIVE_LEAD = timedelta(minutes=75)  # exits in [now-75, now-45] min: entries land before now
 
 
-def _events(seed: int, settings: Settings, tag: str) -> Iterator[dict[str, Any]]:
+def _events(seed: int, settings: Settings, tag: str, vehicles: int) -> Iterator[dict[str, Any]]:
     chunk = 0
     while True:
         start = datetime.now(UTC) - LIVE_LEAD
-        sim = simulate(seed + chunk, CHUNK_VEHICLES, start, span=LIVE_SPAN, settings=settings,
+        sim = simulate(seed + chunk, vehicles, start, span=LIVE_SPAN, settings=settings,
                        id_prefix=f"{tag}{chunk}-")
         yield from sim.events
         chunk += 1
@@ -45,7 +45,9 @@ def run_live(settings: Settings, seed: int, rate: float, duration: float, termin
     """Publish ``rate`` events/s for ``duration`` s; returns a summary (also printed)."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     tag = f"live{int(time.time()):x}-"
-    source = _events(seed, settings, tag)
+    # About 2.4 events per vehicle; a chunk covers the run (or 2,000 vehicles at a time).
+    vehicles = max(50, min(CHUNK_VEHICLES, int(rate * duration / 2.4) + 20))
+    source = _events(seed, settings, tag, vehicles)
     accepted = full = 0
     term = Terminal(settings, terminal)
     started = last_note = time.monotonic()
