@@ -13,6 +13,7 @@ from bordersync.settings import Settings
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from bordersync.keys import KeyStoreError
     from producers.outbox import Outbox, outbox_path
     from producers.publish import publish
 
@@ -21,6 +22,9 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
                     terminal=args.terminal)
     try:
         report = publish(stream, settings, outbox, deliver_timeout=args.timeout)
+    except KeyStoreError as exc:
+        print(f"bordersync: cannot sign: {exc}", file=sys.stderr)
+        return 1
     finally:
         outbox.close()
         if stream is not sys.stdin:

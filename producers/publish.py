@@ -18,7 +18,7 @@ from bordersync.events import InvalidEvent, validate
 from bordersync.settings import Settings
 from producers import metrics
 from producers.outbox import Outbox, OutboxFull, OutboxRecord
-from producers.sdk import to_record
+from producers.sdk import Signers, to_record
 from producers.sender import Sender, SendStats
 
 __all__ = ["PublishReport", "parse_lines", "publish", "to_record"]
@@ -59,6 +59,7 @@ def publish(
 ) -> PublishReport:
     border = load_border_config(settings.border_config)
     report = PublishReport()
+    signers = Signers(settings)
     sender = Sender(outbox, settings, outbox.terminal).start()
     pending: list[tuple[int, OutboxRecord]] = []
     try:
@@ -68,7 +69,7 @@ def publish(
                 metrics.PUBLISH_REJECTED.inc()
                 print(f"line {number}: {result}", file=err)
                 continue
-            pending.append((number, to_record(result, settings)))
+            pending.append((number, to_record(result, settings, signers)))
             if len(pending) >= BATCH:
                 if not _store(outbox, pending, report, deliver_timeout):
                     break

@@ -20,29 +20,57 @@ from typing import Any
 from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import InvalidEvent, format_time, validate
+from bordersync.keys import KeyStore, KeyStoreError
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from bordersync.signing import Signer, sign
 from producers.outbox import Outbox, OutboxRecord, outbox_path
 from producers.sender import Sender, SendStats
 
-__all__ = ["InvalidEvent", "Terminal", "to_record"]
+__all__ = ["InvalidEvent", "Signers", "Terminal", "to_record"]
 
 
-def to_record(event: Mapping[str, Any], settings: Settings) -> OutboxRecord:
+class Signers:
+    """This host's signing keys (docs/security.md), loaded once per administration.
+
+    No key for an administration means its records go unsigned, unless the cluster requires
+    signatures (``BORDERSYNC_REQUIRE_SIGNATURES``): then accepting fails with the key store's
+    reason instead of filling the DLQ later.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._store = KeyStore.from_settings(settings)
+        self._required = settings.require_signatures
+        self._cache: dict[str, Signer | None] = {}
+
+    def headers(self, admin: str, value: bytes, key: bytes) -> list[tuple[str, bytes]]:
+        if admin not in self._cache:
+            try:
+                self._cache[admin] = self._store.signer(admin)
+            except KeyStoreError:
+                if self._required:
+                    raise
+                self._cache[admin] = None
+        signer = self._cache[admin]
+        return [] if signer is None else sign(value, key, signer)
+
+
+def to_record(event: Mapping[str, Any], settings: Settings,
+              signers: Signers | None = None) -> OutboxRecord:
     """A validated event as the record the outbox stores: keyed by normalised plate so every
-    event of one vehicle (both sides, inspections) lands on one partition, in order."""
+    event of one vehicle (both sides, inspections) lands on one partition, in order. Signature
+    headers are stored with it, so a replay after a crash sends the same signature."""
+    key = normalise_plate(event["plate"]).encode()
+    value = codec.encode("raw", dict(event))
     headers: list[tuple[str, str | bytes | None]] = [
         ("event_id", str(event["event_id"]).encode()),
         ("kind", str(event["kind"]).encode()),
         ("admin", str(event["admin"]).encode()),
     ]
-    return OutboxRecord(
-        event_id=event["event_id"],
-        topic=settings.topic("raw"),
-        key=normalise_plate(event["plate"]).encode(),
-        value=codec.encode("raw", dict(event)),
-        headers=headers,
-    )
+    if signers is not None:
+        headers += signers.headers(str(event["admin"]), value, key)
+    return OutboxRecord(event_id=event["event_id"], topic=settings.topic("raw"), key=key,
+                        value=value, headers=headers)
 
 
 class Terminal:
@@ -62,6 +90,7 @@ class Terminal:
             if crossing is None or admin is None or crossing.sides.get(admin) != post:
                 raise ValueError(f"post {post!r} is not a post of administration {admin!r}")
         self.terminal_id, self.admin, self.post = terminal_id, admin, post
+        self.signers = Signers(settings)
         self.outbox = Outbox(outbox_path(settings, terminal_id),
                              max_rows or settings.outbox_max_rows, terminal=terminal_id)
         self.sender: Sender | None = None
@@ -91,7 +120,8 @@ class Terminal:
 
     def submit_many(self, events: Iterable[Mapping[str, Any]]) -> list[str]:
         """Validate all, then store all in one transaction (all or nothing)."""
-        records = [to_record(validate(dict(e), self.border), self.settings) for e in events]
+        records = [to_record(validate(dict(e), self.border), self.settings, self.signers)
+                   for e in events]
         self.outbox.append(records)
         return [r.event_id for r in records]
 

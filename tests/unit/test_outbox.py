@@ -8,7 +8,9 @@ import pytest
 
 from bordersync import codec
 from bordersync.events import InvalidEvent
+from bordersync.keys import KeyStore, KeyStoreError
 from bordersync.settings import Settings
+from bordersync.signing import Rejected, Verified, verify
 from producers.outbox import Outbox, OutboxBusy, OutboxFull, OutboxRecord
 from producers.sdk import Terminal
 from tests.helpers import crossing
@@ -85,3 +87,28 @@ def test_terminal_bound_and_wrong_post(tmp_path: Path) -> None:
         assert term.outbox.event_ids() == ["a", "b"]
     finally:
         term.close()
+
+
+def test_records_are_signed_when_the_host_has_a_key(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    store = KeyStore.from_settings(settings)
+    store.generate("MK")
+    term = Terminal(settings, "signed", admin="MK", post="MKTAB01", send=False)
+    try:
+        term.record_crossing(direction="EXIT", plate="SK 1234 AB", nationality="MK",
+                             vehicle_type="CAR")
+        term.submit(crossing(admin="AL", post="ALQTH01", event_id="al-1"))  # AL: no key here
+        (_, mk), (_, al) = term.outbox.after(0, 10)
+        assert isinstance(verify(mk.value, mk.key, mk.headers, store.trust(), admin="MK"),
+                          Verified)
+        assert isinstance(verify(al.value, al.key, al.headers, store.trust(), admin="AL"),
+                          Rejected)
+    finally:
+        term.close()
+    required = Terminal(Settings(home=tmp_path, require_signatures=True), "req", send=False)
+    try:
+        with pytest.raises(KeyStoreError, match="no active signing key for AL"):
+            required.submit(crossing(admin="AL", post="ALQTH01"))
+        assert required.depth() == 0
+    finally:
+        required.close()
