@@ -76,6 +76,7 @@ class Sender:
         self._deadline = float("inf")
         self._thread = threading.Thread(target=self._run, name=f"outbox-sender-{terminal}",
                                         daemon=True)
+        self.produced = 0  # produce calls, re-sends included
         self.delivered = 0
         self.failed = 0
         self.last_error: str | None = None
@@ -114,27 +115,40 @@ class Sender:
                 now = time.monotonic()
                 if self._stop.is_set() and (self.outbox.depth() == 0 or now >= self._deadline):
                     break
-                if self._fatal is not None:
-                    self._replace_producer()
-                sent = self._produce_some(now)
-                producer = self._ensure_producer()
-                producer.poll(0.05 if self._in_flight else 0)
-                self._settle()
+                try:
+                    idle = self._step(now)
+                except Exception as exc:
+                    if self.outbox.closed:
+                        return
+                    # Never let the thread die while the terminal keeps accepting: log, back off,
+                    # start over from the oldest row with a fresh producer.
+                    log.exception("outbox sender error; retrying",
+                                  extra={"fields": {"terminal": self.terminal}})
+                    self.last_error = str(exc)
+                    self._fatal = self._fatal or str(exc)
+                    time.sleep(1.0)
+                    continue
                 if now - last_metrics >= METRICS_EVERY_S:
                     self._update_metrics()
                     last_metrics = now
-                if not sent and not self._in_flight:
-                    # Idle: wake on the next append (or to retry after a backoff).
+                if idle:
+                    # Wake on the next append (or to retry after a backoff).
                     self.outbox.changed.wait(0.2 if self._paused_until is None else 0.05)
                     self.outbox.changed.clear()
             if self._producer is not None and self._in_flight:
                 self._producer.flush(max(0.0, self._deadline - time.monotonic()))
                 self._settle()
-        except Exception:
-            log.exception("outbox sender stopped", extra={"fields": {"terminal": self.terminal}})
-            raise
         finally:
             self._update_metrics()
+
+    def _step(self, now: float) -> bool:
+        """One round: replace a broken producer, send new rows, collect reports. True if idle."""
+        if self._fatal is not None:
+            self._replace_producer()
+        sent = self._produce_some(now)
+        self._ensure_producer().poll(0.05 if self._in_flight else 0)
+        self._settle()
+        return not sent and not self._in_flight
 
     def _ensure_producer(self) -> Producer:
         if self._producer is None:
@@ -166,6 +180,7 @@ class Sender:
                     producer.poll(0.05)
             self._in_flight.add(seq)
             self._cursor = seq
+        self.produced += len(rows)
         return len(rows)
 
     def _reporter(self, seq: int) -> Callable[[KafkaError | None, Message], None]:

@@ -92,3 +92,28 @@ def test_broker_down_while_publishing_loses_nothing(private_broker: Settings) ->
     assert set(accepted[150:]) <= set(delivered)
     assert set(delivered) <= set(accepted)
 
+
+
+def test_unreachable_broker_sends_each_row_once_per_round_and_keeps_failures(
+    tmp_path: Path,
+) -> None:
+    dead = Settings(home=tmp_path, bootstrap=f"127.0.0.1:{stack.free_port()}")
+    slow = Terminal(dead, "slow", admin="MK", post="MKTAB01", message_timeout_ms=60_000)
+    failing = Terminal(dead, "failing", admin="MK", post="MKTAB01", message_timeout_ms=300)
+    try:
+        for term in (slow, failing):
+            for n in range(30):
+                _crossing(term, n)
+        time.sleep(3)
+        assert slow.sender is not None and failing.sender is not None
+        # Still queued in librdkafka: handed over once, not again on every loop.
+        assert slow.sender.produced == 30 and slow.sender.failed == 0
+        # Timed out: counted, kept on disk, and retried in later rounds.
+        assert failing.sender.failed >= 30 and failing.sender.produced >= 60
+        assert failing.depth() == 30 and slow.depth() == 30
+    finally:
+        slow.close(timeout=0.2)
+        failing.close(timeout=0.2)
+    reopened = Terminal(dead, "failing", send=False)
+    assert reopened.outbox.event_ids() == [f"ev-{n:05d}" for n in range(30)]
+    reopened.close()
