@@ -66,6 +66,11 @@ class AgencyConsumer:
         self.sink = RedisSink(connect(settings), self.keys, settings.readmodel_ttl_seconds)
         self.progress = Progress()
         self.stopping = False
+        if rebuild:
+            # Seen-keys would turn a replay into no-ops: start from an empty model instead.
+            dropped = self.sink.drop()
+            log.warning("rebuild: read model dropped, replaying the share topic",
+                        extra=_fields(agency=agency, keys=dropped))
         # Rewind when asked, or when the read model is empty although offsets may be committed.
         self._rewind_on_assign = rebuild or not self._marker_present()
         self._expect_marker = not self._rewind_on_assign

@@ -89,6 +89,19 @@ class RedisSink:
         self.ttl = ttl
         self._script = client.register_script(_APPLY)
 
+    def drop(self) -> int:
+        """Deletes every key of this agency's read model (``--rebuild``); returns how many."""
+        dropped = 0
+        batch: list[str] = []
+        for key in self.client.scan_iter(match=f"{self.keys.prefix}*", count=1000):
+            batch.append(str(key))
+            if len(batch) >= 1000:
+                dropped += int(self.client.unlink(*batch))
+                batch.clear()
+        if batch:
+            dropped += int(self.client.unlink(*batch))
+        return dropped
+
     def has_marker(self) -> bool:
         return bool(self.client.exists(self.keys.marker()))
 

@@ -14,9 +14,9 @@ from bordersync.settings import Settings
 from bordersync.stack import free_port
 from consumers.api import reader_for
 from consumers.bench import journey, produce, share
-from consumers.readmodel import AgencyContext, Keys
+from consumers.readmodel import AgencyContext, Keys, Write, plan
 from consumers.runner import CRASH_EXIT_CODE
-from consumers.sink import connect
+from consumers.sink import RedisSink, connect
 from tests.conftest import Proc, run_cli, wait_for
 
 AGENCY = "al-customs"
@@ -174,9 +174,6 @@ def test_agency_sees_only_fields_its_agreement_lists(
 
 
 def test_sink_refuses_a_batch_when_the_read_model_it_expects_is_gone(settings: Settings) -> None:
-    from consumers.readmodel import Write, plan
-    from consumers.sink import RedisSink
-
     keys = Keys.of(settings, AGENCY)
     sink = RedisSink(connect(settings), keys, 3600)
     writes = [w for key, rec in journey(CTX, "SR1AB", "s1", AT)
@@ -186,3 +183,23 @@ def test_sink_refuses_a_batch_when_the_read_model_it_expects_is_gone(settings: S
     assert sink.apply(writes, expect_marker=False) == (len(writes), 0)
     assert sink.apply(writes, expect_marker=True) == (0, len(writes))  # re-delivery: no effect
     assert applied(settings) == len(writes)
+
+
+def test_rebuild_flag_replaces_a_damaged_read_model(
+        settings: Settings, spawn: Callable[..., Proc]) -> None:
+    records = journey(CTX, "DM123AB", "d1", AT)
+    produce(settings, AGENCY, records)
+    keys = Keys.of(settings, AGENCY)
+    client = connect(settings)
+    # A model some older version wrote: marker present, a stale vehicle, the records marked seen.
+    client.set(keys.marker(), "1")
+    client.hset(keys.crossings("STALE1"), "old", "{}")
+    for key, rec in records:
+        write = plan(rec, key.encode(), CTX, keys, AT.timestamp(), 3600)
+        assert isinstance(write, Write)
+        client.set(keys.seen(write.idem), "1")
+    consumer = spawn(["consume", "--agency", AGENCY, "--rebuild"], settings)
+    wait_applied(settings, len(records), consumer)
+    assert not client.exists(keys.crossings("STALE1"))
+    view = reader_for(settings, AGENCY).vehicle("DM123AB")
+    assert view is not None and view["status"] == "arrived" and len(view["alerts"]) == 1
