@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 from bordersync.settings import Settings
+from bordersync.stack import free_port
+from producers.outbox import Outbox
+from producers.publish import publish
 from tests.conftest import run_cli
+from tests.helpers import crossing
 from tests.integration.test_outbox_broker import read_event_ids
 
 
@@ -50,3 +55,16 @@ def test_live_mode_publishes_through_the_outbox(settings: Settings) -> None:
     summary = json.loads(live.stderr.splitlines()[-1])
     assert summary["accepted"] >= 200 and summary["queued"] == 0
     assert len(read_event_ids(settings, expect=1)) >= summary["accepted"]
+
+
+def test_full_outbox_stops_at_a_named_line_and_keeps_what_it_accepted(tmp_path: Path) -> None:
+    dead = Settings(home=tmp_path, bootstrap=f"127.0.0.1:{free_port()}")
+    lines = [json.dumps(crossing(event_id=f"f{n}")) for n in range(8)]
+    outbox = Outbox(tmp_path / "full.db", max_rows=5)
+    err = io.StringIO()
+    try:
+        report = publish(lines, dead, outbox, err=err, deliver_timeout=0.5)
+        assert report.accepted == 5 and report.not_accepted_from == 6
+        assert outbox.event_ids() == [f"f{n}" for n in range(5)]
+    finally:
+        outbox.close()
