@@ -30,6 +30,7 @@ from bordersync.settings import Settings
 from bordersync.topics import create_topics
 
 DEMO_AGENCIES = ("al-customs", "mk-customs", "al-border-police")
+DEMO_CROSSING = "kjafasan-qafe-thane"  # al-customs (looked up at the end) sees this crossing
 
 
 @dataclass
@@ -81,7 +82,9 @@ class Monitor:
                 self.tally.alerts[str(decoded.get("type"))] += 1
         elif stream == "matched" and self.tally.sample_plate is None:
             decoded = codec.decode("matched", value)
-            if not isinstance(decoded, DecodeError) and decoded.get("inspections"):
+            # A truck the looked-up agency is entitled to see, with a recognised inspection.
+            if (not isinstance(decoded, DecodeError) and decoded.get("inspections")
+                    and decoded.get("crossing") == DEMO_CROSSING):
                 self.tally.sample_plate = str(decoded.get("plate"))
 
     def close(self) -> None:
