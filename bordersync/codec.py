@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
+from bordersync.avro_fast import Decoder, Encoder, FieldError, compile_reader, compile_writer
 from bordersync.schemas import EVENT_FAMILIES, Catalogue, SchemaVersion, catalogue, stream_family
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ class _Writer:
     version: SchemaVersion
     prepare: Callable[[Record], Any]
     header: bytes | None  # None: the id depends on the registry subject
+    fast: Encoder | None  # compiled body encoder; None: fastavro
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class _Reader:
     writer: SchemaVersion
     reader: Any  # parsed reader schema, None when the writer is the current version
     post: Callable[[Record], Record]
+    fast: Decoder | None  # compiled body decoder when no resolution is needed; None: fastavro
 
 
 class Codec:
@@ -166,7 +169,8 @@ class Codec:
             raise EncodeError(f"no schema for stream {stream!r}")
         version = self.catalogue.latest(family)
         header = None if self.registry else HEADER.pack(MAGIC, version.schema_id)
-        writer = _Writer(stream, version, _preparer(family, version.schema), header)
+        writer = _Writer(stream, version, _preparer(family, version.schema), header,
+                         _compiled(version, compile_writer))
         self._writers[stream] = writer
         return writer
 
@@ -186,10 +190,12 @@ class Codec:
                 assert self.registry is not None
                 sid = self.registry.register(self._subject(stream, record), writer.version)
                 header = HEADER.pack(MAGIC, sid)
+            if writer.fast is not None:
+                return header + writer.fast(datum)
             out = BytesIO()
             out.write(header)
             schemaless_writer(out, writer.version.parsed, datum)
-        except EncodeError as exc:
+        except (EncodeError, FieldError) as exc:
             raise EncodeError(f"{stream} record {_name(record)}: {exc}") from None
         except Exception as exc:
             raise EncodeError(f"{stream} record {_name(record)} does not fit {writer.version.label}: "
@@ -212,7 +218,8 @@ class Codec:
         reader_parsed = None
         if latest and latest[-1].fingerprint != version.fingerprint:
             reader_parsed = latest[-1].parsed
-        reader = _Reader(version, reader_parsed, _post(version.family))
+        fast = _compiled(version, compile_reader) if reader_parsed is None else None
+        reader = _Reader(version, reader_parsed, _post(version.family), fast)
         self._readers[sid] = reader
         return reader
 
@@ -227,15 +234,19 @@ class Codec:
         reader = self._readers.get(sid) or self._reader(sid)
         if isinstance(reader, str):
             return DecodeError(stream, reader)
-        body = BytesIO(data)
-        body.seek(HEADER.size)
         try:
-            value = schemaless_reader(body, reader.writer.parsed, reader.reader)
+            if reader.fast is not None:
+                value, end = reader.fast(data if type(data) is bytes else bytes(data), HEADER.size)
+            else:
+                body = BytesIO(data)
+                body.seek(HEADER.size)
+                value = schemaless_reader(body, reader.writer.parsed, reader.reader)
+                end = body.tell()
         except Exception as exc:
             return DecodeError(stream, f"undecodable Avro body ({reader.writer.label}, schema id {sid}): "
                                        f"{type(exc).__name__}: {exc}")
-        if body.tell() != len(data):
-            return DecodeError(stream, f"{len(data) - body.tell()} trailing bytes after a "
+        if end != len(data):
+            return DecodeError(stream, f"{len(data) - end} trailing bytes after a "
                                        f"{reader.writer.label} record (schema id {sid})")
         if not isinstance(value, dict):
             return DecodeError(stream, f"{reader.writer.label} body is not a record")
@@ -243,6 +254,17 @@ class Codec:
             return reader.post(value)
         except Exception as exc:  # a reader's shape we did not expect: still data, not a crash
             return DecodeError(stream, f"{reader.writer.label} record of unexpected shape: {exc!r}")
+
+
+_COMPILED: dict[tuple[str, str], Any] = {}
+
+
+def _compiled(version: SchemaVersion, compiler: Callable[[Any], Any]) -> Any:
+    """One compiled encoder/decoder per schema per process (None when only fastavro can)."""
+    key = (version.fingerprint + version.text(), compiler.__name__)
+    if key not in _COMPILED:
+        _COMPILED[key] = compiler(version.schema)
+    return _COMPILED[key]
 
 
 def _name(record: object) -> str:
