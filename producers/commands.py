@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bordersync.cli import AddCommand
@@ -49,6 +49,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from bordersync.events import format_time
     from producers.outbox import Outbox, OutboxBusy, outbox_path
     from producers.sender import deliver_all
 
@@ -60,9 +61,14 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     try:
         if args.action == "status":
-            print(json.dumps({"terminal": args.terminal, "path": str(outbox.path),
-                              "depth": outbox.depth(),
-                              "oldest_age_seconds": round(outbox.oldest_age_seconds(), 3)}))
+            error = outbox.notes().get("last_error")
+            print(json.dumps({
+                "terminal": args.terminal, "path": str(outbox.path), "depth": outbox.depth(),
+                "oldest_age_seconds": round(outbox.oldest_age_seconds(), 3),
+                "oldest_attempts": outbox.oldest_attempts(),
+                "last_error": error[0] if error else None,
+                "last_error_at": format_time(datetime.fromtimestamp(error[1], UTC)) if error else None,
+            }))
             return 0
         stats = deliver_all(outbox, settings, args.terminal, args.timeout)
     finally:

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     accepted_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL, at REAL NOT NULL);
 """
 
 DEFAULT_MAX_ROWS = 1_000_000
@@ -169,6 +170,22 @@ class Outbox:
                 self._db.execute("PRAGMA synchronous=FULL")
             self._depth -= removed
         return removed
+
+    def note(self, name: str, value: str) -> None:
+        """Remember operational state (the last delivery error) for ``outbox status``."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO notes(name, value, at) VALUES (?, ?, ?)",
+                             (name, value, time.time()))
+
+    def notes(self) -> dict[str, tuple[str, float]]:
+        with self._lock:
+            rows = self._db.execute("SELECT name, value, at FROM notes").fetchall()
+        return {name: (value, at) for name, value, at in rows}
+
+    def oldest_attempts(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT attempts FROM outbox ORDER BY seq LIMIT 1").fetchone()
+        return 0 if row is None else int(row[0])
 
     def mark_attempt(self, seqs: Iterable[int]) -> None:
         ids = [(s,) for s in seqs]

@@ -208,6 +208,7 @@ class Sender:
             self.last_error = failures[-1][1]
             self.outbox.mark_attempt(seq for seq, _ in failures)
             if self._paused_until is None:  # once per failed round, not per report
+                self.outbox.note("last_error", self.last_error)
                 log.warning("delivery failed; will retry", extra={"fields": {
                     "terminal": self.terminal, "error": self.last_error,
                     "backoff_s": self._backoff, "undelivered": self.outbox.depth()}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
 from producers.sdk import Terminal
-from tests.conftest import wait_for
+from tests.conftest import run_cli, wait_for
 
 
 def read_event_ids(settings: Settings, expect: int, timeout: float = 30.0) -> list[str]:
@@ -117,3 +118,6 @@ def test_unreachable_broker_sends_each_row_once_per_round_and_keeps_failures(
     reopened = Terminal(dead, "failing", send=False)
     assert reopened.outbox.event_ids() == [f"ev-{n:05d}" for n in range(30)]
     reopened.close()
+    status = json.loads(run_cli(["outbox", "status", "--terminal", "failing"], dead).stdout)
+    assert status["depth"] == 30 and status["oldest_attempts"] >= 1
+    assert "timed out" in status["last_error"]

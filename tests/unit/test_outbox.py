@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bordersync import codec
 from bordersync.events import InvalidEvent
@@ -112,3 +113,20 @@ def test_records_are_signed_when_the_host_has_a_key(tmp_path: Path) -> None:
         assert required.depth() == 0
     finally:
         required.close()
+
+
+def test_outbox_metrics(tmp_path: Path) -> None:
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name, {"terminal": "metered"}) or 0.0
+
+    before = sample("bordersync_outbox_accepted_total")
+    term = Terminal(Settings(home=tmp_path), "metered", admin="MK", post="MKTAB01", send=False)
+    try:
+        term.submit_many([crossing(event_id="m1"), crossing(event_id="m2")])
+        assert sample("bordersync_outbox_accepted_total") == before + 2
+        assert sample("bordersync_outbox_depth") == 2
+    finally:
+        term.close()
+    for name in ("bordersync_outbox_oldest_age_seconds", "bordersync_outbox_delivered_total",
+                 "bordersync_outbox_failed_total", "bordersync_publish_rejected_total"):
+        assert any(m.name == name.removesuffix("_total") for m in REGISTRY.collect()), name
