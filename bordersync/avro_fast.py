@@ -173,9 +173,10 @@ _PRIMITIVE_READERS: dict[str, Decoder] = {
 class _Compiler:
     """Walks a schema (JSON form) once; named types are compiled once and reused by name."""
 
-    def __init__(self) -> None:
+    def __init__(self, skip_nulls: bool = False) -> None:
         self.writers: dict[str, Encoder] = {}
         self.readers: dict[str, Decoder] = {}
+        self.skip_nulls = skip_nulls
 
     @staticmethod
     def _full(name: str, namespace: str) -> str:
@@ -357,8 +358,17 @@ class _Compiler:
                 out[name], p = read(d, p)
             return out, p
 
-        self.readers[full] = read_record
-        return read_record
+        def read_record_without_nulls(d: bytes, p: int) -> tuple[dict[str, Any], int]:
+            out: dict[str, Any] = {}
+            for name, read in fields:
+                value, p = read(d, p)
+                if value is not None:
+                    out[name] = value
+            return out, p
+
+        chosen = read_record_without_nulls if self.skip_nulls else read_record
+        self.readers[full] = chosen
+        return chosen
 
 
 def _explain(record: Any, fields: list[tuple[str, Encoder, Any]]) -> FieldError:
@@ -385,8 +395,9 @@ def compile_writer(schema: Any) -> Encoder | None:
         return None
 
 
-def compile_reader(schema: Any) -> Callable[[bytes, int], tuple[Any, int]] | None:
+def compile_reader(schema: Any, skip_nulls: bool = False) -> Decoder | None:
+    """``skip_nulls``: records leave out null fields (absent optional input-event fields)."""
     try:
-        return _Compiler().reader(schema)
+        return _Compiler(skip_nulls).reader(schema)
     except Unsupported:
         return None

@@ -218,8 +218,13 @@ class Codec:
         reader_parsed = None
         if latest and latest[-1].fingerprint != version.fingerprint:
             reader_parsed = latest[-1].parsed
-        fast = _compiled(version, compile_reader) if reader_parsed is None else None
-        reader = _Reader(version, reader_parsed, _post(version.family), fast)
+        post = _post(version.family)
+        fast = None
+        if reader_parsed is None:
+            fast = _compiled(version, compile_reader)
+            if fast is not None and post is _drop_nulls:
+                fast, post = _compiled(version, _compile_event_reader), _identity
+        reader = _Reader(version, reader_parsed, post, fast)
         self._readers[sid] = reader
         return reader
 
@@ -257,6 +262,10 @@ class Codec:
 
 
 _COMPILED: dict[tuple[str, str], Any] = {}
+
+
+def _compile_event_reader(schema: Any) -> Decoder | None:
+    return compile_reader(schema, skip_nulls=True)
 
 
 def _compiled(version: SchemaVersion, compiler: Callable[[Any], Any]) -> Any:
