@@ -97,17 +97,24 @@ class Runner:
         by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
         for plate, value in result.state.items():
             by_partition[result.owner[plate]].append((plate.encode(), value))
+        # The store is written directly and the changelog produced here (not through Faust's
+        # buffered send_soon + flush, which waits in 100 ms steps): one awaited round trip.
+        store = self.table.data
+        changelog = self.table.changelog_topic.get_topic_name()
+        futures = []
         for partition, changes in by_partition.items():
             with in_partition(self.raw_topic, partition):
                 for key, value in changes:
                     if value is None:
-                        if key in self.table:
-                            del self.table[key]
+                        if key in store:
+                            del store[key]
                     else:
-                        self.table[key] = value
+                        store[key] = value
                         note_partition(self.table, key, partition)
-        if by_partition:
-            await self.app.producer.flush()
+                    futures.append(await self.app.producer.send(
+                        changelog, key, value, partition, None, None))
+        if futures:
+            await asyncio.gather(*futures)
             await self._markers(set(by_partition))
         metrics.apply(result.tally)
 

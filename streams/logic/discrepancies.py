@@ -31,10 +31,10 @@ def find(exit_: Pending, entry: Pending, mass_tolerance_pct: float) -> list[dict
         out.append({"field": name, "exit_value": _str(a), "entry_value": _str(b)})
 
     a_mass, b_mass = exit_.gross_mass_kg, entry.gross_mass_kg
-    if a_mass is not None and b_mass is not None:
-        base = max(a_mass, b_mass)
-        if base and abs(a_mass - b_mass) * 100.0 > mass_tolerance_pct * base:
-            add("gross_mass_kg", a_mass, b_mass)
+    # Tolerance relative to the exit side's weight: the declared load the entry side checks against.
+    if (a_mass is not None and b_mass is not None
+            and abs(b_mass - a_mass) * 100.0 > mass_tolerance_pct * a_mass):
+        add("gross_mass_kg", a_mass, b_mass)
     if set(exit_.seals or ()) != set(entry.seals or ()):
         add("seals", _set_text(exit_.seals), _set_text(entry.seals))
     a_trailer = normalise_plate(exit_.trailer_plate) if exit_.trailer_plate else None

@@ -28,8 +28,14 @@ def publish(settings: Settings, events: list[dict[str, Any]]) -> None:
 def produce_raw(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> None:
     producer = Producer(producer_conf(settings))
     for key, value in records:
-        producer.produce(settings.topic("raw"), value, key, headers=[("origin", b"test")])
-    assert producer.flush(30) == 0
+        while True:
+            try:
+                producer.produce(settings.topic("raw"), value, key, headers=[("origin", b"test")])
+                break
+            except BufferError:  # local queue full: let deliveries drain
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(60) == 0
 
 
 class Reader:
