@@ -82,6 +82,11 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.rate is not None:
         from producers.simulate.live import run_live
 
+        if settings.metrics_port:
+            from bordersync.metrics import serve
+
+            serve(settings.metrics_port)
+
         run_live(settings, args.seed, args.rate, args.duration, args.terminal)
         return 0
     from bordersync.events import parse_time
