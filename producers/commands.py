@@ -14,12 +14,16 @@ from bordersync.settings import Settings
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.keys import KeyStoreError
-    from producers.outbox import Outbox, outbox_path
+    from producers.outbox import Outbox, OutboxBusy, outbox_path
     from producers.publish import publish
 
+    try:
+        outbox = Outbox(outbox_path(settings, args.terminal), settings.outbox_max_rows,
+                        terminal=args.terminal)
+    except OutboxBusy as exc:
+        print(f"bordersync: {exc}", file=sys.stderr)
+        return 1
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-    outbox = Outbox(outbox_path(settings, args.terminal), settings.outbox_max_rows,
-                    terminal=args.terminal)
     try:
         report = publish(stream, settings, outbox, deliver_timeout=args.timeout)
     except KeyStoreError as exc:
@@ -80,14 +84,18 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.rate is not None:
+        from producers.outbox import OutboxBusy
         from producers.simulate.live import run_live
 
         if settings.metrics_port:
             from bordersync.metrics import serve
 
             serve(settings.metrics_port)
-
-        run_live(settings, args.seed, args.rate, args.duration, args.terminal)
+        try:
+            run_live(settings, args.seed, args.rate, args.duration, args.terminal)
+        except OutboxBusy as exc:
+            print(f"bordersync: {exc}", file=sys.stderr)
+            return 1
         return 0
     from bordersync.events import parse_time
     from producers.simulate import default_start, simulate
