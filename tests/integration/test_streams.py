@@ -112,3 +112,30 @@ def test_dlq_replay_after_a_fix(settings: Settings, tmp_path: Path) -> None:
     finally:
         reader.close()
     assert [r["event_id"] for r in got["raw"]] == ["new-post-1"]
+
+
+def test_unmatched_alert_and_stats_windows(make_settings: Callable[..., Settings],
+                                           spawn: Callable[..., Proc]) -> None:
+    settings = make_settings(grace_seconds=1, sweep_interval_seconds=0.5,
+                             stats_window_seconds=60)
+    start = (NOW - timedelta(hours=3)).replace(second=0)  # past window + grace
+    publish(settings, [
+        crossing(event_id="x1", event_time=start.isoformat()),
+        al_entry(event_id="n1", event_time=(start + timedelta(seconds=30)).isoformat()),
+        crossing(event_id="lonely", plate="BG 777-XX", event_time=start.isoformat()),
+    ])
+    worker = spawn(["streams", "worker"], settings)
+    reader = Reader(settings, ["alerts", "stats"])
+    try:
+        got = reader.wait(lambda g: any(a["type"] == "UNMATCHED_EXIT" for a in g["alerts"])
+                          and len(g["stats"]) >= 2, 90, "UNMATCHED_EXIT and stats windows")
+    finally:
+        reader.close()
+    assert worker.popen.poll() is None, worker.output()[-3000:]
+    (alert,) = [a for a in got["alerts"] if a["type"] == "UNMATCHED_EXIT"]
+    assert alert["event_ids"] == ["lonely"] and alert["plate"] == "BG777XX"
+    exits = next(s for s in got["stats"] if s["direction"] == "EXIT")
+    assert exits["crossing"] == "kjafasan-qafe-thane" and exits["count"] == 2
+    assert exits["matched"] == 1 and exits["transit_max_seconds"] == 30.0
+    entries = next(s for s in got["stats"] if s["direction"] == "ENTRY")
+    assert entries["count"] == 1 and entries["transit_p50_seconds"] == 30.0
