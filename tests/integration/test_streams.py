@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from confluent_kafka import Producer
 
-from bordersync import codec
+from bordersync import codec, stack
 from bordersync.border import load_border_config
 from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
@@ -42,7 +43,8 @@ def test_worker_end_to_end(settings: Settings, spawn: Callable[..., Proc]) -> No
     ]
     publish(settings, events)
     produce_raw(settings, [(b"junk", b"\x00\x00not avro at all")])
-    worker = spawn(["streams", "worker"], settings)
+    port = stack.free_port()
+    worker = spawn(["streams", "worker"], settings.model_copy(update={"metrics_port": port}))
     reader = Reader(settings, ["crossings", "inspections", "matched", "alerts", "dlq",
                                "share.al-customs", "share.al-border-police", "share.mk-customs"])
     try:
@@ -72,6 +74,16 @@ def test_worker_end_to_end(settings: Settings, spawn: Callable[..., Proc]) -> No
     assert letter.value() == b"\x00\x00not avro at all" and letter.key() == b"junk"
     assert headers["dlq.stage"] == b"decode" and headers["origin"] == b"test"
     assert headers["dlq.source.topic"] == settings.topic("raw").encode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        exposed = resp.read().decode()
+    for line in ('bordersync_matched_total{crossing="kjafasan-qafe-thane"} 1.0',
+                 'bordersync_duplicates_dropped_total{kind="exact"} 1.0',
+                 'bordersync_duplicates_dropped_total{kind="conflicting"} 1.0',
+                 f'bordersync_dlq_records_total{{source="{settings.topic("raw")}",stage="decode"}} 1.0',
+                 'bordersync_discrepancies_total{crossing="kjafasan-qafe-thane",field="seals"} 1.0'):
+        assert line in exposed, line
+    assert 'bordersync_shared_records_total{agency="al-customs",stream="inspections"} 1.0' in exposed
+    assert "bordersync_end_to_end_latency_seconds_bucket" in exposed
 
 
 def test_dlq_replay_after_a_fix(settings: Settings, tmp_path: Path) -> None:
