@@ -71,6 +71,15 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _check_utf8(name: str, value: str) -> None:
+    # JSON can carry lone surrogates ("\ud800"); Avro strings are UTF-8, which cannot.
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidEvent("not valid Unicode text (lone surrogate)", name) from None
+
+
 def _check_type(name: str, value: object) -> None:
     if name in _STR_FIELDS:
         if not isinstance(value, str):
@@ -79,6 +88,7 @@ def _check_type(name: str, value: object) -> None:
             raise InvalidEvent("must not be empty", name)
         if len(value) > MAX_STR:
             raise InvalidEvent(f"longer than {MAX_STR} characters", name)
+        _check_utf8(name, value)
     elif name in _INT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidEvent(f"expected an integer, got {type(value).__name__}", name)
@@ -89,6 +99,8 @@ def _check_type(name: str, value: object) -> None:
             raise InvalidEvent("expected a list of non-empty strings", name)
         if len(value) > MAX_LIST:
             raise InvalidEvent(f"more than {MAX_LIST} entries", name)
+        for item in value:
+            _check_utf8(name, item)
     elif name in _ENUMS:
         if value not in _ENUMS[name]:
             allowed = ", ".join(_ENUMS[name])

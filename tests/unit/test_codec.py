@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from bordersync import codec, tail
 from bordersync.border import load_border_config
 from bordersync.codec import DecodeError, EncodeError
-from bordersync.events import MAX_LIST, MAX_STR, validate
+from bordersync.events import MAX_LIST, MAX_STR, InvalidEvent, validate
 from bordersync.schemas import catalogue
 from tests.helpers import crossing, inspection
 
@@ -229,3 +230,12 @@ def test_tail_prints_times_as_utc_z() -> None:
     record = codec.decode("raw", GOOD)
     assert isinstance(record, dict)
     assert '"event_time": "2026-11-25T09:00:00.000Z"' in tail.dumps(record)
+
+
+@pytest.mark.parametrize("field", ["plate", "seals"])
+def test_text_avro_cannot_carry_is_rejected_by_validation(field: str) -> None:
+    """JSON may hold lone surrogates; Avro strings are UTF-8: validate names the field."""
+    text = json.loads('"SK \\ud800 12"')
+    event = crossing(**{field: [text] if field == "seals" else text})
+    with pytest.raises(InvalidEvent, match=f"^{field}: not valid Unicode"):
+        validate(event, BORDER)
