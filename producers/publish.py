@@ -47,6 +47,9 @@ def parse_lines(
         except ValueError as exc:
             yield number, InvalidEvent(f"not valid JSON: {exc}")
             continue
+        except RecursionError:
+            yield number, InvalidEvent("not valid JSON: nested too deeply")
+            continue
         try:
             yield number, validate(obj, border)
         except InvalidEvent as exc:
