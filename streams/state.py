@@ -50,9 +50,17 @@ def in_partition(topic: str, partition: int) -> Iterator[None]:
 def owned_items(table: Any, partitions: set[int]) -> Iterator[tuple[bytes, int, bytes]]:
     """(key, partition, value) of the table's keys whose partition is in ``partitions``."""
     store = table.data
-    key_partition = getattr(store, "_key_partition", None)  # memory store
-    if key_partition is None:
-        key_partition = getattr(store, "_key_index", {})  # rocksdb store
+    dbs = getattr(store, "_dbs", None)
+    if dbs is not None:  # rocksdb store: one database per partition, possibly from a past run
+        for partition in sorted(partitions):
+            db = dbs.get(partition)
+            if db is None:
+                continue
+            for key, value in list(store._visible_items(db)):
+                if key != MARKER_KEY and value:
+                    yield key, partition, value
+        return
+    key_partition = getattr(store, "_key_partition", {})  # memory store
     for key, partition in list(key_partition.items()):
         if partition in partitions and key != MARKER_KEY:
             value = table.get(key)
