@@ -147,3 +147,25 @@ def _decode(value: bytes) -> object:
     from streams.logic.model import VehicleState
 
     return VehicleState.decode(value)
+
+
+def test_output_that_does_not_fit_its_schema_dead_letters_the_input_without_its_effects() -> None:
+    from tests.unit.streams_support import _json
+
+    def broken_matched(stream: str, record: dict[str, object]) -> bytes:
+        if stream == "matched":
+            raise ValueError("matched record does not fit matched v1")
+        return _json(stream, record)
+
+    h = Harness()
+    good_encode = h.processor.encode
+    h.processor.encode = broken_matched
+    out = h.feed(exit_(), entry())
+    assert [r["event_id"] for r in out["crossings"]] == ["x1"]  # the entry's outputs are undone
+    (letter,) = out["dlq"]
+    headers = dict(letter.headers)
+    assert headers["dlq.stage"] == b"encode" and b"does not fit" in headers["dlq.error"]
+    h.processor.encode = good_encode  # the fix is deployed; the dead letter is replayed
+    replayed = h.run([h.record(entry())])
+    (m,) = replayed["matched"]
+    assert (m["exit_event_id"], m["entry_event_id"]) == ("x1", "n1")
