@@ -34,6 +34,10 @@ def create_app(settings: Settings) -> BorderApp:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger=0.005,
+        # aiokafka keeps one open batch per partition and waits for it to drain when full: the
+        # 16 KiB default throttles a worker that writes ~6 records (shares) per input event.
+        producer_max_batch_size=512 * 1024,
+        producer_max_request_size=1024 * 1024,
         web_enabled=False,
         datadir=str(settings.home.resolve() / "faust"),
         # Our topics come from the catalogue (created explicitly); Faust must not guess configs.
