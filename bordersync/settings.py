@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     # Streams worker.
     faust_store: str = "memory://"
+    # "faust": the Faust agent with changelogged tables; "batch": the same processor driven by a
+    # plain confluent-kafka loop (streams/engine.py). All workers of one deployment use one engine.
+    stream_engine: Literal["faust", "batch"] = "faust"
     worker_web_port: int = 0
     metrics_port: int = 0
     # Containers must expose /metrics beyond loopback: set 0.0.0.0 there.

@@ -6,7 +6,8 @@ batch, in order (the failure table in docs/streams.md applies unchanged):
 
 1. consume: wait for the first record, then take whatever else is already buffered;
 2. process (pure): outputs + per-vehicle state changes;
-3. produce outputs and state changes (changelog), then flush and check every delivery report;
+3. produce outputs and wait for every acknowledgement; then the state changes (changelog), and
+   wait again — state that says "seen" is never durable before what it produced;
 4. commit the batch's input offsets synchronously.
 
 A crash anywhere before 4 replays the batch: outputs may repeat (downstream dedup by their ids),
@@ -149,6 +150,9 @@ class BatchEngine:
             if out.partition is not None:
                 kwargs["partition"] = out.partition
             self._produce(produce, topic(out.stream), out.value, out.key, kwargs)
+        # Outputs must be acknowledged before the state that says "seen": if the worker died
+        # between the two, a replay must not be dropped as a duplicate of lost outputs.
+        self._flush()
         for plate, value in result.state.items():
             partition = result.owner[plate]
             if value is None:
@@ -159,11 +163,14 @@ class BatchEngine:
                 self.owner[plate] = partition
             self._produce(produce, self.changelog, value, plate.encode(),
                           {"partition": partition, "on_delivery": report})
+        self._flush()
+        metrics.apply(result.tally)
+
+    def _flush(self) -> None:
         self.producer.flush(60)
         if self._errors or len(self.producer):
             errors, self._errors = self._errors, []
             raise DeliveryFailed(f"{len(errors)} records not acknowledged: {errors[:3]}")
-        metrics.apply(result.tally)
 
     def _produce(self, produce: Callable[..., None], topic: str, value: bytes | None,
                  key: bytes | None, kwargs: dict[str, Any]) -> None:

@@ -10,6 +10,14 @@ from streams.app import create_app
 
 
 def run_worker(settings: Settings) -> int:
+    if settings.stream_engine == "batch":
+        from streams.engine import run_engine
+
+        if settings.metrics_port:
+            from bordersync.metrics import serve
+
+            serve(settings.metrics_port, role="streams-worker")
+        return run_engine(settings)
     app = create_app(settings)
     ingest.register(app, settings)
     if settings.metrics_port:
