@@ -101,10 +101,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, duration=args.duration, rate=args.rate)
 
 
+def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
+    import sys
+
+    from bordersync.soak import run_soak
+
+    return run_soak(settings, seed=args.seed, vehicles=args.vehicles, faults=args.faults,
+                    settle=args.settle, out=sys.stdout)
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.bench import run_bench
 
-    return run_bench(settings, quick=args.quick, as_json=args.json)
+    return run_bench(settings, quick=args.quick, as_json=args.json, events=args.events,
+                     backlog=args.backlog)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,9 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "the whole pipeline on simulated traffic (what `make demo` runs)")
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=40.0, help="simulated events per second")
+    p = add("soak", cmd_soak, "fault injection on a private stack; last line is one JSON object")
+    p.add_argument("--seed", type=int, default=9)
+    p.add_argument("--vehicles", type=int, default=4000)
+    p.add_argument("--faults", type=int, default=50)
+    p.add_argument("--settle", type=float, default=300.0, help="max seconds to wait for outputs")
     p = add("bench", cmd_bench, "benchmark suite; --json prints one JSON object last")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="small sizes (the smoke run in make test)")
+    p.add_argument("--events", type=int, help="events for the throughput runs (default 200000)")
+    p.add_argument("--backlog", type=int, help="queued events for the catch-up run (default 1M)")
     # Each role package adds its own commands; imports inside handlers stay lazy.
     from bordersync import lag as lag_commands
     from consumers import commands as consumer_commands

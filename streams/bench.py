@@ -28,7 +28,7 @@ def _exits(count: int, base: datetime) -> list[InRecord]:
 def state_figures(settings: Settings, quick: bool = False) -> dict[str, Any]:
     """Memory per pending (unmatched) vehicle as the batch engine holds it: the state dict's
     keys, values and slots, measured with tracemalloc after processing only EXITs."""
-    count = 2_000 if quick else 50_000
+    count = 2_000 if quick else 20_000
     processor = Processor(settings, load_border_config(settings.border_config), settings.partitions)
     records = _exits(count, datetime.now(UTC) - timedelta(minutes=30))
     state: dict[str, bytes] = {}
