@@ -1,0 +1,286 @@
+"""``bordersync soak``: simulator traffic on a private stack while workers and consumers are killed.
+
+Two stream workers and one consumer per agency run as child processes; a publisher thread feeds
+the simulation through a terminal outbox (accepted = ids the SDK acknowledged) while the main
+thread carries out the seeded fault schedule (bordersync/faults.py). Afterwards it reads every
+output topic and each agency's read model and judges the history with ``faults.check``. The last
+line printed is one JSON object. Every process started here is stopped, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import redis
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from bordersync import codec, stack
+from bordersync.border import load_border_config
+from bordersync.faults import Fault, Observed, check, converged, plan_faults, schedule_seconds
+from bordersync.kafka import consumer_conf
+from bordersync.procs import Child
+from bordersync.settings import Settings
+from bordersync.topics import create_topics
+
+AGENCIES = ("al-customs", "mk-customs")
+# Log lines of a completed group join: Faust's (workers) and consumers/runner.py's.
+JOINED = (b"Setting newly assigned partitions", b'"partitions assigned"')
+JOIN_TIMEOUT = 90.0
+OUTBOX_BROKER_RESTART = "covered by tests/integration/test_outbox_broker.py"
+
+
+class Collector:
+    """Reads the output topics from the beginning (never commits) and the read models."""
+
+    def __init__(self, settings: Settings, agencies: tuple[str, ...]) -> None:
+        from consumers.readmodel import AgencyContext, Keys
+
+        border = load_border_config(settings.border_config)
+        self.settings = settings
+        self.contexts = {a: AgencyContext.of(border, a) for a in agencies}
+        self.keys = {a: Keys.of(settings, a) for a in agencies}
+        streams = ["crossings", "inspections", "matched", "alerts",
+                   *(f"share.{a}" for a in agencies)]
+        self.topics = {settings.topic(s): s for s in streams}
+        self.seen = Observed(shares={a: [] for a in agencies})
+        self.consumer = Consumer(consumer_conf(settings, f"soak-{uuid.uuid4().hex[:8]}"))
+        meta = self.consumer.list_topics(timeout=10).topics
+        self.consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING)
+                              for t in self.topics for p in meta[t].partitions])
+        self.redis = redis.Redis.from_url(str(settings.redis_url), decode_responses=True)
+        self.undecodable = 0
+
+    def poll(self, seconds: float) -> None:
+        from consumers.readmodel import Write, plan
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for msg in self.consumer.consume(2000, 0.1):
+                if msg.error():
+                    continue
+                stream = self.topics[str(msg.topic())]
+                family = "share" if stream.startswith("share.") else stream
+                value = codec.decode(family, msg.value())
+                if isinstance(value, codec.DecodeError):
+                    self.undecodable += 1
+                    continue
+                if family != "share":
+                    getattr(self.seen, stream).append(value)
+                    continue
+                agency = stream.removeprefix("share.")
+                write = plan(value, msg.key(), self.contexts[agency], self.keys[agency], 0.0, 1)
+                if isinstance(write, Write):
+                    self.seen.shares[agency].append((write.stream, write.idem))
+        for agency, keys in self.keys.items():
+            counts: Any = self.redis.hgetall(keys.stats())
+            self.seen.readmodel[agency] = {k: int(v) for k, v in counts.items()}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.consumer.close()
+        self.redis.close()
+
+
+class Publisher(threading.Thread):
+    """Feeds the events through one terminal outbox at an even pace; records acknowledged ids."""
+
+    def __init__(self, settings: Settings, events: list[dict[str, Any]], seconds: float) -> None:
+        super().__init__(name="soak-publisher", daemon=True)
+        self.settings, self.events, self.seconds = settings, events, max(seconds, 1.0)
+        self.accepted: list[str] = []
+        self.error: BaseException | None = None
+        self.queued = -1
+
+    def run(self) -> None:
+        from producers.sdk import Terminal
+
+        try:
+            with Terminal(self.settings, "soak") as terminal:
+                chunks = max(1, int(self.seconds / 0.25))
+                size = -(-len(self.events) // chunks)
+                started = time.monotonic()
+                for n, at in enumerate(range(0, len(self.events), size)):
+                    pause = started + n * self.seconds / chunks - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
+                    self.accepted += terminal.submit_many(self.events[at:at + size])
+                self.queued = terminal.close(timeout=60).remaining
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+
+
+class Fleet:
+    """The two workers and the agency consumers, restartable by name."""
+
+    def __init__(self, settings: Settings, logs: Path, agencies: tuple[str, ...]) -> None:
+        self.settings, self.logs = settings, logs
+        self.args = {"worker-0": ["streams", "worker"], "worker-1": ["streams", "worker"],
+                     **{f"consumer-{a}": ["consume", "--agency", a] for a in agencies}}
+        self.children: dict[str, Child] = {}
+        self.offsets: dict[str, int] = {}
+        for name in self.args:
+            self.start(name)
+
+    def start(self, name: str) -> None:
+        log = self.logs / f"{name}.log"
+        self.offsets[name] = log.stat().st_size if log.exists() else 0
+        # INFO so the consumer logs its assignments (Faust logs its own at INFO already).
+        self.children[name] = Child(name, self.args[name], self.settings, log,
+                                    BORDERSYNC_LOG_LEVEL="INFO")
+
+    def joined(self, name: str) -> bool:
+        """The child has received an assignment since its last start (seen in its log)."""
+        with self.children[name].log.open("rb") as f:
+            f.seek(self.offsets[name])
+            text = f.read()
+        return JOINED[0] in text or JOINED[1] in text
+
+    def wait_joined(self, names: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(self.joined(n) for n in names):
+            if time.monotonic() > deadline:
+                late = [n for n in names if not self.joined(n)]
+                raise RuntimeError(f"no partition assignment after {timeout:.0f}s: {late}")
+            self.check_alive()
+            time.sleep(0.2)
+
+    def kill(self, name: str, sig: str) -> None:
+        child = self.children[name]
+        if sig == "SIGTERM":
+            child.stop(grace=15.0)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.popen.pid, signal.SIGKILL)
+        child.stop(grace=5.0)
+
+    def check_alive(self) -> None:
+        for name, child in self.children.items():
+            if not child.alive():
+                raise RuntimeError(f"{name} exited by itself (code {child.popen.returncode}); "
+                                   f"see {child.log}")
+
+    def stop(self) -> None:
+        for child in reversed(self.children.values()):
+            child.stop()
+
+
+def run_faults(fleet: Fleet, faults: list[Fault], say: Callable[[str], None]) -> int:
+    done = 0
+    for n, fault in enumerate(faults, 1):
+        time.sleep(fault.gap)
+        fleet.check_alive()
+        if not fault.rebalance:
+            # Tansu 0.6 keeps a member killed in the middle of its join forever (docs/
+            # reliability.md), so an ordinary fault waits until its victim has joined.
+            fleet.wait_joined([fault.target], JOIN_TIMEOUT)
+        fleet.kill(fault.target, fault.signal)
+        done += 1
+        say(f"  fault {n}/{len(faults)}: {fault.signal} {fault.target}"
+            f"{' during rebalance' if fault.rebalance else ''}, restart in {fault.down}s")
+        time.sleep(fault.down)
+        fleet.start(fault.target)
+    return done
+
+
+def private_settings(base: Settings, home: Path) -> Settings:
+    return base.model_copy(update={
+        "home": home, "dev_broker_port": stack.free_port(), "dev_redis_port": stack.free_port(),
+        "bootstrap": None, "redis_url": None,
+        # Short so UNMATCHED alerts are due within the run; the truth is built with the same.
+        "grace_seconds": 10, "sweep_interval_seconds": 1.0,
+    })
+
+
+def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: float,
+         out: TextIO, agencies: tuple[str, ...] = AGENCIES) -> dict[str, Any]:
+    """Run traffic + faults on an already running stack (``settings``: own topics); judge it."""
+    from producers.simulate import simulate
+
+    say: Callable[[str], None] = lambda line: print(line, file=out, flush=True)  # noqa: E731
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(2)
+    sim = simulate(seed=seed, vehicles=vehicles, start=start, settings=settings)
+    schedule = plan_faults(seed, faults, agencies)
+    span = schedule_seconds(schedule)
+    say(f"soak: {len(sim.events)} events of {vehicles} vehicles, {faults} faults over ~{span:.0f}s"
+        f" (seed {seed}, engine {settings.stream_engine})")
+    began = time.monotonic()
+    logs = settings.home / "logs"
+    fleet = Fleet(settings, logs, agencies)
+    collector: Collector | None = None
+    try:
+        publisher = Publisher(settings, sim.events, span)
+        publisher.start()
+        done = run_faults(fleet, schedule, say)
+        publisher.join(timeout=300)
+        if publisher.error is not None or publisher.is_alive():
+            raise RuntimeError(f"publisher failed: {publisher.error or 'still running'}")
+        fleet.wait_joined(list(fleet.children), JOIN_TIMEOUT)
+        say(f"  traffic done: {len(publisher.accepted)} accepted, {publisher.queued} queued; "
+            "waiting for the outputs to settle")
+        collector = Collector(settings, agencies)
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            collector.poll(2.0)
+            if converged(sim.truth, collector.seen):
+                collector.poll(3.0)  # a late re-sent copy would show up here
+                break
+        report = check(sim.truth, publisher.accepted, collector.seen)
+        report.update({"faults": done, "events": len(sim.events), "seed": seed,
+                       "engine": settings.stream_engine,
+                       "rebalance_faults": sum(f.rebalance for f in schedule),
+                       "sigkill": sum(f.signal == "SIGKILL" for f in schedule),
+                       "undecodable": collector.undecodable,
+                       "outbox_broker_restart": OUTBOX_BROKER_RESTART,
+                       "seconds": round(time.monotonic() - began, 1)})
+        return report
+    finally:
+        if collector is not None:
+            collector.close()
+        fleet.stop()
+
+
+def run_soak(base: Settings, *, seed: int, vehicles: int, faults: int, settle: float,
+             out: TextIO) -> int:
+    """The ``bordersync soak`` command: its own stack, always stopped; last line is JSON."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    home = (base.home / "soak").resolve()
+    shutil.rmtree(home, ignore_errors=True)
+    private = private_settings(base, home)
+    report: dict[str, Any] = {"faults": 0, "accepted": 0, "lost": None, "duplicated": None}
+    try:
+        info, _ = stack.up(private)
+        settings = private.model_copy(update={"bootstrap": info.bootstrap,
+                                              "redis_url": info.redis_url})
+        create_topics(settings)
+        print(f"  stack: broker {info.bootstrap}, redis {info.redis_url} (logs in {home})",
+              file=out)
+        report = soak(settings, seed=seed, vehicles=vehicles, faults=faults, settle=settle,
+                      out=out)
+    except (Exception, KeyboardInterrupt) as exc:
+        report["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        stack.down(private)
+    examples = report.pop("examples", None)
+    if examples:
+        print(f"  examples: {json.dumps(examples)}", file=out)
+    print(json.dumps(report), file=out, flush=True)
+    return 0 if report.get("ok") else 1
+
+
+def describe(faults: list[Fault]) -> list[dict[str, Any]]:
+    return [asdict(f) for f in faults]
