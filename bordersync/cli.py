@@ -110,15 +110,6 @@ def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
                     settle=args.settle, out=sys.stdout)
 
 
-def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
-    import sys
-
-    from bordersync.soak import run_soak
-
-    return run_soak(settings, seed=args.seed, vehicles=args.vehicles, faults=args.faults,
-                    settle=args.settle, out=sys.stdout)
-
-
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.bench import run_bench
 
@@ -161,11 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "the whole pipeline on simulated traffic (what `make demo` runs)")
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--rate", type=float, default=40.0, help="simulated events per second")
-    p = add("soak", cmd_soak, "fault injection on a private stack; last line is one JSON object")
-    p.add_argument("--seed", type=int, default=9)
-    p.add_argument("--vehicles", type=int, default=4000)
-    p.add_argument("--faults", type=int, default=50)
-    p.add_argument("--settle", type=float, default=300.0, help="max seconds to wait for outputs")
     p = add("soak", cmd_soak, "fault injection on a private stack; last line is one JSON object")
     p.add_argument("--seed", type=int, default=9)
     p.add_argument("--vehicles", type=int, default=4000)
