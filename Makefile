@@ -28,6 +28,9 @@ demo: install
 bench: install
 	$(BIN)/bordersync bench --json
 
+soak: install
+	$(BIN)/bordersync soak --faults 50
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
