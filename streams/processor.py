@@ -23,12 +23,12 @@ from bordersync.events import InvalidEvent, validate
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
 from streams.dlq import dead_letter
-from streams.logic import discrepancies, matching
+from streams.logic import discrepancies, dwell, matching
 from streams.logic.alerts import alert
 from streams.logic.dedup import Verdict, classify, content_digest, remember
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter
-from streams.logic.stats import EVENT, MATCHED, UNMATCHED, Fact
+from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 
 REKEY_HEADER = "bordersync.rekeyed-from"
 STATS_FACTS = "stats-facts"
@@ -218,12 +218,14 @@ class Processor:
                    event["event_time"])
         if event["kind"] == "inspection":
             st.inspections.append(HeldInspection.from_event(event, crossing.id, t_now))
+            self._dwell_of_inspection(batch, st, event, crossing.id)
             if event["result"] in ("HOLD", "SEIZED"):
                 self._alert(batch, "INSPECTION_HOLD", crossing.id, plate, [event["event_id"]],
                             f"{event['admin']} {event['inspection_type']} inspection at "
                             f"{event['post']}: {event['result']}", now)
             return
         batch.facts.append(Fact(crossing.id, event["direction"], epoch(event["event_time"]), EVENT))
+        self._dwell_of_crossing(batch, st, event, crossing.id)
         self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now), now)
 
     def _match(self, batch: _Batch, st: VehicleState, plate: str, new: Pending,
@@ -255,6 +257,25 @@ class Processor:
             fields = ", ".join(f"{d['field']} {d['exit_value']} -> {d['entry_value']}" for d in found)
             self._alert(batch, "DISCREPANCY", new.crossing, plate, [exit_.event_id, entry.event_id],
                         f"{exit_.admin} exit vs {entry.admin} entry: {fields}", now)
+
+    # --- dwell time at the post (docs/streams.md) --------------------------------------------
+
+    def _dwell_of_crossing(self, batch: _Batch, st: VehicleState, event: dict[str, Any],
+                           crossing: str) -> None:
+        t = epoch(event["event_time"])
+        value = dwell.for_crossing(event["direction"], event["admin"], crossing, t,
+                                   st.inspections, self.windows[crossing])
+        if value is not None:
+            batch.facts.append(Fact(crossing, event["direction"], t, DWELL, round(value, 3),
+                                    event["event_id"]))
+
+    def _dwell_of_inspection(self, batch: _Batch, st: VehicleState, event: dict[str, Any],
+                             crossing: str) -> None:
+        found = dwell.for_inspection(event["post"], epoch(event["event_time"]), st.seen,
+                                     self.windows[crossing])
+        if found is not None:
+            event_id, direction, t, value = found
+            batch.facts.append(Fact(crossing, direction, t, DWELL, round(value, 3), event_id))
 
     # --- outputs -----------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """Tumbling event-time windows per crossing and direction.
 
 Input is a stream of small facts (an event was forwarded, a pair matched with its transit time,
-an event went unmatched). A window is emitted once the wall clock passes its end plus the
-lateness allowance, and emitted again (same key and window_start: an upsert) if a late fact
-changes it while it is still retained.
+an event went unmatched, a crossing event's dwell time at its post: ``streams.logic.dwell``).
+A window is emitted once the wall clock passes its end plus the lateness allowance, and emitted
+again (same key and window_start: an upsert) if a late fact changes it while it is still retained.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from streams.logic.model import from_epoch
 
-EVENT, MATCHED, UNMATCHED = "event", "matched", "unmatched"
+EVENT, MATCHED, UNMATCHED, DWELL = "event", "matched", "unmatched", "dwell"
 
 
 @dataclass(frozen=True)
@@ -23,14 +23,16 @@ class Fact:
     direction: str
     t: float  # event time, epoch seconds
     kind: str
-    transit: float | None = None
+    transit: float | None = None  # seconds: transit (MATCHED) or dwell (DWELL)
+    event_id: str | None = None  # DWELL: the crossing event the dwell belongs to
 
     def pack(self) -> list[Any]:
-        return [self.crossing, self.direction, self.t, self.kind, self.transit]
+        row = [self.crossing, self.direction, self.t, self.kind, self.transit]
+        return row if self.event_id is None else [*row, self.event_id]
 
     @classmethod
     def unpack(cls, row: list[Any]) -> Fact:
-        return cls(*row)
+        return cls(*row[:6])
 
 
 @dataclass
@@ -39,6 +41,9 @@ class Window:
     matched: int = 0
     unmatched: int = 0
     transits: list[float] = field(default_factory=list)
+    # Per crossing event id, the largest candidate seen: later inspections can only widen a
+    # stay, and a re-sent fact (reprocessed batch) does not count twice.
+    dwells: dict[str, float] = field(default_factory=dict)
     dirty: bool = True
 
 
@@ -71,6 +76,10 @@ class StatsWindows:
                 window.transits.append(fact.transit)
         elif fact.kind == UNMATCHED:
             window.unmatched += 1
+        elif fact.kind == DWELL and fact.transit is not None and fact.event_id is not None:
+            known = window.dwells.get(fact.event_id)
+            if known is None or fact.transit > known:
+                window.dwells[fact.event_id] = fact.transit
 
     def due(self, now: float) -> list[dict[str, Any]]:
         """Records of closed windows that changed since they were last emitted."""
@@ -90,6 +99,7 @@ class StatsWindows:
 
 
 def record(crossing: str, direction: str, start: int, end: int, w: Window) -> dict[str, Any]:
+    dwells = list(w.dwells.values())
     return {
         "crossing": crossing, "direction": direction,
         "window_start": from_epoch(start), "window_end": from_epoch(end),
@@ -98,4 +108,8 @@ def record(crossing: str, direction: str, start: int, end: int, w: Window) -> di
         "transit_p95_seconds": percentile(w.transits, 95),
         "transit_max_seconds": max(w.transits) if w.transits else None,
         "matched": w.matched, "unmatched": w.unmatched,
+        "dwell_p50_seconds": percentile(dwells, 50),
+        "dwell_p95_seconds": percentile(dwells, 95),
+        "dwell_max_seconds": max(dwells) if dwells else None,
+        "dwell_count": len(dwells),
     }

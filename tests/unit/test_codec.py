@@ -128,7 +128,9 @@ def _alert() -> dict[str, Any]:
 def _stats() -> dict[str, Any]:
     return {"crossing": "kjafasan-qafe-thane", "direction": "ENTRY", "window_start": T,
             "window_end": T + timedelta(minutes=5), "count": 3, "transit_p50_seconds": None,
-            "transit_p95_seconds": None, "transit_max_seconds": None, "matched": 0, "unmatched": 3}
+            "transit_p95_seconds": None, "transit_max_seconds": None, "matched": 0, "unmatched": 3,
+            "dwell_p50_seconds": 600.0, "dwell_p95_seconds": 900.0, "dwell_max_seconds": 900.0,
+            "dwell_count": 2}
 
 
 @pytest.mark.parametrize(("stream", "record"),

@@ -223,10 +223,10 @@ def test_enum_symbol_removed_is_detected(tmp_path: Path) -> None:
 
 def test_broken_catalogues_fail_clearly(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    (root / "stats" / "v3.avsc").write_text("{}")
+    (root / "stats" / "v4.avsc").write_text("{}")  # stats ships v1 and v2
     with pytest.raises(SchemaCatalogueError, match="without gaps"):
         load_catalogue(root)
-    (root / "stats" / "v2.avsc").write_text("{not json")
+    (root / "stats" / "v3.avsc").write_text("{not json")
     with pytest.raises(SchemaCatalogueError, match="not a valid Avro schema"):
         load_catalogue(root)
     assert cli.main(["schemas", "check", "--dir", str(root)]) == 1
