@@ -38,6 +38,7 @@ from streams import metrics
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.state import MARKER_KEY
+from streams.verify import RecordVerifier
 
 log = logging.getLogger("bordersync.streams.engine")
 Clock = Callable[[], datetime]
@@ -58,7 +59,8 @@ class BatchEngine:
         self.settings = settings
         self.clock = clock
         self.border = load_border_config(settings.border_config)
-        self.processor = Processor(settings, self.border, settings.partitions)
+        self.processor = Processor(settings, self.border, settings.partitions,
+                                   verifier=RecordVerifier.from_settings(settings))
         self.raw_topic = settings.topic("raw")
         self.facts_topic = settings.topic(STATS_FACTS)
         self.changelog = settings.topic(CHANGELOG)

@@ -23,6 +23,7 @@ from streams.app import BorderApp
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, OutRecord, Processor
 from streams.state import MARKER_KEY, in_partition, note_partition, owned_items
+from streams.verify import RecordVerifier
 
 Clock = Callable[[], datetime]
 
@@ -47,7 +48,8 @@ class Runner:
         self.settings = settings
         self.clock = clock
         self.border = load_border_config(settings.border_config)
-        self.processor = Processor(settings, self.border, settings.partitions)
+        self.processor = Processor(settings, self.border, settings.partitions,
+                                   verifier=RecordVerifier.from_settings(settings))
         self.raw_topic = settings.topic("raw")
         self.table = app.Table(
             "vehicles", default=None, partitions=settings.partitions, key_type=bytes,

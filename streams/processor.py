@@ -22,6 +22,7 @@ from bordersync.codec import DecodeError
 from bordersync.events import InvalidEvent, validate
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from bordersync.signing import Rejected
 from streams.dlq import dead_letter
 from streams.logic import discrepancies, dwell, matching
 from streams.logic.alerts import alert
@@ -29,6 +30,7 @@ from streams.logic.dedup import Verdict, classify, content_digest, remember
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
+from streams.verify import Checked, RecordVerifier, forwarded_headers
 
 REKEY_HEADER = "bordersync.rekeyed-from"
 STATS_FACTS = "stats-facts"
@@ -109,8 +111,11 @@ class _Batch:
 
 class Processor:
     def __init__(self, settings: Settings, border: BorderConfig, partitions: int,
-                 encode: Callable[[str, dict[str, Any]], bytes] = codec.encode) -> None:
+                 encode: Callable[[str, dict[str, Any]], bytes] = codec.encode,
+                 verifier: RecordVerifier | None = None) -> None:
         self.settings = settings
+        # None: no signature checks (logic tests); the engines pass one built from settings.
+        self.verifier = verifier
         self.encode = encode  # injectable so logic tests do not depend on the wire schemas
         self.border = border
         self.partitions = partitions
@@ -181,6 +186,14 @@ class Processor:
         except InvalidEvent as exc:
             self._dead(batch, rec, f"event {decoded.get('event_id')!r}: {exc}", "validate")
             return
+        checked = Checked()
+        if self.verifier is not None:
+            signature = self.verifier.check(rec.value, rec.key, rec.headers, event["admin"], now)
+            if isinstance(signature, Rejected):
+                self._dead(batch, rec, f"event {event['event_id']!r}: {signature.reason}",
+                           "signature")
+                return
+            checked = signature
         crossing = self.border.crossing_of_post(event["post"])
         assert crossing is not None  # validate() checked the post
         plate = normalise_plate(event["plate"])
@@ -188,7 +201,9 @@ class Processor:
         tally.inc("events_in", "raw", crossing.id)
         if rec.key != key and partition_for(key, self.partitions) != rec.partition:
             # A foreign producer keyed it differently: send it where this vehicle's state lives.
-            headers = [*rec.headers, (REKEY_HEADER, f"{rec.partition}:{rec.offset}".encode())]
+            # Verified above against the key it was signed with; that key travels along.
+            headers = [*forwarded_headers(rec.headers, checked),
+                       (REKEY_HEADER, f"{rec.partition}:{rec.offset}".encode())]
             batch.result.outputs.append(OutRecord(
                 "raw", key, rec.value, headers, partition_for(key, self.partitions)))
             return
