@@ -132,6 +132,7 @@ def test_unmatched_alert_and_stats_windows(make_settings: Callable[..., Settings
                              stats_window_seconds=60)
     start = (NOW - timedelta(hours=3)).replace(second=0)  # past window + grace
     publish(settings, [
+        inspection(event_id="i1", event_time=(start - timedelta(minutes=20)).isoformat()),
         crossing(event_id="x1", event_time=start.isoformat()),
         al_entry(event_id="n1", event_time=(start + timedelta(seconds=30)).isoformat()),
         crossing(event_id="lonely", plate="BG 777-XX", event_time=start.isoformat()),
@@ -149,5 +150,7 @@ def test_unmatched_alert_and_stats_windows(make_settings: Callable[..., Settings
     exits = next(s for s in got["stats"] if s["direction"] == "EXIT")
     assert exits["crossing"] == "kjafasan-qafe-thane" and exits["count"] == 2
     assert exits["matched"] == 1 and exits["transit_max_seconds"] == 30.0
+    assert exits["dwell_count"] == 1 and exits["dwell_max_seconds"] == 1200.0  # i1 -> x1
     entries = next(s for s in got["stats"] if s["direction"] == "ENTRY")
     assert entries["count"] == 1 and entries["transit_p50_seconds"] == 30.0
+    assert entries["dwell_count"] == 0 and entries["dwell_p50_seconds"] is None
