@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from bordersync.events import parse_time
 from streams.logic import dwell
 from streams.logic.model import HeldInspection, Seen
 from streams.logic.stats import DWELL, EVENT, Fact, StatsWindows
@@ -150,3 +151,32 @@ def test_an_inspection_without_a_crossing_yet_yields_no_fact_until_the_crossing_
     assert dwell_facts(h.feed(entry_check("e1", 1500))) == []
     (fact,) = dwell_facts(h.feed(entry()))
     assert (fact.direction, fact.event_id, fact.transit) == ("ENTRY", "n1", 600.0)
+
+
+def test_simulated_traffic_exit_dwell_matches_ground_truth() -> None:
+    from producers.simulate import simulate
+
+    start = T0 - timedelta(days=1)
+    sim = simulate(seed=5, vehicles=600, start=start)
+    h = Harness()
+    h.now = start + timedelta(days=2)
+    got: dict[tuple[str, str], float] = {}
+    for i in range(0, len(sim.events), 500):
+        for fact in dwell_facts(h.feed(*sim.events[i:i + 500])):
+            assert fact.event_id is not None and fact.transit is not None
+            key = (fact.direction, fact.event_id)
+            got[key] = max(got.get(key, 0.0), fact.transit)
+    times = {e["event_id"]: parse_time(e["event_time"]).timestamp() for e in sim.events}
+    want = {}
+    for pair in sim.truth["pairs"]:
+        if pair["exit_inspections"]:
+            first = min(times[i] for i in pair["exit_inspections"])
+            want[("EXIT", pair["exit_event_id"])] = times[pair["exit_event_id"]] - first
+    exits = {k: v for k, v in got.items() if k[0] == "EXIT" and k[1] in
+             {p["exit_event_id"] for p in sim.truth["pairs"]}}
+    assert want and exits.keys() == want.keys()
+    assert all(abs(exits[k] - want[k]) < 0.01 for k in want)
+    assert all(5 * 60 - 1 <= v <= 90 * 60 + 1 for v in want.values())  # the simulator's 5-90 min
+    entries = [v for k, v in got.items() if k[0] == "ENTRY"]
+    assert entries and all(0 <= v <= 30 * 60 + 1 for v in entries)
+    print(f"\nexit dwell: {len(want)} vehicles; entry dwell: {len(entries)} vehicles")
