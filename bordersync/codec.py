@@ -202,6 +202,26 @@ class Codec:
                               f"{type(exc).__name__}: {exc}") from exc
         return out.getvalue()
 
+    def encode_share_copies(self, record: Record, agencies: list[str]) -> list[bytes]:
+        """One share record for agencies whose projections are identical (same agreed fields).
+
+        Encoded once; the agency, the share schema's second field right after ``stream`` (both
+        strings), is spliced in for the others. With a registry each agency's subject has its
+        own id, so every copy is encoded in full.
+        """
+        first = self.encode("share", {**record, "agency": agencies[0]})
+        if len(agencies) == 1 or self.registry is not None or not self._share_splicable():
+            return [first, *(self.encode("share", {**record, "agency": a}) for a in agencies[1:])]
+        start = HEADER.size + len(_avro_string(record["stream"]))
+        end = start + len(_avro_string(agencies[0]))
+        head, tail = first[:start], first[end:]
+        return [first, *(head + _avro_string(a) + tail for a in agencies[1:])]
+
+    def _share_splicable(self) -> bool:
+        fields = self.catalogue.latest("share").schema["fields"]
+        return [(f["name"], f["type"]) for f in fields[:2]] == [("stream", "string"),
+                                                                ("agency", "string")]
+
     def _reader(self, sid: int) -> _Reader | str:
         version: SchemaVersion | None = None
         if self.registry is not None:
@@ -304,6 +324,22 @@ def configure(settings: Settings | None = None) -> Codec:
 
 def encode(stream: str, record: Record) -> bytes:
     return (_default or configure()).encode(stream, record)
+
+
+def encode_share_copies(record: Record, agencies: list[str]) -> list[bytes]:
+    return (_default or configure()).encode_share_copies(record, agencies)
+
+
+def _avro_string(value: str) -> bytes:
+    data = value.encode("utf-8")
+    n = len(data)
+    out = bytearray()
+    z = (n << 1) ^ (n >> 63)
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out) + data
 
 
 def decode(stream: str, data: bytes | None) -> Record | DecodeError:

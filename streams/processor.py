@@ -18,6 +18,7 @@ from typing import Any
 
 from bordersync import codec
 from bordersync.border import BorderConfig
+from bordersync.catalogue import share_stream
 from bordersync.codec import DecodeError
 from bordersync.events import InvalidEvent, validate
 from bordersync.plates import normalise_plate
@@ -28,7 +29,7 @@ from streams.logic import discrepancies, dwell, matching
 from streams.logic.alerts import alert
 from streams.logic.dedup import Verdict, classify, content_digest, remember
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
-from streams.logic.sharing import ShareRouter
+from streams.logic.sharing import ShareRouter, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
@@ -315,13 +316,24 @@ class Processor:
         tally = batch.result.tally
         out.append(OutRecord(stream, key, self.encode(stream, record)))
         tally.inc("events_out", stream, crossing)
-        shares = self.router.share(stream, crossing, record, now)
-        for share, shared in shares:
-            out.append(OutRecord(share, key, self.encode("share", shared)))
-            tally.inc("events_out", share, crossing)
-            tally.inc("shared", shared["agency"], stream)
-        if shares and event_time is not None:
+        groups = self.router.groups(stream, crossing)
+        for fields, agencies in groups:
+            # Agencies with the same agreement get the same projection: encode it once.
+            projection = {"stream": stream, "shared_at": now,
+                          "record": filter_fields(record, fields)}
+            for agency, value in zip(agencies, self._encode_shares(projection, agencies),
+                                     strict=True):
+                share = share_stream(agency)
+                out.append(OutRecord(share, key, value))
+                tally.inc("events_out", share, crossing)
+                tally.inc("shared", agency, stream)
+        if groups and event_time is not None:
             tally.observe("latency", max(0.0, (now - event_time).total_seconds()), stream)
+
+    def _encode_shares(self, projection: dict[str, Any], agencies: list[str]) -> list[bytes]:
+        if self.encode is codec.encode:
+            return codec.encode_share_copies(projection, agencies)
+        return [self.encode("share", {**projection, "agency": a}) for a in agencies]
 
     def _dead(self, batch: _Batch, rec: InRecord, error: str, stage: str) -> None:
         letter = dead_letter(key=rec.key, value=rec.value, original_headers=rec.headers,

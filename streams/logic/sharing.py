@@ -25,6 +25,17 @@ class ShareRouter:
                 for stream, fields in agency.streams.items():
                     routes[(stream, crossing)].append((agency.name, tuple(fields)))
         self._routes = dict(routes)
+        grouped: dict[tuple[str, str], list[tuple[tuple[str, ...], list[str]]]] = {}
+        for route, targets in self._routes.items():
+            by_fields: dict[tuple[str, ...], list[str]] = defaultdict(list)
+            for name, agreed in targets:
+                by_fields[agreed].append(name)
+            grouped[route] = list(by_fields.items())
+        self._groups = grouped
+
+    def groups(self, stream: str, crossing: str) -> list[tuple[tuple[str, ...], list[str]]]:
+        """Agencies entitled to ``stream`` at ``crossing``, grouped by identical agreed fields."""
+        return self._groups.get((stream, crossing), [])
 
     def routes(self, stream: str, crossing: str) -> list[tuple[str, tuple[str, ...]]]:
         return self._routes.get((stream, crossing), [])
