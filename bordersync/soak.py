@@ -18,7 +18,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -280,7 +279,3 @@ def run_soak(base: Settings, *, seed: int, vehicles: int, faults: int, settle: f
         print(f"  examples: {json.dumps(examples)}", file=out)
     print(json.dumps(report), file=out, flush=True)
     return 0 if report.get("ok") else 1
-
-
-def describe(faults: list[Fault]) -> list[dict[str, Any]]:
-    return [asdict(f) for f in faults]
