@@ -72,10 +72,12 @@ class Settings(BaseSettings):
 
     # Streams worker.
     faust_store: str = "memory://"
-    # "batch": the processor driven by a plain confluent-kafka loop (streams/engine.py), measured
-    # ~2x the throughput and ~15x lower latency of "faust": the same processor in a Faust agent
-    # with changelogged tables. All workers of one deployment use one engine.
-    stream_engine: Literal["faust", "batch"] = "batch"
+    # "faust": the processor in a Faust agent with changelogged tables (default: it survived the
+    # fault-injection soak on the embedded broker). "batch": the same processor in a plain
+    # confluent-kafka loop (streams/engine.py), ~2x the throughput and ~15x lower latency, but
+    # on Tansu a member killed mid-rebalance can stall its group (docs/reliability.md).
+    # All workers of one deployment use one engine.
+    stream_engine: Literal["faust", "batch"] = "faust"
     worker_web_port: int = 0
     metrics_port: int = 0
     # Containers must expose /metrics beyond loopback: set 0.0.0.0 there.
