@@ -18,7 +18,7 @@ def test_short_fault_run_loses_and_duplicates_nothing(
     # Short grace and sweep so UNMATCHED alerts are due within the run (the truth uses the same).
     settings = make_settings(grace_seconds=10, sweep_interval_seconds=1.0)
     out = io.StringIO()
-    report = soak(settings, seed=5, vehicles=400, faults=5, settle=150, out=out)
+    report = soak(settings, seed=5, vehicles=400, faults=5, settle=90, out=out)
     print(out.getvalue())
     print(json.dumps(report))
     assert report["faults"] == 5
