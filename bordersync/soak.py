@@ -213,14 +213,15 @@ def private_settings(base: Settings, home: Path) -> Settings:
 
 
 def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: float,
-         out: TextIO, agencies: tuple[str, ...] = AGENCIES) -> dict[str, Any]:
+         out: TextIO, agencies: tuple[str, ...] = AGENCIES,
+         rebalance_share: float = 0.3) -> dict[str, Any]:
     """Run traffic + faults on an already running stack (``settings``: own topics); judge it."""
     from producers.simulate import simulate
 
     say: Callable[[str], None] = lambda line: print(line, file=out, flush=True)  # noqa: E731
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(2)
     sim = simulate(seed=seed, vehicles=vehicles, start=start, settings=settings)
-    schedule = plan_faults(seed, faults, agencies)
+    schedule = plan_faults(seed, faults, agencies, rebalance_share=rebalance_share)
     span = schedule_seconds(schedule)
     say(f"soak: {len(sim.events)} events of {vehicles} vehicles, {faults} faults over ~{span:.0f}s"
         f" (seed {seed}, engine {settings.stream_engine})")
