@@ -95,14 +95,6 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _has_command(name: str) -> bool:
-    from bordersync.cli import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    return name in (sub.choices or {})
-
-
 def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.stdout) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     home = (base.home / "demo").resolve()
@@ -123,10 +115,9 @@ def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.std
               file=out)
         logs = home / "logs"
         children.append(Child("worker", ["streams", "worker"], settings, logs / "worker.log"))
-        if _has_command("consume"):
-            for agency in DEMO_AGENCIES:
-                children.append(Child(f"consume-{agency}", ["consume", "--agency", agency],
-                                      settings, logs / f"consume-{agency}.log"))
+        for agency in DEMO_AGENCIES:
+            children.append(Child(f"consume-{agency}", ["consume", "--agency", agency],
+                                  settings, logs / f"consume-{agency}.log"))
         feeder = Child("simulate", ["simulate", "--seed", "7", "--rate", str(rate),
                                     "--duration", str(duration)], settings, logs / "simulate.log")
         children.append(feeder)
@@ -168,7 +159,7 @@ def _final_summary(settings: Settings, tally: Tally, out: TextIO) -> None:
     }
     print("final summary:", file=out)
     print(json.dumps(summary, indent=2), file=out)
-    if tally.sample_plate and _has_command("lookup"):
+    if tally.sample_plate:
         import subprocess
 
         from bordersync.procs import settings_env
