@@ -7,21 +7,32 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bordersync.cli import AddCommand
 from bordersync.settings import Settings
 
+if TYPE_CHECKING:
+    from producers.outbox import Outbox
+
+
+def _open_outbox(settings: Settings, terminal: str) -> Outbox | None:
+    """The terminal's outbox, or None (reason printed) when another process holds it."""
+    from producers.outbox import Outbox, OutboxBusy, outbox_path
+
+    try:
+        return Outbox(outbox_path(settings, terminal), settings.outbox_max_rows, terminal=terminal)
+    except OutboxBusy as exc:
+        print(f"bordersync: {exc}", file=sys.stderr)
+        return None
+
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.keys import KeyStoreError
-    from producers.outbox import Outbox, OutboxBusy, outbox_path
     from producers.publish import publish
 
-    try:
-        outbox = Outbox(outbox_path(settings, args.terminal), settings.outbox_max_rows,
-                        terminal=args.terminal)
-    except OutboxBusy as exc:
-        print(f"bordersync: {exc}", file=sys.stderr)
+    outbox = _open_outbox(settings, args.terminal)
+    if outbox is None:
         return 1
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     try:
@@ -54,14 +65,10 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.events import format_time
-    from producers.outbox import Outbox, OutboxBusy, outbox_path
     from producers.sender import deliver_all
 
-    try:
-        outbox = Outbox(outbox_path(settings, args.terminal), settings.outbox_max_rows,
-                        terminal=args.terminal)
-    except OutboxBusy as exc:
-        print(f"bordersync: {exc}", file=sys.stderr)
+    outbox = _open_outbox(settings, args.terminal)
+    if outbox is None:
         return 1
     try:
         if args.action == "status":
