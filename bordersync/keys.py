@@ -13,8 +13,10 @@ so records signed before the rotation still verify while they drain.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +25,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bordersync.settings import Settings
-from bordersync.signing import Signer, TrustedKey, TrustStore, make_kid, parse_kid
+from bordersync.signing import (
+    PIPELINE_ADMIN,
+    Signer,
+    TrustedKey,
+    TrustStore,
+    make_kid,
+    parse_kid,
+)
+
+log = logging.getLogger("bordersync.keys")
+# How often a running reader (worker, partner consumer) looks at the trust file for changes.
+RELOAD_EVERY_SECONDS = 1.0
 
 
 class KeyStoreError(RuntimeError):
@@ -168,3 +181,55 @@ class KeyStore:
         self.save_trust(TrustStore({**trust.keys, kid: revoked}))
         self._private_path(kid).unlink(missing_ok=True)
         return revoked
+
+
+class TrustFile:
+    """The trust store of a key store, re-read when the file's mtime or size changes.
+
+    A broken file at start-up is fatal (``KeyStoreError``); a broken file later keeps the last
+    good trust store and logs the reason, so a half-edited file never stops the worker."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self._stamp = self._stat()
+        self.trust = store.trust()
+        self._checked = time.monotonic()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.store.trust_file.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def __call__(self) -> TrustStore:
+        now = time.monotonic()
+        if now - self._checked < RELOAD_EVERY_SECONDS:
+            return self.trust
+        self._checked = now
+        stamp = self._stat()
+        if stamp != self._stamp:
+            try:
+                self.trust = self.store.trust()
+                self._stamp = stamp
+                log.info("trust file reloaded", extra={"fields": {
+                    "file": str(self.store.trust_file), "keys": len(self.trust.keys)}})
+            except KeyStoreError as exc:
+                log.error("trust file unreadable; keeping the previous one",
+                          extra={"fields": {"error": str(exc)}})
+        return self.trust
+
+
+def pipeline_signer(settings: Settings) -> Signer | None:
+    """The streams worker's key for what it shares (docs/security.md), or None when this host has
+    no active ``BORDERSYNC`` key: then share records go out unsigned."""
+    store = KeyStore.from_settings(settings)
+    if store.active(PIPELINE_ADMIN) is None:
+        if settings.require_signatures:
+            log.warning("no pipeline signing key: share records go out unsigned and consumers that "
+                        "require signatures will skip them; run `bordersync keys generate --admin "
+                        f"{PIPELINE_ADMIN}`", extra={"fields": {"keys": str(store.root)}})
+        return None
+    signer = store.signer(PIPELINE_ADMIN)
+    log.info("signing share records", extra={"fields": {"kid": signer.kid}})
+    return signer

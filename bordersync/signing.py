@@ -29,7 +29,10 @@ PUBLIC_KEY_BYTES = 32
 # Domain separation: a signature made for bordersync records is useless anywhere else.
 DOMAIN = b"bordersync.sig.v1\x00"
 
-_ADMIN = re.compile(r"^[A-Z]{2}$")
+# Who a key speaks for: an administration (ISO 3166-1 alpha-2), or the joint pipeline itself for
+# what the streams worker derives and shares (matched pairs, alerts, share records).
+PIPELINE_ADMIN = "BORDERSYNC"
+_ADMIN = re.compile(r"^(?:[A-Z]{2}|BORDERSYNC)$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 HeaderValue = bytes | str | None
@@ -38,7 +41,8 @@ Headers = Iterable[tuple[str, HeaderValue]] | Mapping[str, HeaderValue]
 
 def make_kid(admin: str, key_id: str) -> str:
     if not _ADMIN.match(admin):
-        raise ValueError(f"admin must be an ISO 3166-1 alpha-2 code, got {admin!r}")
+        raise ValueError(f"admin must be an ISO 3166-1 alpha-2 code or {PIPELINE_ADMIN}, "
+                         f"got {admin!r}")
     if not _KEY_ID.match(key_id):
         raise ValueError(f"key id must match {_KEY_ID.pattern}, got {key_id!r}")
     return f"{admin}:{key_id}"
@@ -249,3 +253,27 @@ def verify(
     except InvalidSignature:
         return Rejected(f"bad signature for key {kid}: record altered or signed with another key")
     return Verified(kid=kid, admin=trusted.admin)
+
+
+def is_signed(headers: Headers | None) -> bool:
+    """Whether any signature header is present: then the signature must verify."""
+    if headers is None:
+        return False
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    try:
+        return any(item[0] in SIG_HEADERS for item in items)
+    except (TypeError, IndexError):
+        return True  # malformed headers: let ``verify`` say why
+
+
+def check(
+    value: bytes | None, key: bytes | None, headers: Headers | None, trust: TrustStore,
+    admin: str, required: bool, at: datetime | None = None,
+) -> Verified | Rejected | None:
+    """The readers' rule (docs/security.md): a record without any signature header passes (None)
+    unless signatures are ``required``; a record with one must verify, whatever the setting."""
+    if not is_signed(headers):
+        if required:
+            return Rejected("unsigned: no signature headers (signatures are required)")
+        return None
+    return verify(value, key, headers, trust, admin=admin, at=at)

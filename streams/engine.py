@@ -33,6 +33,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.kafka import consumer_conf, producer_conf
+from bordersync.keys import pipeline_signer
 from bordersync.settings import Settings
 from streams import metrics
 from streams.logic.stats import Fact, StatsWindows
@@ -60,7 +61,8 @@ class BatchEngine:
         self.clock = clock
         self.border = load_border_config(settings.border_config)
         self.processor = Processor(settings, self.border, settings.partitions,
-                                   verifier=RecordVerifier.from_settings(settings))
+                                   verifier=RecordVerifier.from_settings(settings),
+                                   share_signer=pipeline_signer(settings))
         self.raw_topic = settings.topic("raw")
         self.facts_topic = settings.topic(STATS_FACTS)
         self.changelog = settings.topic(CHANGELOG)

@@ -17,6 +17,7 @@ from typing import Any
 from faust.types import EventT, StreamT
 
 from bordersync.border import load_border_config
+from bordersync.keys import pipeline_signer
 from bordersync.settings import Settings
 from streams import metrics
 from streams.app import BorderApp
@@ -49,7 +50,8 @@ class Runner:
         self.clock = clock
         self.border = load_border_config(settings.border_config)
         self.processor = Processor(settings, self.border, settings.partitions,
-                                   verifier=RecordVerifier.from_settings(settings))
+                                   verifier=RecordVerifier.from_settings(settings),
+                                   share_signer=pipeline_signer(settings))
         self.raw_topic = settings.topic("raw")
         self.table = app.Table(
             "vehicles", default=None, partitions=settings.partitions, key_type=bytes,

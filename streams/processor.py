@@ -23,7 +23,7 @@ from bordersync.codec import DecodeError
 from bordersync.events import InvalidEvent, validate
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
-from bordersync.signing import Rejected
+from bordersync.signing import Rejected, Signer, sign
 from streams.dlq import dead_letter
 from streams.logic import discrepancies, dwell, matching
 from streams.logic.alerts import alert
@@ -113,10 +113,13 @@ class _Batch:
 class Processor:
     def __init__(self, settings: Settings, border: BorderConfig, partitions: int,
                  encode: Callable[[str, dict[str, Any]], bytes] = codec.encode,
-                 verifier: RecordVerifier | None = None) -> None:
+                 verifier: RecordVerifier | None = None,
+                 share_signer: Signer | None = None) -> None:
         self.settings = settings
         # None: no signature checks (logic tests); the engines pass one built from settings.
         self.verifier = verifier
+        # The pipeline key (kid BORDERSYNC:...) signing share records; None: sent unsigned.
+        self.share_signer = share_signer
         self.encode = encode  # injectable so logic tests do not depend on the wire schemas
         self.border = border
         self.partitions = partitions
@@ -324,7 +327,8 @@ class Processor:
             for agency, value in zip(agencies, self._encode_shares(projection, agencies),
                                      strict=True):
                 share = share_stream(agency)
-                out.append(OutRecord(share, key, value))
+                signed = None if self.share_signer is None else sign(value, key, self.share_signer)
+                out.append(OutRecord(share, key, value, signed))
                 tally.inc("events_out", share, crossing)
                 tally.inc("shared", agency, stream)
         if groups and event_time is not None:

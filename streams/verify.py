@@ -1,68 +1,27 @@
 """Signature checks on raw records (docs/security.md): who signed a record, and may they?
 
 ``RecordVerifier`` is what ``streams.processor.Processor`` is given; it holds no Kafka client and
-takes the batch's clock, so the processor stays pure. ``TrustFile`` re-reads the trust file when
-it changes on disk, so a ``keys import`` or ``keys revoke`` reaches a running worker.
+takes the batch's clock, so the processor stays pure. ``bordersync.keys.TrustFile`` re-reads the
+trust file when it changes on disk, so a ``keys import`` or ``keys revoke`` reaches a running worker.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bordersync.keys import KeyStore, KeyStoreError
+from bordersync.keys import KeyStore, TrustFile
 from bordersync.settings import Settings
 from bordersync.signing import SIG_HEADERS, Rejected, TrustStore, verify
 
-log = logging.getLogger("bordersync.streams.verify")
 # A re-keyed record (streams.processor) carries the key it was signed with: the Kafka key is only
 # routing, the signature still binds the value to that original key. Value: "k:" + base64 of the
 # key, or "null" for a record signed without a key.
 SIGNED_KEY_HEADER = "bs.sig.key"
 _NULL_KEY = b"null"
-RELOAD_EVERY_SECONDS = 1.0
-
-
-class TrustFile:
-    """The trust store of a key store, re-read when the file's mtime or size changes.
-
-    A broken file at start-up is fatal (``KeyStoreError``); a broken file later keeps the last
-    good trust store and logs the reason, so a half-edited file never stops the worker."""
-
-    def __init__(self, store: KeyStore) -> None:
-        self.store = store
-        self._stamp = self._stat()
-        self.trust = store.trust()
-        self._checked = time.monotonic()
-
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            st = self.store.trust_file.stat()
-        except FileNotFoundError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    def __call__(self) -> TrustStore:
-        now = time.monotonic()
-        if now - self._checked < RELOAD_EVERY_SECONDS:
-            return self.trust
-        self._checked = now
-        stamp = self._stat()
-        if stamp != self._stamp:
-            try:
-                self.trust = self.store.trust()
-                self._stamp = stamp
-                log.info("trust file reloaded", extra={"fields": {
-                    "file": str(self.store.trust_file), "keys": len(self.trust.keys)}})
-            except KeyStoreError as exc:
-                log.error("trust file unreadable; keeping the previous one",
-                          extra={"fields": {"error": str(exc)}})
-        return self.trust
 
 
 @dataclass(frozen=True)
