@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -26,7 +27,9 @@ from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.codec import DecodeError
 from bordersync.kafka import consumer_conf
+from bordersync.keys import KeyStore, TrustFile
 from bordersync.settings import Settings
+from bordersync.signing import PIPELINE_ADMIN, Rejected, TrustStore, check
 from consumers import metrics
 from consumers.readmodel import AgencyContext, Keys, Rejection, Write, plan
 from consumers.sink import RedisSink, connect
@@ -64,6 +67,9 @@ class AgencyConsumer:
         self.topic = settings.topic(f"share.{agency}")
         self.group = group_id(settings, agency)
         self.sink = RedisSink(connect(settings), self.keys, settings.readmodel_ttl_seconds)
+        # The pipeline's public keys (docs/security.md); re-read when `keys import`/`revoke`
+        # changes the file. A broken trust file stops the consumer here, with the reason.
+        self.trust = TrustFile(KeyStore.from_settings(settings))
         self.progress = Progress()
         self.stopping = False
         if rebuild:
@@ -155,6 +161,8 @@ class AgencyConsumer:
         writes: list[Write] = []
         offsets: dict[int, int] = {}
         now = time.time()
+        at = datetime.fromtimestamp(now, UTC)
+        trust = self.trust()
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -163,7 +171,7 @@ class AgencyConsumer:
                     log.warning("consume error", extra=_fields(agency=self.ctx.name, error=str(err)))
                 continue
             offsets[msg.partition()] = max(offsets.get(msg.partition(), -1), msg.offset())
-            write = self._plan(msg, now)
+            write = self._plan(msg, now, trust, at)
             if write is not None:
                 writes.append(write)
         if writes and not self._apply(writes):
@@ -178,9 +186,16 @@ class AgencyConsumer:
             os._exit(CRASH_EXIT_CODE)
         self._commit(offsets)
 
-    def _plan(self, msg: Any, now: float) -> Write | None:
+    def _plan(self, msg: Any, now: float, trust: TrustStore, at: datetime) -> Write | None:
         where = {"agency": self.ctx.name, "topic": msg.topic(), "partition": msg.partition(),
                  "offset": msg.offset()}
+        # Before decoding: a record the pipeline did not sign exactly like this is not trusted
+        # for anything, not even for its reason to be skipped.
+        signature = check(msg.value(), msg.key(), msg.headers(), trust, admin=PIPELINE_ADMIN,
+                          required=self.settings.require_signatures, at=at)
+        if isinstance(signature, Rejected):
+            self._skip("signature", signature.reason, where)
+            return None
         decoded = codec.decode("share", msg.value())
         if isinstance(decoded, DecodeError):
             self._skip("undecodable", decoded.reason, where)
