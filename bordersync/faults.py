@@ -83,6 +83,16 @@ def _copies(ids: Iterable[str]) -> int:
     return sum(n - 1 for n in Counter(ids).values())
 
 
+def _dropped(truth: Mapping[str, Any]) -> set[str]:
+    return {d for p in truth.get("physical_duplicates", []) for d in p["dropped"]}
+
+
+def missing(truth: Mapping[str, Any], accepted: Iterable[str], seen: Observed) -> set[str]:
+    """Accepted ids that should be forwarded and are in neither output topic (yet)."""
+    forwarded = {str(r["event_id"]) for r in [*seen.crossings, *seen.inspections]}
+    return set(accepted) - _dropped(truth) - forwarded
+
+
 def check(truth: Mapping[str, Any], accepted: Iterable[str], seen: Observed) -> dict[str, Any]:
     """Judge one history against the simulator's ground truth.
 
@@ -94,8 +104,7 @@ def check(truth: Mapping[str, Any], accepted: Iterable[str], seen: Observed) -> 
     content (at-least-once; harmless by construction).
     """
     accepted_ids = set(accepted)
-    dropped = {d for p in truth.get("physical_duplicates", []) for d in p["dropped"]}
-    should_forward = accepted_ids - dropped
+    should_forward = accepted_ids - _dropped(truth)
     forwarded = [*seen.crossings, *seen.inspections]
     forwarded_ids = {str(r["event_id"]) for r in forwarded}
     lost = sorted(should_forward - forwarded_ids)

@@ -27,10 +27,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from bordersync import codec, stack
 from bordersync.border import load_border_config
-from bordersync.faults import Fault, Observed, check, converged, plan_faults, schedule_seconds
+from bordersync.faults import Fault, Observed, check, converged, missing, plan_faults, schedule_seconds
 from bordersync.kafka import consumer_conf
 from bordersync.procs import Child
 from bordersync.settings import Settings
+from bordersync.soakdiag import diagnose, last_assignment
 from bordersync.topics import create_topics
 
 AGENCIES = ("al-customs", "mk-customs")
@@ -203,6 +204,25 @@ def settle_outputs(collector: Collector, truth: dict[str, Any], settle: float) -
     return False
 
 
+def diagnose_stall(settings: Settings, truth: dict[str, Any], accepted: list[str],
+                   collector: Collector, fleet: Fleet, agencies: tuple[str, ...],
+                   say: Callable[[str], None]) -> None:
+    """Where the missing events sit (bordersync/soakdiag.py); never fails the run by itself."""
+    from consumers.runner import group_id
+
+    groups = {f"{settings.topic_prefix}streams": ["raw"],
+              **{group_id(settings, a): [f"share.{a}"] for a in agencies}}
+    say(f"  logs: {settings.home / 'logs'}")
+    for name, child in fleet.children.items():
+        text = child.log.read_bytes().decode(errors="replace")
+        say(f"    {name} ({'alive' if child.alive() else 'dead'}): last assigned "
+            f"{last_assignment(text, settings.topic('raw'))}")
+    try:
+        diagnose(settings, missing(truth, accepted, collector.seen), groups, say)
+    except Exception as exc:  # diagnostics must not mask the check itself
+        say(f"  diagnostics failed: {type(exc).__name__}: {exc}")
+
+
 def private_settings(base: Settings, home: Path) -> Settings:
     return base.model_copy(update={
         "home": home, "dev_broker_port": stack.free_port(), "dev_redis_port": stack.free_port(),
@@ -242,6 +262,8 @@ def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: f
         collector = Collector(settings, agencies)
         stalled = not settle_outputs(collector, sim.truth, settle)
         if stalled:
+            diagnose_stall(settings, sim.truth, publisher.accepted, collector, fleet, agencies,
+                           say)
             # A stuck group assignment delays records without losing them: restart every
             # process once (docs/reliability.md); what is still missing after that is lost.
             say("  outputs did not settle; restarting every worker and consumer once")
@@ -249,7 +271,9 @@ def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: f
                 fleet.kill(name, "SIGTERM")
                 fleet.start(name)
             fleet.wait_joined(list(fleet.children), JOIN_TIMEOUT)
-            settle_outputs(collector, sim.truth, settle)
+            if not settle_outputs(collector, sim.truth, settle):
+                diagnose_stall(settings, sim.truth, publisher.accepted, collector, fleet, agencies,
+                               say)
         report = check(sim.truth, publisher.accepted, collector.seen)
         report["stalled"] = stalled
         report.update({"faults": done, "events": len(sim.events), "seed": seed,
