@@ -6,12 +6,15 @@ batch, in order (the failure table in docs/streams.md applies unchanged):
 
 1. consume: wait for the first record, then take whatever else is already buffered;
 2. process (pure): outputs + per-vehicle state changes;
-3. produce outputs and wait for every acknowledgement; then the state changes (changelog), and
-   wait again — state that says "seen" is never durable before what it produced;
-4. commit the batch's input offsets synchronously.
+3. produce outputs and wait for every acknowledgement; then produce the state changes
+   (changelog) — state that says "seen" is never durable before what it produced;
+4. commit the batch's input offsets once its state changes are acknowledged. That wait is not
+   on the hot path: the next batch is processed meanwhile and the commit goes out when the
+   acknowledgements arrive (in batch order), so each batch costs one broker round trip, not three.
 
-A crash anywhere before 4 replays the batch: outputs may repeat (downstream dedup by their ids),
-state is rebuilt from the changelog, and nothing accepted is lost.
+A crash anywhere before 4 replays the batch (and any later one whose commit was waiting):
+outputs may repeat (downstream dedup by their ids), state is rebuilt from the changelog, and
+nothing accepted is lost.
 
 Per-vehicle state lives in a dict restored from the compacted changelog topic when partitions are
 assigned. Tansu's ListOffsets reports the base offset of the last batch + 1 as the end, so restore
@@ -23,7 +26,9 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -36,6 +41,7 @@ from bordersync.kafka import consumer_conf, producer_conf
 from bordersync.keys import pipeline_signer
 from bordersync.settings import Settings
 from streams import metrics
+from streams.due import DueIndex
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.state import MARKER_KEY
@@ -45,6 +51,7 @@ log = logging.getLogger("bordersync.streams.engine")
 Clock = Callable[[], datetime]
 CHANGELOG = "streams-vehicles-changelog"
 RESTORE_TIMEOUT_S = 300.0
+SWEEP_SLICE = 1000  # vehicles per sweep call: a big due set (after a restore) never stalls a batch
 
 
 def _utcnow() -> datetime:
@@ -53,6 +60,14 @@ def _utcnow() -> datetime:
 
 class DeliveryFailed(RuntimeError):
     """A record of the batch was not acknowledged: the batch must not be committed."""
+
+
+@dataclass
+class _Ticket:
+    """A processed batch whose input offsets wait for its state changes to be acknowledged."""
+
+    offsets: dict[tuple[str, int], int]
+    outstanding: int = 0
 
 
 class BatchEngine:
@@ -68,10 +83,13 @@ class BatchEngine:
         self.changelog = settings.topic(CHANGELOG)
         self.state: dict[str, bytes] = {}
         self.owner: dict[str, int] = {}
+        self.due = DueIndex()
+        self._tickets: deque[_Ticket] = deque()
         self.stats = StatsWindows(settings.stats_window_seconds, settings.grace_seconds)
         self.running = True
         self._errors: list[str] = []
-        self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams"))
+        self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams",
+                                               on_commit=self._committed))
         self.producer = Producer(producer_conf(
             settings, **{"linger.ms": 1, "batch.num.messages": 10000,
                          "queue.buffering.max.messages": 1_000_000}))
@@ -85,20 +103,22 @@ class BatchEngine:
         self.consumer.subscribe([self.raw_topic, self.facts_topic], on_assign=self._on_assign,
                                 on_revoke=self._on_revoke)
         last_sweep = last_stats = time.monotonic()
+        more_due = False
         try:
             while self.running:
                 batch = self._next_batch()
                 if batch:
                     self._handle(batch)
+                self._commit_acknowledged()
                 now = time.monotonic()
-                if now - last_sweep >= self.settings.sweep_interval_seconds:
-                    self._sweep()
+                if more_due or now - last_sweep >= self.settings.sweep_interval_seconds:
+                    more_due = self._sweep()
                     last_sweep = now
                 if now - last_stats >= 1.0:
                     self._flush_stats()
                     last_stats = now
         finally:
-            self.producer.flush(10)
+            self._settle(10)
             self.consumer.close()
         return 0
 
@@ -128,22 +148,50 @@ class BatchEngine:
                 continue
             headers = [(str(h[0]), h[1]) for h in msg.headers() or [] if isinstance(h[1], bytes)]
             raw.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset))
+        ticket = _Ticket(offsets)
         if raw:
             result = self.processor.process(raw, self.clock(), self.state.get)
-            self._write(result)
+            self._write(result, ticket)
         if offsets:
-            try:
-                self.consumer.commit(
-                    offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                    asynchronous=False)
-            except KafkaException as exc:
-                # Partitions moved mid-batch: the new owner replays it; its outputs are
-                # duplicates by id and its state effects are already in the changelog.
-                log.warning("commit failed; batch will be replayed by the new owner",
-                            extra={"fields": {"error": str(exc)}})
+            self._tickets.append(ticket)
 
-    def _write(self, result: BatchResult) -> None:
-        """Outputs and state changes, acknowledged by the broker, before any commit."""
+    # --- commits -------------------------------------------------------------------------------
+
+    def _commit_acknowledged(self, asynchronous: bool = True) -> None:
+        """Commit, in batch order, every batch whose state changes the broker has acknowledged."""
+        self.producer.poll(0)
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise DeliveryFailed(f"{len(errors)} records not acknowledged: {errors[:3]}")
+        ready: dict[tuple[str, int], int] = {}
+        while self._tickets and self._tickets[0].outstanding == 0:
+            ready |= self._tickets.popleft().offsets
+        if not ready:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in ready.items()]
+        try:
+            if asynchronous:
+                self.consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            self._committed(exc.args[0] if exc.args else exc, [])
+
+    def _committed(self, err: Any, _partitions: list[TopicPartition]) -> None:
+        if err is not None:
+            # Partitions moved before the commit: the new owner replays those batches; their
+            # outputs are duplicates by id and their state effects are already in the changelog.
+            log.warning("commit failed; batches will be replayed by the new owner",
+                        extra={"fields": {"error": str(err)}})
+
+    def _settle(self, timeout: float) -> None:
+        """Everything produced acknowledged and committed (before partitions leave, at exit)."""
+        self.producer.flush(timeout)
+        self._commit_acknowledged(asynchronous=False)
+
+    def _write(self, result: BatchResult, ticket: _Ticket | None = None) -> None:
+        """Outputs acknowledged by the broker, then the state changes (the ticket's commit waits
+        for those)."""
         produce = self.producer.produce
         topic = self.settings.topic
         report = self._report
@@ -157,6 +205,7 @@ class BatchEngine:
         # Outputs must be acknowledged before the state that says "seen": if the worker died
         # between the two, a replay must not be dropped as a duplicate of lost outputs.
         self._flush()
+        acked = report if ticket is None else self._state_report(ticket)
         for plate, value in result.state.items():
             partition = result.owner[plate]
             if value is None:
@@ -165,10 +214,23 @@ class BatchEngine:
             else:
                 self.state[plate] = value
                 self.owner[plate] = partition
+            if ticket is not None:
+                ticket.outstanding += 1
             self._produce(produce, self.changelog, value, plate.encode(),
-                          {"partition": partition, "on_delivery": report})
-        self._flush()
+                          {"partition": partition, "on_delivery": acked})
+        for plate, (due, pending) in result.schedule.items():
+            if plate in self.state:
+                self.due.set(plate, due, pending)
+            else:
+                self.due.remove(plate)
         metrics.apply(result.tally)
+
+    def _state_report(self, ticket: _Ticket) -> Callable[[KafkaError | None, Message], None]:
+        def acked(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                self._errors.append(str(err))
+            ticket.outstanding -= 1
+        return acked
 
     def _flush(self) -> None:
         self.producer.flush(60)
@@ -191,12 +253,19 @@ class BatchEngine:
 
     # --- timers --------------------------------------------------------------------------------
 
-    def _sweep(self) -> None:
-        items = [(plate, self.owner[plate], value) for plate, value in self.state.items()]
-        result = self.processor.sweep(items, self.clock())
-        metrics.set_pending(dict(result.pending), [c.id for c in self.border.crossings])
-        if result.outputs or result.state:
+    def _sweep(self) -> bool:
+        """Sweep the vehicles that are due; True when more are due than one slice took."""
+        now = self.clock()
+        plates = self.due.pop_due(now.timestamp(), SWEEP_SLICE)
+        items = [(p, self.owner[p], self.state[p]) for p in plates if p in self.state]
+        if items:
+            result = self.processor.sweep(items, now)
+            # Their state changes are durable before the next commit: the flush of the next
+            # batch's outputs waits for them too, and a crash before that re-sweeps after restore.
             self._write(result)
+        metrics.set_pending({c: n for c, n in self.due.pending.items() if n > 0},
+                            [c.id for c in self.border.crossings])
+        return len(plates) == SWEEP_SLICE
 
     def _add_facts(self, value: bytes | None) -> None:
         import json
@@ -226,10 +295,12 @@ class BatchEngine:
             "restore_seconds": round(time.monotonic() - started, 3)}})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._settle(60)
         gone = {tp.partition for tp in partitions if tp.topic == self.raw_topic}
         for plate in [p for p, part in self.owner.items() if part in gone]:
             self.state.pop(plate, None)
             self.owner.pop(plate, None)
+            self.due.remove(plate)
         log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(gone)}})
 
     def _restore(self, partitions: list[int]) -> int:
@@ -262,9 +333,12 @@ class BatchEngine:
                     if value is None:
                         self.state.pop(plate, None)
                         self.owner.pop(plate, None)
+                        self.due.remove(plate)
                     else:
                         self.state[plate] = value
                         self.owner[plate] = part
+                        # Due at once: the sweep learns its real schedule (and pending count).
+                        self.due.set(plate, 0.0)
                         count += 1
         finally:
             reader.close()

@@ -25,7 +25,7 @@ from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
 from bordersync.signing import Rejected, Signer, sign
 from streams.dlq import dead_letter
-from streams.logic import discrepancies, dwell, matching
+from streams.logic import discrepancies, dwell, matching, schedule
 from streams.logic.alerts import alert
 from streams.logic.dedup import Verdict, classify, content_digest, remember
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
@@ -84,6 +84,9 @@ class BatchResult:
     owner: dict[str, int] = field(default_factory=dict)  # plate -> partition that owns its state
     tally: Tally = field(default_factory=Tally)
     pending: Counter[str] = field(default_factory=Counter)  # sweep only: pending per crossing
+    # plate -> (next due time for the sweep, crossings of its pending events); filled for every
+    # changed vehicle and, by ``sweep``, every swept one (the batch engine indexes it by time)
+    schedule: dict[str, tuple[float | None, tuple[str, ...]]] = field(default_factory=dict)
 
 
 class _Batch:
@@ -142,7 +145,7 @@ class Processor:
                     current = index
                     self._one(batch, rec, now)
                     current = None
-                return batch.finish()
+                return self._scheduled(batch.finish(), batch, batch.dirty)
             except (ValueError, TypeError) as exc:  # codec.EncodeError is a ValueError
                 if current is None:
                     raise
@@ -175,7 +178,16 @@ class Processor:
                 batch.result.pending[p.crossing] += 1
             if changed:
                 batch.dirty.add(plate)
-        return batch.finish()
+        return self._scheduled(batch.finish(), batch, batch.cache)
+
+    def _scheduled(self, result: BatchResult, batch: _Batch, plates: Iterable[str]) -> BatchResult:
+        default = self.settings.default_window_minutes * 60.0
+        grace, ttl = float(self.settings.grace_seconds), float(self.settings.dedup_ttl_seconds)
+        for plate in plates:
+            st = batch.cache[plate]
+            result.schedule[plate] = (schedule.next_due(st, self.windows, default, grace, ttl),
+                                      schedule.pending_crossings(st))
+        return result
 
     # --- one raw record ----------------------------------------------------------------------
 

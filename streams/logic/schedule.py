@@ -1,0 +1,31 @@
+"""When a vehicle's state next needs the sweep: pure, so the engines can index it by time.
+
+Sweeping every vehicle on every tick costs O(all state) each time (a 5,000-vehicle scan stalled
+the batch engine ~100 ms, which shows up in p99 latency; a backlog of a million would take tens
+of seconds a tick). The processor reports each touched vehicle's next due time instead, and the
+batch engine keeps a time index (``streams.due``) so a tick looks only at what is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from streams.logic import matching
+from streams.logic.model import VehicleState
+
+
+def next_due(st: VehicleState, windows: Mapping[str, float], default_window: float,
+             grace: float, ttl: float) -> float | None:
+    """Earliest wall-clock time (epoch seconds) at which ``sweep`` would change ``st``: a pending
+    event's UNMATCHED deadline or the TTL expiry of anything remembered. None: nothing left."""
+    times = [matching.deadline(p, windows.get(p.crossing, default_window), grace)
+             for p in st.pending if not p.alerted]
+    times.extend(s.seen_at + ttl for s in st.seen.values())
+    times.extend(p.arrived + ttl for p in st.pending)
+    times.extend(i.arrived + ttl for i in st.inspections)
+    return min(times) if times else None
+
+
+def pending_crossings(st: VehicleState) -> tuple[str, ...]:
+    """Crossing of every pending event (the pending-vehicles gauge counts these)."""
+    return tuple(p.crossing for p in st.pending)
