@@ -4,6 +4,9 @@ Per batch: consume, decode and plan, apply the whole batch to Redis in one atomi
 then commit the batch's offsets synchronously. A crash between the two re-delivers the batch,
 which the idempotent sink absorbs. Rebalance callbacks run inside ``consume``, i.e. between
 batches, when everything applied is already committed, so a revocation never loses work.
+
+Every share record's signature is checked against the pipeline's trusted keys first
+(docs/security.md); a bad one is skipped like an undecodable record: counted, logged, not stored.
 """
 
 from __future__ import annotations
