@@ -112,3 +112,12 @@ def test_pipeline_signer_follows_generate_rotate_and_revoke(tmp_path: Path) -> N
     assert found is not None and found.kid == second.kid
     store.revoke(second.kid)
     assert pipeline_signer(settings) is None
+
+
+def test_the_pipeline_key_cannot_speak_for_an_administration_on_raw(tmp_path: Path) -> None:
+    store, pipeline = keys(tmp_path)
+    value = b"raw event of MK"
+    result = check(value, b"SK1234AB", sign(value, b"SK1234AB", pipeline), store.trust(),
+                   admin="MK", required=False, at=NOW)
+    assert isinstance(result, Rejected)
+    assert result.reason.startswith("record of administration 'MK' signed by BORDERSYNC's key")
