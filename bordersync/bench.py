@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from bordersync import codec, stack
+from bordersync import benchrefs, codec, stack
 from bordersync.codec import DecodeError
 from bordersync.kafka import consumer_conf, producer_conf
 from bordersync.plates import normalise_plate
@@ -312,6 +312,11 @@ def run_bench(base: Settings, quick: bool, as_json: bool, out: TextIO = sys.stdo
         ref = figures.get("raw_loop_events_per_s")
         got = figures.get("pipeline_events_per_s")
         figures["pipeline_vs_raw_loop"] = round(got / ref, 3) if ref and got else None
+        note("references: records per input event, broker produce rate over the output topics")
+        figures |= benchrefs.fanout(s)
+        figures |= benchrefs.broker_ceiling(fresh(), sizes.raw_loop)
+        per_event, rate = figures["records_per_event"], figures["broker_produce_records_per_s"]
+        figures["broker_bound_events_per_s"] = round(rate / per_event) if rate else None
         for rate in sizes.rates:
             note(f"end-to-end latency at {rate} events/s")
             figures |= latency(fresh(), rate, sizes.latency_seconds, s.home)
