@@ -11,6 +11,7 @@ from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from streams.due import DueIndex
 from streams.processor import InRecord, Processor
 
 
@@ -27,12 +28,14 @@ def _exits(count: int, base: datetime) -> list[InRecord]:
 
 def state_figures(settings: Settings, quick: bool = False) -> dict[str, Any]:
     """Memory per pending (unmatched) vehicle as the batch engine holds it: the state dict's
-    keys, values and slots, measured with tracemalloc after processing only EXITs."""
+    keys, values and slots plus the sweep's time index, measured with tracemalloc after
+    processing only EXITs."""
     count = 2_000 if quick else 20_000
     processor = Processor(settings, load_border_config(settings.border_config), settings.partitions)
     records = _exits(count, datetime.now(UTC) - timedelta(minutes=30))
     state: dict[str, bytes] = {}
     owner: dict[str, int] = {}
+    due = DueIndex()
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -42,6 +45,8 @@ def state_figures(settings: Settings, quick: bool = False) -> dict[str, Any]:
             if value is not None:
                 state[plate] = value
                 owner[plate] = result.owner[plate]
+        for plate, (when, pending) in result.schedule.items():
+            due.set(plate, when, pending)
         del result
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]

@@ -16,6 +16,7 @@ class DueIndex:
         self._due: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._pending: dict[str, tuple[str, ...]] = {}
+        self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}  # few distinct: share them
         self.pending = Counter[str]()  # crossing -> pending events, kept by deltas
 
     def __len__(self) -> int:
@@ -53,9 +54,9 @@ class DueIndex:
         old = self._pending.pop(plate, ())
         if old == pending:
             if pending:
-                self._pending[plate] = pending
+                self._pending[plate] = old
             return
         self.pending.subtract(old)
         self.pending.update(pending)
         if pending:
-            self._pending[plate] = pending
+            self._pending[plate] = self._interned.setdefault(pending, pending)
