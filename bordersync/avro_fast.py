@@ -13,9 +13,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from operator import call
 from typing import Any
 
 Encoder = Callable[[Any], bytes]
+ChunkWriter = Callable[[dict[str, Any]], list[bytes]]  # one encoded chunk per record field
 Decoder = Callable[[bytes, int], tuple[Any, int]]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,7 +43,12 @@ class FieldError(ValueError):
 
 def _zigzag(n: int) -> bytes:
     n = (n << 1) ^ (n >> 63)
-    out = bytearray()
+    if 0x800000000 <= n < 0x40000000000:
+        # Six bytes: every millisecond timestamp from 1971 to 2248, the most frequent long here.
+        return ((n & 0x7F) | ((n & 0x3F80) << 1) | ((n & 0x1FC000) << 2) | ((n & 0xFE00000) << 3)
+                | ((n & 0x7F0000000) << 4) | ((n & 0x3F800000000) << 5)
+                | 0x8080808080).to_bytes(6, "little")
+    out = []
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
@@ -74,7 +81,34 @@ def _write_long(n: int) -> bytes:
 
 def _write_string(s: str) -> bytes:
     b = s.encode()
-    return write_long(len(b)) + b
+    n = len(b)
+    return (_SMALL[n] if n < 1024 else write_long(n)) + b
+
+
+_CACHED_STRINGS = 512
+
+
+def _cached_string_writer() -> Encoder:
+    """A string writer for one schema site that remembers its first distinct values.
+
+    Codes, post ids, crossings and agency names repeat on every record; ids and plates fill the
+    cache once and then only cost the lookup. Bounded, never cleared: no churn, no leak.
+    """
+    cache: dict[str, bytes] = {}
+    get = cache.get
+
+    def write_string(s: str) -> bytes:
+        try:
+            b = get(s)
+        except TypeError:  # unhashable: not a string, fails as the plain writer does
+            return _write_string(s)
+        if b is None:
+            b = _write_string(s)
+            if len(cache) < _CACHED_STRINGS and type(s) is str:
+                cache[s] = b
+        return b
+
+    return write_string
 
 
 def _write_double(x: float) -> bytes:
@@ -96,9 +130,24 @@ def _not_null(v: Any) -> bytes:
 def _write_timestamp(v: datetime | int) -> bytes:
     if type(v) is int:
         return write_long(v)
-    if v.utcoffset() is None:  # type: ignore[union-attr]
+    if v.tzinfo is not UTC and v.utcoffset() is None:  # type: ignore[union-attr]
         raise ValueError(f"naive datetime {v!r}: times must be timezone-aware")
     return write_long((v - EPOCH) // MILLI)  # type: ignore[operator]
+
+
+def _timestamp_writer() -> Encoder:
+    """A timestamp writer for one schema site; the batch's ``now`` repeats on every record."""
+    last: list[Any] = [None, b""]
+
+    def write_timestamp(v: datetime | int) -> bytes:
+        if v is last[0]:
+            return last[1]  # type: ignore[no-any-return]
+        b = _write_timestamp(v)
+        if type(v) is datetime:
+            last[0], last[1] = v, b
+        return b
+
+    return write_timestamp
 
 
 def read_long(d: bytes, p: int) -> tuple[int, int]:
@@ -190,6 +239,8 @@ class _Compiler:
 
     def writer(self, schema: Any, ns: str = "") -> Encoder:
         if isinstance(schema, str):
+            if schema == "string":
+                return _cached_string_writer()
             if schema in _PRIMITIVE_WRITERS:
                 return _PRIMITIVE_WRITERS[schema]
             full = self._named(schema, ns, self.writers)
@@ -198,7 +249,7 @@ class _Compiler:
             return self._union_writer(schema, ns)
         kind = schema["type"]
         if schema.get("logicalType") == "timestamp-millis" and kind == "long":
-            return _write_timestamp
+            return _timestamp_writer()
         if "logicalType" in schema:
             raise Unsupported(f"logical type {schema['logicalType']}")
         if kind == "enum":
@@ -227,7 +278,7 @@ class _Compiler:
         if kind == "record":
             return self._record_writer(schema, ns)
         if kind in _PRIMITIVE_WRITERS:
-            return _PRIMITIVE_WRITERS[kind]
+            return self.writer(kind, ns)
         raise Unsupported(f"type {kind!r}")
 
     def _union_writer(self, schema: list[Any], ns: str) -> Encoder:
@@ -255,20 +306,32 @@ class _Compiler:
 
     def _record_writer(self, schema: Any, ns: str) -> Encoder:
         full = self._full(schema["name"], schema.get("namespace", ns))
-        inner_ns = full.rpartition(".")[0]
         self.writers[full] = lambda v: write_record(v)  # recursive references
-        fields = [(f["name"], self.writer(f["type"], inner_ns), f.get("default", _MISSING))
-                  for f in schema["fields"]]
+        chunks = self.record_chunks(schema, ns)
 
         def write_record(v: dict[str, Any]) -> bytes:
-            try:
-                get = v.get
-                return b"".join([enc(get(name, default)) for name, enc, default in fields])
-            except Exception:
-                raise _explain(v, fields) from None
+            return b"".join(chunks(v))
 
         self.writers[full] = write_record
         return write_record
+
+    def record_chunks(self, schema: Any, ns: str = "") -> ChunkWriter:
+        full = self._full(schema["name"], schema.get("namespace", ns))
+        inner_ns = full.rpartition(".")[0]
+        fields = [(f["name"], self.writer(f["type"], inner_ns), f.get("default", _MISSING))
+                  for f in schema["fields"]]
+        names = [name for name, _, _ in fields]
+        encoders = [enc for _, enc, _ in fields]
+        defaults = [default for _, _, default in fields]
+
+        def record_chunks(v: dict[str, Any]) -> list[bytes]:
+            try:
+                # C-level loops: (encoder, value) pairs without a Python frame per field.
+                return list(map(call, encoders, map(v.get, names, defaults)))
+            except Exception:
+                raise _explain(v, fields) from None
+
+        return record_chunks
 
     def reader(self, schema: Any, ns: str = "") -> Decoder:
         if isinstance(schema, str):
@@ -391,6 +454,16 @@ def _explain(record: Any, fields: list[tuple[str, Encoder, Any]]) -> FieldError:
 def compile_writer(schema: Any) -> Encoder | None:
     try:
         return _Compiler().writer(schema)
+    except Unsupported:
+        return None
+
+
+def compile_chunk_writer(schema: Any) -> ChunkWriter | None:
+    """For a record schema: the encoded fields in schema order (their join is the record)."""
+    if not isinstance(schema, dict) or schema.get("type") != "record":
+        return None
+    try:
+        return _Compiler().record_chunks(schema)
     except Unsupported:
         return None
 
