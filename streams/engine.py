@@ -64,10 +64,11 @@ class DeliveryFailed(RuntimeError):
 
 @dataclass
 class _Ticket:
-    """A processed batch whose input offsets wait for its state changes to be acknowledged."""
+    """A processed batch whose input offsets wait for its state changes to be acknowledged:
+    by the next completed flush (``flushes`` counts them) or an empty producer queue."""
 
     offsets: dict[tuple[str, int], int]
-    outstanding: int = 0
+    flushes: int = 0
 
 
 class BatchEngine:
@@ -85,14 +86,19 @@ class BatchEngine:
         self.owner: dict[str, int] = {}
         self.due = DueIndex()
         self._tickets: deque[_Ticket] = deque()
+        self._flushes = 0
+        self._topics: dict[str, str] = {}
         self.stats = StatsWindows(settings.stats_window_seconds, settings.grace_seconds)
         self.running = True
         self._errors: list[str] = []
         self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams",
                                                on_commit=self._committed))
+        # Delivery reports only for failures: a Python callback per record costs ~1.5 µs and the
+        # engine learns success from flush() and the queue length instead.
         self.producer = Producer(producer_conf(
             settings, **{"linger.ms": 1, "batch.num.messages": 10000,
-                         "queue.buffering.max.messages": 1_000_000}))
+                         "queue.buffering.max.messages": 1_000_000,
+                         "delivery.report.only.error": True, "on_delivery": self._report}))
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -148,12 +154,12 @@ class BatchEngine:
                 continue
             headers = [(str(h[0]), h[1]) for h in msg.headers() or [] if isinstance(h[1], bytes)]
             raw.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset))
-        ticket = _Ticket(offsets)
         if raw:
             result = self.processor.process(raw, self.clock(), self.state.get)
-            self._write(result, ticket)
+            self._write(result)
         if offsets:
-            self._tickets.append(ticket)
+            # After _write: its state changes count as acknowledged only at a later flush.
+            self._tickets.append(_Ticket(offsets, self._flushes))
 
     # --- commits -------------------------------------------------------------------------------
 
@@ -163,8 +169,12 @@ class BatchEngine:
         if self._errors:
             errors, self._errors = self._errors, []
             raise DeliveryFailed(f"{len(errors)} records not acknowledged: {errors[:3]}")
+        if not self._tickets:
+            return
+        # Every record is acknowledged once the queue is empty (failures were reported above).
+        acked = self._flushes + 1 if len(self.producer) == 0 else self._flushes
         ready: dict[tuple[str, int], int] = {}
-        while self._tickets and self._tickets[0].outstanding == 0:
+        while self._tickets and self._tickets[0].flushes < acked:
             ready |= self._tickets.popleft().offsets
         if not ready:
             return
@@ -189,23 +199,29 @@ class BatchEngine:
         self.producer.flush(timeout)
         self._commit_acknowledged(asynchronous=False)
 
-    def _write(self, result: BatchResult, ticket: _Ticket | None = None) -> None:
-        """Outputs acknowledged by the broker, then the state changes (the ticket's commit waits
-        for those)."""
+    def _write(self, result: BatchResult) -> None:
+        """Outputs acknowledged by the broker, then the state changes (the batch's commit waits
+        for those: ``_commit_acknowledged``)."""
         produce = self.producer.produce
-        topic = self.settings.topic
-        report = self._report
+        topics = self._topics
         for out in result.outputs:
-            kwargs: dict[str, Any] = {"on_delivery": report}
+            topic = topics.get(out.stream) or topics.setdefault(
+                out.stream, self.settings.topic(out.stream))
+            try:
+                if out.headers is None and out.partition is None:
+                    produce(topic, out.value, out.key)
+                    continue
+            except BufferError:
+                pass
+            kwargs: dict[str, Any] = {}
             if out.headers:
                 kwargs["headers"] = out.headers
             if out.partition is not None:
                 kwargs["partition"] = out.partition
-            self._produce(produce, topic(out.stream), out.value, out.key, kwargs)
+            self._produce(produce, topic, out.value, out.key, kwargs)
         # Outputs must be acknowledged before the state that says "seen": if the worker died
         # between the two, a replay must not be dropped as a duplicate of lost outputs.
         self._flush()
-        acked = report if ticket is None else self._state_report(ticket)
         for plate, value in result.state.items():
             partition = result.owner[plate]
             if value is None:
@@ -214,10 +230,7 @@ class BatchEngine:
             else:
                 self.state[plate] = value
                 self.owner[plate] = partition
-            if ticket is not None:
-                ticket.outstanding += 1
-            self._produce(produce, self.changelog, value, plate.encode(),
-                          {"partition": partition, "on_delivery": acked})
+            self._produce(produce, self.changelog, value, plate.encode(), {"partition": partition})
         for plate, (due, pending) in result.schedule.items():
             if plate in self.state:
                 self.due.set(plate, due, pending)
@@ -225,18 +238,12 @@ class BatchEngine:
                 self.due.remove(plate)
         metrics.apply(result.tally)
 
-    def _state_report(self, ticket: _Ticket) -> Callable[[KafkaError | None, Message], None]:
-        def acked(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                self._errors.append(str(err))
-            ticket.outstanding -= 1
-        return acked
-
     def _flush(self) -> None:
         self.producer.flush(60)
         if self._errors or len(self.producer):
             errors, self._errors = self._errors, []
             raise DeliveryFailed(f"{len(errors)} records not acknowledged: {errors[:3]}")
+        self._flushes += 1  # everything produced so far is acknowledged
 
     def _produce(self, produce: Callable[..., None], topic: str, value: bytes | None,
                  key: bytes | None, kwargs: dict[str, Any]) -> None:
@@ -278,8 +285,7 @@ class BatchEngine:
         records = self.stats.due(self.clock().timestamp())
         for r in records:
             self._produce(self.producer.produce, self.settings.topic("stats"),
-                          codec.encode("stats", r), f"{r['crossing']}|{r['direction']}".encode(),
-                          {"on_delivery": self._report})
+                          codec.encode("stats", r), f"{r['crossing']}|{r['direction']}".encode(), {})
         if records:
             self.producer.poll(0)
 
