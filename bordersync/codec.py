@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
+from bordersync import avro_share
 from bordersync.avro_fast import Decoder, Encoder, FieldError, compile_reader, compile_writer
+from bordersync.avro_share import SharedEncoder
 from bordersync.schemas import EVENT_FAMILIES, Catalogue, SchemaVersion, catalogue, stream_family
 
 if TYPE_CHECKING:
@@ -162,6 +164,7 @@ class Codec:
         self._topic = topic or (lambda stream: stream)
         self._writers: dict[str, _Writer] = {}
         self._readers: dict[int, _Reader] = {}
+        self._shared: dict[str, SharedEncoder | None] = {}
 
     def _writer(self, stream: str) -> _Writer:
         family = stream_family(stream)
@@ -221,6 +224,26 @@ class Codec:
         fields = self.catalogue.latest("share").schema["fields"]
         return [(f["name"], f["type"]) for f in fields[:2]] == [("stream", "string"),
                                                                 ("agency", "string")]
+
+    def shared_encoder(self, stream: str) -> SharedEncoder | None:
+        """``stream``'s records together with their share projections, one encode of the fields
+        for all (``bordersync.avro_share``); None when the schemas do not line up or a registry
+        gives every agency's subject its own id: then ``encode`` + ``encode_share_copies``."""
+        if stream in self._shared:
+            return self._shared[stream]
+        encoder = None
+        branch = SHARE_BRANCHES.get(stream)
+        if branch is not None and self.registry is None:
+            try:
+                record, share = self._writer(stream), self._writer("share")
+            except EncodeError:
+                pass
+            else:
+                assert record.header is not None and share.header is not None
+                encoder = avro_share.build(stream, record.header, record.version.schema,
+                                           share.header, share.version.schema, branch)
+        self._shared[stream] = encoder
+        return encoder
 
     def _reader(self, sid: int) -> _Reader | str:
         version: SchemaVersion | None = None
@@ -328,6 +351,10 @@ def encode(stream: str, record: Record) -> bytes:
 
 def encode_share_copies(record: Record, agencies: list[str]) -> list[bytes]:
     return (_default or configure()).encode_share_copies(record, agencies)
+
+
+def shared_encoder(stream: str) -> SharedEncoder | None:
+    return (_default or configure()).shared_encoder(stream)
 
 
 def _avro_string(value: str) -> bytes:

@@ -329,15 +329,25 @@ class Processor:
               now: datetime, event_time: datetime | None) -> None:
         out = batch.result.outputs
         tally = batch.result.tally
-        out.append(OutRecord(stream, key, self.encode(stream, record)))
-        tally.inc("events_out", stream, crossing)
         groups = self.router.groups(stream, crossing)
-        for fields, agencies in groups:
-            # Agencies with the same agreement get the same projection: encode it once.
-            projection = {"stream": stream, "shared_at": now,
-                          "record": filter_fields(record, fields)}
-            for agency, value in zip(agencies, self._encode_shares(projection, agencies),
-                                     strict=True):
+        both = None
+        if groups and self.encode is codec.encode:
+            # The record and every projection from one encoding of its fields (avro_share).
+            shared = codec.shared_encoder(stream)
+            both = None if shared is None else shared.encode(record, groups, now)
+        # None: no fast path, or the record does not fit and ``encode`` raises the named error.
+        value, copies = both or (self.encode(stream, record), None)
+        out.append(OutRecord(stream, key, value))
+        tally.inc("events_out", stream, crossing)
+        for index, (fields, agencies) in enumerate(groups):
+            if copies is not None:
+                values = copies[index]
+            else:
+                # Agencies with the same agreement get the same projection: encode it once.
+                projection = {"stream": stream, "shared_at": now,
+                              "record": filter_fields(record, fields)}
+                values = self._encode_shares(projection, agencies)
+            for agency, value in zip(agencies, values, strict=True):
                 share = share_stream(agency)
                 signed = None if self.share_signer is None else sign(value, key, self.share_signer)
                 out.append(OutRecord(share, key, value, signed))
