@@ -80,8 +80,14 @@ def _check_utf8(name: str, value: str) -> None:
             raise InvalidEvent("not valid Unicode text (lone surrogate)", name) from None
 
 
+_STR, _INT, _LIST, _ENUM = range(4)
+_CHECK = {**dict.fromkeys(_STR_FIELDS, _STR), **dict.fromkeys(_INT_FIELDS, _INT),
+          **dict.fromkeys(_LIST_FIELDS, _LIST), **dict.fromkeys(_ENUMS, _ENUM)}
+
+
 def _check_type(name: str, value: object) -> None:
-    if name in _STR_FIELDS:
+    check = _CHECK.get(name)
+    if check == _STR:
         if not isinstance(value, str):
             raise InvalidEvent(f"expected a string, got {type(value).__name__}", name)
         if not value.strip():
@@ -89,22 +95,48 @@ def _check_type(name: str, value: object) -> None:
         if len(value) > MAX_STR:
             raise InvalidEvent(f"longer than {MAX_STR} characters", name)
         _check_utf8(name, value)
-    elif name in _INT_FIELDS:
+    elif check == _INT:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidEvent(f"expected an integer, got {type(value).__name__}", name)
         if value < 0 or value > 2**31 - 1:
             raise InvalidEvent(f"out of range: {value}", name)
-    elif name in _LIST_FIELDS:
+    elif check == _LIST:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise InvalidEvent("expected a list of non-empty strings", name)
         if len(value) > MAX_LIST:
             raise InvalidEvent(f"more than {MAX_LIST} entries", name)
         for item in value:
             _check_utf8(name, item)
-    elif name in _ENUMS:
+    elif check == _ENUM:
         if value not in _ENUMS[name]:
             allowed = ", ".join(_ENUMS[name])
             raise InvalidEvent(f"unknown code {value!r} (allowed: {allowed})", name)
+
+
+_SHAPES = {
+    kind: (required, frozenset(optional), frozenset(required) | frozenset(optional))
+    for kind, required, optional in (
+        ("crossing", COMMON_REQUIRED + CROSSING_REQUIRED, CROSSING_OPTIONAL),
+        ("inspection", COMMON_REQUIRED + INSPECTION_REQUIRED, INSPECTION_OPTIONAL),
+    )
+}
+_ALPHA2_SEEN: set[str] = set()  # codes that matched: at most 26 * 26 (and a trailing newline)
+_posts: tuple[BorderConfig | None, dict[str, str]] = (None, {})
+
+
+def _post_admins(border: BorderConfig) -> dict[str, str]:
+    """Post -> its administration, rebuilt only when another border configuration is passed."""
+    global _posts
+    if _posts[0] is not border:
+        _posts = (border, {p: a for c in border.crossings for a, p in c.sides.items()})
+    return _posts[1]
+
+
+def _alpha2(name: str, value: str) -> None:
+    if value not in _ALPHA2_SEEN:
+        if not _ALPHA2.match(value):
+            raise InvalidEvent(f"expected an ISO 3166-1 alpha-2 code, got {value!r}", name)
+        _ALPHA2_SEEN.add(value)
 
 
 def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
@@ -115,11 +147,9 @@ def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
     if kind not in KINDS:
         raise InvalidEvent(f"unknown or missing kind {kind!r} (allowed: crossing, inspection)",
                            "kind")
-    required = COMMON_REQUIRED + (CROSSING_REQUIRED if kind == "crossing" else INSPECTION_REQUIRED)
-    optional = CROSSING_OPTIONAL if kind == "crossing" else INSPECTION_OPTIONAL
-    unknown = sorted(set(obj) - set(required) - set(optional))
-    if unknown:
-        raise InvalidEvent(f"unknown field for a {kind} event", unknown[0])
+    required, optional, known = _SHAPES[kind]
+    if not obj.keys() <= known:
+        raise InvalidEvent(f"unknown field for a {kind} event", sorted(set(obj) - known)[0])
     for name in required:
         if name not in obj or obj[name] is None:
             raise InvalidEvent("required field missing", name)
@@ -128,17 +158,18 @@ def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
         if value is None and name in optional:
             continue
         if name == "event_time":
-            out[name] = parse_time(value)
+            # Re-validating a decoded record: the Avro codec returns aware UTC datetimes.
+            out[name] = value if type(value) is datetime and value.tzinfo is UTC \
+                else parse_time(value)
             continue
         _check_type(name, value)
         out[name] = value
-    for name in ("admin", "nationality"):
-        if not _ALPHA2.match(out[name]):
-            raise InvalidEvent(f"expected an ISO 3166-1 alpha-2 code, got {out[name]!r}", name)
-    crossing = border.crossing_of_post(out["post"])
-    if crossing is None:
+    _alpha2("admin", out["admin"])
+    _alpha2("nationality", out["nationality"])
+    admin = _post_admins(border).get(out["post"])
+    if admin is None:
         raise InvalidEvent(f"unknown post code {out['post']!r}", "post")
-    if crossing.sides.get(out["admin"]) != out["post"]:
+    if admin != out["admin"]:
         raise InvalidEvent(
             f"post {out['post']!r} does not belong to administration {out['admin']!r}", "post"
         )

@@ -18,10 +18,13 @@ class Verdict(Enum):
     PHYSICAL = "physical"  # other id, same admin/post/direction/plate within the window
 
 
+# One encoder for every digest: json.dumps would build it (and check its options) per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def content_digest(event: dict[str, Any]) -> str:
     """A stable hash of the validated event (canonical JSON), independent of the wire codec."""
-    canonical = json.dumps(to_json_dict(event), sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False)
+    canonical = _CANONICAL.encode(to_json_dict(event))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
