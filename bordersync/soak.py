@@ -37,6 +37,8 @@ from bordersync.topics import create_topics
 AGENCIES = ("al-customs", "mk-customs")
 # Log lines of a completed group join: Faust's (workers) and consumers/runner.py's.
 JOINED = (b"Setting newly assigned partitions", b'"partitions assigned"')
+# ... and of one that started (aiokafka's rejoin, the consumer's eager revoke) and is pending.
+JOINING = (b"(Re-)joining group", b'"partitions revoked"')
 JOIN_TIMEOUT = 90.0
 OUTBOX_BROKER_RESTART = "covered by tests/integration/test_outbox_broker.py"
 
@@ -130,6 +132,7 @@ class Fleet:
                      **{f"consumer-{a}": ["consume", "--agency", a] for a in agencies}}
         self.children: dict[str, Child] = {}
         self.offsets: dict[str, int] = {}
+        self.killed: dict[str, float] = {}  # group -> when a member of it was last killed
         for name in self.args:
             self.start(name)
 
@@ -140,24 +143,47 @@ class Fleet:
         self.children[name] = Child(name, self.args[name], self.settings, log,
                                     BORDERSYNC_LOG_LEVEL="INFO")
 
-    def joined(self, name: str) -> bool:
-        """The child has received an assignment since its last start (seen in its log)."""
+    def _log(self, name: str) -> bytes:
         with self.children[name].log.open("rb") as f:
             f.seek(self.offsets[name])
-            text = f.read()
-        return JOINED[0] in text or JOINED[1] in text
+            return f.read()
 
-    def wait_joined(self, names: list[str], timeout: float) -> None:
+    def settled(self, name: str) -> bool:
+        """Joined since its last start, and its latest join has completed (none pending)."""
+        text = self._log(name)
+        return max(text.rfind(j) for j in JOINED) > max(text.rfind(j) for j in JOINING)
+
+    @staticmethod
+    def group(name: str) -> str:
+        return "workers" if name.startswith("worker-") else name
+
+    def wait_settled(self, target: str, timeout: float) -> None:
+        """Until ``target``'s consumer group is stable: no member with a JoinGroup pending.
+
+        Tansu 0.6 keeps a member killed while its JoinGroup is pending (docs/reliability.md), and
+        a rebalance is not only the victim's own restart: the other worker rejoins when one
+        restarts, and every member rejoins again when a killed member's old session expires
+        (``session_timeout_ms`` after the kill; also after a SIGTERM that lands before the worker
+        can leave the group). So an ordinary fault waits for that expiry and for every member of
+        the group to hold its assignment; only rebalance faults hit pending joins.
+        """
+        group = self.group(target)
+        members = [n for n in self.children if self.group(n) == group]
+        expiry = self.settings.session_timeout_ms / 1000 + 2.0
         deadline = time.monotonic() + timeout
-        while not all(self.joined(n) for n in names):
+        while True:
+            calm = time.monotonic() - self.killed.get(group, -expiry) >= expiry
+            if calm and all(self.settled(n) for n in members):
+                return
             if time.monotonic() > deadline:
-                late = [n for n in names if not self.joined(n)]
-                raise RuntimeError(f"no partition assignment after {timeout:.0f}s: {late}")
+                late = [n for n in members if not self.settled(n)]
+                raise RuntimeError(f"group of {target} not settled after {timeout:.0f}s: {late}")
             self.check_alive()
             time.sleep(0.2)
 
     def kill(self, name: str, sig: str) -> None:
         child = self.children[name]
+        self.killed[self.group(name)] = time.monotonic()
         if sig == "SIGTERM":
             child.stop(grace=15.0)
             return
@@ -183,8 +209,8 @@ def run_faults(fleet: Fleet, faults: list[Fault], say: Callable[[str], None]) ->
         fleet.check_alive()
         if not fault.rebalance:
             # Tansu 0.6 keeps a member killed in the middle of its join forever (docs/
-            # reliability.md), so an ordinary fault waits until its victim has joined.
-            fleet.wait_joined([fault.target], JOIN_TIMEOUT)
+            # reliability.md), so an ordinary fault waits until the victim's group is stable.
+            fleet.wait_settled(fault.target, JOIN_TIMEOUT)
         fleet.kill(fault.target, fault.signal)
         done += 1
         say(f"  fault {n}/{len(faults)}: {fault.signal} {fault.target}"
@@ -256,7 +282,8 @@ def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: f
         publisher.join(timeout=300)
         if publisher.error is not None or publisher.is_alive():
             raise RuntimeError(f"publisher failed: {publisher.error or 'still running'}")
-        fleet.wait_joined(list(fleet.children), JOIN_TIMEOUT)
+        for name in fleet.children:
+            fleet.wait_settled(name, JOIN_TIMEOUT)
         say(f"  traffic done: {len(publisher.accepted)} accepted, {publisher.queued} queued; "
             "waiting for the outputs to settle")
         collector = Collector(settings, agencies)
@@ -267,10 +294,13 @@ def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: f
             # A stuck group assignment delays records without losing them: restart every
             # process once (docs/reliability.md); what is still missing after that is lost.
             say("  outputs did not settle; restarting every worker and consumer once")
+            # All down first, then all up: stopping one while another joins is a rebalance kill.
             for name in list(fleet.children):
                 fleet.kill(name, "SIGTERM")
+            for name in list(fleet.children):
                 fleet.start(name)
-            fleet.wait_joined(list(fleet.children), JOIN_TIMEOUT)
+            for name in fleet.children:
+                fleet.wait_settled(name, JOIN_TIMEOUT)
             if not settle_outputs(collector, sim.truth, settle):
                 diagnose_stall(settings, sim.truth, publisher.accepted, collector, fleet, agencies,
                                say)

@@ -11,6 +11,7 @@ Groups' members and assignments come from DescribeGroups where the broker answer
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +35,14 @@ class PartitionScan:
     records: int = 0
     # raw topics only: event id -> offsets it occupies
     ids: dict[str, list[int]] = field(default_factory=dict)
+    # dead-letter topics only: event id -> "stage: error" of each dead letter
+    dead: dict[str, list[str]] = field(default_factory=dict)
 
 
-def scan(settings: Settings, topics: Iterable[str], ids_of: set[str]) -> dict[tuple[str, int], PartitionScan]:
-    """Read ``topics`` to EOF by assignment (no group). Records event ids of topics in ``ids_of``."""
+def scan(settings: Settings, topics: Iterable[str], ids_of: set[str],
+         dead_of: frozenset[str] = frozenset()) -> dict[tuple[str, int], PartitionScan]:
+    """Read ``topics`` to EOF by assignment (no group). Records event ids of topics in ``ids_of``
+    and, for dead-letter topics in ``dead_of``, each dead raw event's stage and error."""
     consumer = Consumer(consumer_conf(settings, f"soakdiag-{time.monotonic_ns()}",
                                       **{"enable.partition.eof": True}))
     try:
@@ -63,10 +68,17 @@ def scan(settings: Settings, topics: Iterable[str], ids_of: set[str]) -> dict[tu
                 s = scans[key]
                 offset = int(msg.offset() or 0)
                 s.end, s.records = max(s.end, offset + 1), s.records + 1
-                if key[0] in ids_of:
+                if key[0] in ids_of or key[0] in dead_of:
                     value = codec.decode("raw", msg.value())
-                    if isinstance(value, dict) and "event_id" in value:
+                    if not isinstance(value, dict) or "event_id" not in value:
+                        continue
+                    if key[0] in ids_of:
                         s.ids.setdefault(str(value["event_id"]), []).append(offset)
+                    else:
+                        pairs: Any = msg.headers() or []
+                        h = {k: bytes(v or b"").decode(errors="replace") for k, v in pairs}
+                        s.dead.setdefault(str(value["event_id"]), []).append(
+                            f"{h.get('dlq.stage', '?')}: {h.get('dlq.error', '?')[:120]}")
         return scans
     finally:
         consumer.close()
@@ -115,16 +127,16 @@ def diagnose(settings: Settings, missing: set[str], groups: dict[str, list[str]]
     raw events: how many sit below their partition's committed offset (skipped) or above (unread).
     """
     streams = sorted({s for ss in groups.values() for s in ss}
-                     | {"raw", "crossings", "inspections", "matched", "alerts"})
+                     | {"raw", "crossings", "inspections", "matched", "alerts", "dlq"})
     topics = [settings.topic(s) for s in streams]
-    raw = settings.topic("raw")
-    scans = scan(settings, topics, {raw})
+    raw, dlq = settings.topic("raw"), settings.topic("dlq")
+    scans = scan(settings, topics, {raw}, frozenset({dlq}))
     commits: dict[str, dict[tuple[str, int], int]] = {}
     for group, consumed in groups.items():
         tps = [k for k in scans if k[0] in {settings.topic(s) for s in consumed}]
         commits[group] = committed(settings, group, tps)
     say(f"  diagnostics: {len(missing)} events missing from the outputs")
-    summary = {"skipped": 0, "unread": 0, "not_in_raw": 0}
+    summary = {"skipped": 0, "unread": 0, "not_in_raw": 0, "dead_lettered": 0}
     for (topic, p), s in sorted(scans.items()):
         marks = [f"{g.removeprefix(settings.topic_prefix)}={c[(topic, p)]}"
                  for g, c in commits.items() if (topic, p) in c]
@@ -146,6 +158,11 @@ def diagnose(settings: Settings, missing: set[str], groups: dict[str, list[str]]
     if summary["not_in_raw"]:
         say(f"    {summary['not_in_raw']} missing events are not on the raw topic at all "
             f"e.g. {sorted(missing - in_raw)[:3]}")
+    dead = {i: r for (t, _), s in scans.items() if t == dlq for i, r in s.dead.items()}
+    summary["dead_lettered"] = len(missing & set(dead))
+    reasons = Counter(r for i in missing & set(dead) for r in set(dead[i]))
+    for reason, n in reasons.most_common(5):
+        say(f"    {n} missing events are on the dead-letter topic: {reason}")
     for line in describe(settings, list(groups)):
         say(line)
     say(f"  diagnostics summary: {summary}")
@@ -160,10 +177,12 @@ def last_assignment(log: str, raw_topic: str) -> str:
         return "no assignment logged"
     if faust > consumer:
         at = log[:faust].rfind("\n") + 1
+        # A worker that holds partitions but never finished recovery processes nothing.
+        state = ("recovered" if "Recovery complete" in log[faust:] else "recovery not complete")
         for line in log[faust:].splitlines()[1:12]:
             if f"| {raw_topic} " in line:
-                return f"{log[at:at + 25]} raw {line.split('|')[2].strip()}"
-        return f"{log[at:at + 25]} no raw partitions"
+                return f"{log[at:at + 25]} raw {line.split('|')[2].strip()}, {state}"
+        return f"{log[at:at + 25]} no raw partitions, {state}"
     line = log[log[:consumer].rfind("\n") + 1:].split("\n", 1)[0]
     at = line.find('"ts": "')
     parts = line[line.find('"partitions": ') + 14:].split("]", 1)[0] + "]"

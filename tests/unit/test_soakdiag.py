@@ -28,9 +28,11 @@ CONSUMER_LOG = (
 
 
 def test_last_faust_assignment_names_the_raw_partitions() -> None:
-    assert last_assignment(FAUST_LOG, "p.raw") == "[2026-11-26 01:15:47,834] raw {0-3}"
+    assert (last_assignment(FAUST_LOG, "p.raw")
+            == "[2026-11-26 01:15:47,834] raw {0-3}, recovery not complete")
     first = FAUST_LOG.split("[2026-11-26 01:15:47")[0]
-    assert last_assignment(first, "p.raw") == "[2026-11-26 01:15:36,780] raw {0, 2}"
+    assert (last_assignment(first + "[^---Recovery]: Recovery complete\n", "p.raw")
+            == "[2026-11-26 01:15:36,780] raw {0, 2}, recovered")
 
 
 def test_last_consumer_assignment_and_none_logged() -> None:
