@@ -56,3 +56,13 @@ def state_figures(settings: Settings, quick: bool = False) -> dict[str, Any]:
         "state_value_bytes_mean": round(sum(map(len, state.values())) / max(1, len(state))),
         "pending_vehicles_measured": len(state),
     }
+
+
+def processor_figures(events: int = 20000) -> dict[str, float]:
+    """The pure ``Processor.process`` rate (no broker) and its cost per event by stage:
+    ``processor_events_per_s``, ``processor_us_per_event`` and ``processor_us_per_event_<stage>``
+    for decode, validate, dedup_state, encode_outputs, encode_shares and other
+    (``streams.bench_processor``; ``bench_processor.table`` prints them)."""
+    from streams.bench_processor import figures
+
+    return figures(events)

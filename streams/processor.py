@@ -34,6 +34,8 @@ from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
 REKEY_HEADER = "bordersync.rekeyed-from"
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per json.dumps call
+_UNCHECKED = Checked()  # frozen: one instance serves every record without a verifier
 STATS_FACTS = "stats-facts"
 OUT_STREAM = {"crossing": "crossings", "inspection": "inspections"}
 
@@ -52,6 +54,10 @@ class InRecord:
     topic: str
     partition: int
     offset: int
+
+
+_Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
+               list[tuple[str, tuple[str, ...]]]]
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ class _Batch:
             st = self.cache[plate]
             self.result.state[plate] = None if st.is_empty() else st.encode()
         if self.facts:
-            value = json.dumps([f.pack() for f in self.facts], separators=(",", ":")).encode()
+            value = _COMPACT.encode([f.pack() for f in self.facts]).encode()
             self.result.outputs.append(OutRecord(STATS_FACTS, b"facts", value))
         return self.result
 
@@ -128,6 +134,9 @@ class Processor:
         self.partitions = partitions
         self.router = ShareRouter(border)
         self.windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
+        self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
+        # (stream, crossing) -> agency groups, their share streams, the tally keys of one emit
+        self._routes: dict[tuple[str, str], _Route] = {}
 
     # --- the batch function ------------------------------------------------------------------
 
@@ -202,7 +211,7 @@ class Processor:
         except InvalidEvent as exc:
             self._dead(batch, rec, f"event {decoded.get('event_id')!r}: {exc}", "validate")
             return
-        checked = Checked()
+        checked = _UNCHECKED
         if self.verifier is not None:
             signature = self.verifier.check(rec.value, rec.key, rec.headers, event["admin"], now)
             if isinstance(signature, Rejected):
@@ -210,11 +219,11 @@ class Processor:
                            "signature")
                 return
             checked = signature
-        crossing = self.border.crossing_of_post(event["post"])
+        crossing = self._crossing_of_post.get(event["post"])
         assert crossing is not None  # validate() checked the post
         plate = normalise_plate(event["plate"])
         key = plate.encode()
-        tally.inc("events_in", "raw", crossing.id)
+        tally.counts[("events_in", ("raw", crossing.id))] += 1
         if rec.key != key and partition_for(key, self.partitions) != rec.partition:
             # A foreign producer keyed it differently: send it where this vehicle's state lives.
             # Verified above against the key it was signed with; that key travels along.
@@ -329,7 +338,8 @@ class Processor:
               now: datetime, event_time: datetime | None) -> None:
         out = batch.result.outputs
         tally = batch.result.tally
-        groups = self.router.groups(stream, crossing)
+        route = self._routes.get((stream, crossing)) or self._route(stream, crossing)
+        groups, targets, keys = route
         both = None
         if groups and self.encode is codec.encode:
             # The record and every projection from one encoding of its fields (avro_share).
@@ -338,7 +348,6 @@ class Processor:
         # None: no fast path, or the record does not fit and ``encode`` raises the named error.
         value, copies = both or (self.encode(stream, record), None)
         out.append(OutRecord(stream, key, value))
-        tally.inc("events_out", stream, crossing)
         for index, (fields, agencies) in enumerate(groups):
             if copies is not None:
                 values = copies[index]
@@ -347,14 +356,22 @@ class Processor:
                 projection = {"stream": stream, "shared_at": now,
                               "record": filter_fields(record, fields)}
                 values = self._encode_shares(projection, agencies)
-            for agency, value in zip(agencies, values, strict=True):
-                share = share_stream(agency)
+            for share, value in zip(targets[index], values, strict=True):
                 signed = None if self.share_signer is None else sign(value, key, self.share_signer)
                 out.append(OutRecord(share, key, value, signed))
-                tally.inc("events_out", share, crossing)
-                tally.inc("shared", agency, stream)
+        tally.counts.update(keys)  # in C, in the order one inc() per key would have added them
         if groups and event_time is not None:
             tally.observe("latency", max(0.0, (now - event_time).total_seconds()), stream)
+
+    def _route(self, stream: str, crossing: str) -> _Route:
+        groups = self.router.groups(stream, crossing)
+        targets = [[share_stream(a) for a in agencies] for _, agencies in groups]
+        keys: list[tuple[str, tuple[str, ...]]] = [("events_out", (stream, crossing))]
+        for (_, agencies), shares in zip(groups, targets, strict=True):
+            for agency, share in zip(agencies, shares, strict=True):
+                keys += [("events_out", (share, crossing)), ("shared", (agency, stream))]
+        route = self._routes[(stream, crossing)] = (groups, targets, keys)
+        return route
 
     def _encode_shares(self, projection: dict[str, Any], agencies: list[str]) -> list[bytes]:
         if self.encode is codec.encode:

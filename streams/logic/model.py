@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# Built once: json.dumps would build an encoder (and check its options) on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 
 def epoch(value: datetime) -> float:
     return value.timestamp()
@@ -134,7 +137,7 @@ class VehicleState:
             "p": [p.pack() for p in self.pending],
             "i": [i.pack() for i in self.inspections],
         }
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+        return _COMPACT.encode(doc).encode()
 
     @classmethod
     def decode(cls, data: bytes | None) -> VehicleState:
@@ -149,6 +152,11 @@ class VehicleState:
 
     def expire(self, now: float, ttl: float) -> bool:
         """Forget everything older than ``ttl`` (wall clock); True when something was dropped."""
+        # Nothing to drop is the common case: check first, rebuild only when needed.
+        if (all(now - v.seen_at <= ttl for v in self.seen.values())
+                and all(now - p.arrived <= ttl for p in self.pending)
+                and all(now - i.arrived <= ttl for i in self.inspections)):
+            return False
         before = (len(self.seen), len(self.pending), len(self.inspections))
         self.seen = {k: v for k, v in self.seen.items() if now - v.seen_at <= ttl}
         self.pending = [p for p in self.pending if now - p.arrived <= ttl]
