@@ -162,7 +162,13 @@ def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
             out[name] = value if type(value) is datetime and value.tzinfo is UTC \
                 else parse_time(value)
             continue
-        _check_type(name, value)
+        check = _CHECK.get(name)
+        # Inline verdicts for the common valid cases; anything else gets the full check and its
+        # message (the same verdict either way).
+        if not ((check == _STR and type(value) is str and value.isascii()
+                 and 0 < len(value) <= MAX_STR and not value.isspace())
+                or (check == _ENUM and type(value) is str and value in _ENUMS[name])):
+            _check_type(name, value)
         out[name] = value
     _alpha2("admin", out["admin"])
     _alpha2("nationality", out["nationality"])

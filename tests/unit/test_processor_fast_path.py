@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bordersync import codec
 from bordersync.bench import event_pair
 from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
-from streams.processor import BatchResult, InRecord, Processor, partition_for
+from streams.processor import BatchResult, InRecord, Processor, _Batch, partition_for
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123_456, tzinfo=UTC)
 
@@ -86,3 +88,19 @@ def test_fast_and_general_paths_agree() -> None:
     streams = {o[0] for snapshot in fast for o in snapshot[0]}
     assert {"crossings", "inspections", "matched", "alerts", "dlq"} <= streams
     assert any(s.startswith("share.") for s in streams)
+
+
+def test_a_record_that_does_not_fit_raises_the_general_paths_error() -> None:
+    """The fast path steps aside; ``encode`` raises the error naming the field, and ``process``
+    dead-letters the input with that message (tests/unit/test_matching.py)."""
+    processor = Processor(Settings(), load_border_config(), 4)
+    exit_, _ = event_pair(1, NOW)
+    bad = {**exit_, "crossing": "kjafasan-qafe-thane", "plate_normalised": "SK0001AA",
+           "gross_mass_kg": "heavy"}
+    with pytest.raises(codec.EncodeError) as fast:
+        processor._emit(_Batch(lambda _p: None), "crossings", "kjafasan-qafe-thane", b"K", bad,
+                        NOW, None)
+    with pytest.raises(codec.EncodeError) as general:
+        codec.encode("crossings", bad)
+    assert str(fast.value) == str(general.value)
+    assert "gross_mass_kg" in str(fast.value)
