@@ -48,9 +48,11 @@ class FastFetchConsumer(faust_aiokafka.Consumer):
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
-        # Faust keeps no baseline for a partition the group never committed, and then commits
-        # whatever run of offsets was acked first, even if it starts mid-partition. Its
-        # baseline is the log start: nothing is committed until that record is processed.
+        # Faust keeps no baseline for a partition the group never committed (or committed at
+        # 0), and then commits whatever run of offsets was acked first, even if it starts
+        # mid-partition; aiokafka does not seek it either, so a position left from a previous
+        # generation (past records Faust dropped at the revoke) stands. Its baseline and
+        # position are the log start: nothing is committed until that record is processed.
         fresh = [tp for tp in self.assignment() if self._committed_offset.get(tp) is None
                  and self.app.topics.acks_enabled_for(tp.topic)]
         if not fresh:
@@ -63,6 +65,10 @@ class FastFetchConsumer(faust_aiokafka.Consumer):
         for tp, offset in earliest.items():
             if self._committed_offset.get(tp) is None and offset is not None:
                 self._committed_offset[tp] = offset
+                try:
+                    await self.seek(tp, offset)
+                except Exception as exc:  # revoked meanwhile: its next owner seeks it
+                    log.warning("no seek of %s to its log start: %r", tp, exc)
 
     def _new_offset(self, tp: TP) -> int | None:
         # Faust only refuses when the first acked offset is more than one past the committed
