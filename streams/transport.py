@@ -19,6 +19,7 @@ next rebalance or restart (at-least-once; downstream dedup by id).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -45,6 +46,12 @@ class FastFetchConsumer(faust_aiokafka.Consumer):
         log.warning("offsets %s..%s of %s[%s] were skipped by the fetch; not committing past "
                     "them (re-read after the next rebalance)", offset_from, offset_to - 1,
                     tp.topic, tp.partition)
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        # When a rebalance interrupts recovery, Faust starts the standbys with stale offsets and
+        # can seek one below -1; aiokafka raises and the worker crashes (seen in `make soak`).
+        # The log start is the safe reading of "before the beginning" (a changelog replays).
+        await super().seek_wait({tp: max(offset, 0) for tp, offset in partitions.items()})
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
