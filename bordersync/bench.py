@@ -301,6 +301,10 @@ def run_bench(base: Settings, quick: bool, as_json: bool, out: TextIO = sys.stdo
     def note(text: str) -> None:
         print(f"# {text}", file=sys.stderr, flush=True)
 
+    note("processor alone (no broker): rate and cost per stage")
+    from streams.bench import processor_figures
+
+    figures |= processor_figures(4_000 if quick else 20_000)
     with bench_stack(base) as fresh:
         s = fresh()
         note(f"filling {sizes.pipeline} raw events")

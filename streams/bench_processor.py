@@ -27,6 +27,7 @@ from bordersync import avro_share, codec
 from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from streams import gctune
 from streams.logic import model
 from streams.logic.sharing import ShareRouter
 from streams.processor import BatchResult, InRecord, Processor
@@ -134,6 +135,12 @@ def _encode_split(results: list[BatchResult], border: Any) -> float:
 
 
 def figures(events: int = 20000) -> dict[str, float]:
+    """Measured with the worker's garbage-collector settings (``streams.gctune``)."""
+    with gctune.tuned():
+        return _figures(events)
+
+
+def _figures(events: int) -> dict[str, float]:
     settings = Settings()
     border = load_border_config(settings.border_config)
     records = _records(events)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from faust.worker import Worker
 
 from bordersync.settings import Settings
-from streams import ingest
+from streams import gctune, ingest
 from streams.app import create_app
 
 
 def run_worker(settings: Settings) -> int:
+    gctune.tune()
     if settings.stream_engine == "batch":
         from streams.engine import run_engine
 
