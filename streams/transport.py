@@ -49,9 +49,10 @@ class FastFetchConsumer(faust_aiokafka.Consumer):
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
         # When a rebalance interrupts recovery, Faust starts the standbys with stale offsets and
-        # can seek one below -1; aiokafka raises and the worker crashes (seen in `make soak`).
-        # The log start is the safe reading of "before the beginning" (a changelog replays).
-        await super().seek_wait({tp: max(offset, 0) for tp, offset in partitions.items()})
+        # can seek one to None; aiokafka raises and the worker crashes (seen in `make soak`).
+        # The log start is the safe reading of "unknown" (a changelog replays idempotently).
+        await super().seek_wait({tp: offset if isinstance(offset, int) and offset >= 0 else 0
+                                 for tp, offset in partitions.items()})
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
