@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from bordersync import benchrefs, codec, stack
 from bordersync.codec import DecodeError
@@ -212,8 +212,10 @@ def latency(settings: Settings, rate: int, seconds: float, log_dir: Any) -> Figu
                 # Pace by what was produced (``sent`` shrinks as records arrive).
                 target = start + produced / rate
                 produced += 1
-                while time.perf_counter() < target:
-                    _drain_latency(consumer, sent, lat, 0.0)
+                # Wait in consume, not in a busy loop: the pacing must not take a core from the
+                # worker and the broker (2 cores in all).
+                while (wait := target - time.perf_counter()) > 0:
+                    _wait_latency(consumer, sent, lat, wait)
                 sent[event["event_id"]] = time.perf_counter()
                 producer.produce(settings.topic("raw"), codec.encode("raw", event),
                                  normalise_plate(event["plate"]).encode())
@@ -252,19 +254,33 @@ def _warm_up(settings: Settings, producer: Producer, consumer: Consumer) -> bool
     return False
 
 
+def _wait_latency(consumer: Consumer, sent: dict[str, float], lat: list[float],
+                  timeout: float) -> None:
+    """Block up to ``timeout`` for the first record (poll returns as soon as one is there),
+    then take what else is buffered."""
+    first = consumer.poll(timeout)
+    if first is not None:
+        _record_latency(first, sent, lat)
+        _drain_latency(consumer, sent, lat, 0.0)
+
+
 def _drain_latency(consumer: Consumer, sent: dict[str, float], lat: list[float],
                    timeout: float) -> None:
     for msg in consumer.consume(1000, timeout=timeout):
-        if msg.error():
-            continue
-        received = time.perf_counter()
-        decoded = codec.decode("share", msg.value())
-        if isinstance(decoded, DecodeError):
-            continue
-        record = decoded.get("record", {})
-        event_id = record.get("event_id") if isinstance(record, dict) else None
-        if event_id in sent:
-            lat.append(received - sent.pop(event_id))
+        _record_latency(msg, sent, lat)
+
+
+def _record_latency(msg: Message, sent: dict[str, float], lat: list[float]) -> None:
+    if msg.error():
+        return
+    received = time.perf_counter()
+    decoded = codec.decode("share", msg.value())
+    if isinstance(decoded, DecodeError):
+        return
+    record = decoded.get("record", {})
+    event_id = record.get("event_id") if isinstance(record, dict) else None
+    if event_id in sent:
+        lat.append(received - sent.pop(event_id))
 
 
 @contextmanager
