@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 
 from bordersync import codec
 from bordersync.kafka import consumer_conf, producer_conf
@@ -81,3 +81,32 @@ class Reader:
 
 def pair_ids(got: Collected) -> set[tuple[str, str]]:
     return {(m["exit_event_id"], m["entry_event_id"]) for m in got["matched"]}
+
+
+def read_to_end(settings: Settings, topic: str, timeout: float = 30.0) -> list[Message]:
+    """Every record of ``topic`` so far: its partitions assigned (no group join) and read until
+    each reports end-of-partition (from fetch responses, right on Tansu)."""
+    reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}test-read",
+                                    **{"enable.partition.eof": True}))
+    try:
+        partitions = list(reader.list_topics(topic, timeout=10).topics[topic].partitions)
+        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        found: list[Message] = []
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(done) < len(partitions) and time.monotonic() < deadline:
+            for msg in reader.consume(500, timeout=0.5):
+                err = msg.error()
+                if err is None:
+                    found.append(msg)
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    done.add(int(msg.partition() or 0))
+        assert len(done) == len(partitions), f"{topic}: end not reached"
+        return found
+    finally:
+        reader.close()
+
+
+def header_pairs(msg: Message) -> list[tuple[str, Any]]:
+    raw = msg.headers() or []
+    return list(raw.items()) if isinstance(raw, dict) else list(raw)

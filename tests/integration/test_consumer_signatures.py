@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import REGISTRY
 
 from bordersync import codec
 from bordersync.border import load_border_config
-from bordersync.kafka import consumer_conf, producer_conf
+from bordersync.kafka import producer_conf
 from bordersync.keys import KeyStore, pipeline_signer
 from bordersync.settings import Settings
 from bordersync.signing import PIPELINE_ADMIN, Signer, Verified, sign, verify
@@ -31,6 +30,7 @@ from consumers.runner import AgencyConsumer
 from consumers.sink import connect
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing
+from tests.integration.streams_support import header_pairs, read_to_end
 
 AGENCY = "al-customs"
 PLATE = "SK7777AB"
@@ -72,29 +72,9 @@ def stored(settings: Settings, plate: str = PLATE) -> set[str]:
 
 def share_headers(settings: Settings) -> list[dict[str, bytes]]:
     """Headers of every record the worker wrote to the share topic so far."""
-    topic = settings.topic(f"share.{AGENCY}")
-    reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}test-read",
-                                    **{"enable.partition.eof": True}))
-    try:
-        partitions = list(reader.list_topics(topic, timeout=10).topics[topic].partitions)
-        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        found: list[dict[str, bytes]] = []
-        done: set[int] = set()
-        deadline = time.monotonic() + 20
-        while len(done) < len(partitions) and time.monotonic() < deadline:
-            for msg in reader.consume(500, timeout=0.5):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        done.add(int(msg.partition() or 0))
-                    continue
-                raw = msg.headers() or []
-                pairs = list(raw.items()) if isinstance(raw, dict) else list(raw)
-                headers = {n: v for n, v in pairs if isinstance(v, bytes)}
-                found.append({**headers, "_value": msg.value() or b"", "_key": msg.key() or b""})
-        return found
-    finally:
-        reader.close()
+    return [{**{n: v for n, v in header_pairs(msg) if isinstance(v, bytes)},
+             "_value": msg.value() or b"", "_key": msg.key() or b""}
+            for msg in read_to_end(settings, settings.topic(f"share.{AGENCY}"), 20)]
 
 
 @pytest.fixture

@@ -6,52 +6,33 @@ rotation while the worker runs is picked up from the trust file without a restar
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import validate
-from bordersync.kafka import consumer_conf, producer_conf
+from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
 from producers.sdk import Signers, to_record
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing
+from tests.integration.streams_support import header_pairs, read_to_end
 
 
 def tail(stream: str, settings: Settings) -> list[dict[str, Any]]:
-    """Every record of a stream so far: assigned partitions (no group join), read to their end."""
-    topic = settings.topic(stream)
-    reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}test-read",
-                                    **{"enable.partition.eof": True}))
-    try:
-        partitions = list(reader.list_topics(topic, timeout=10).topics[topic].partitions)
-        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        records: list[dict[str, Any]] = []
-        done: set[int] = set()
-        deadline = time.monotonic() + 30
-        while len(done) < len(partitions) and time.monotonic() < deadline:
-            for msg in reader.consume(500, timeout=0.5):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        done.add(int(msg.partition() or 0))
-                    continue
-                raw = msg.headers() or []
-                pairs = list(raw.items()) if isinstance(raw, dict) else list(raw)
-                headers = {n: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
-                           for n, v in pairs}
-                value = msg.value()
-                decoded = None if stream == "dlq" or value is None else codec.decode(stream, value)
-                records.append({"headers": headers, "value": decoded})
-        assert len(done) == len(partitions), f"{topic}: end not reached"
-        return records
-    finally:
-        reader.close()
+    """Every record of a stream so far, with its headers as text."""
+    records: list[dict[str, Any]] = []
+    for msg in read_to_end(settings, settings.topic(stream)):
+        headers = {n: v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+                   for n, v in header_pairs(msg)}
+        value = msg.value()
+        decoded = None if stream == "dlq" or value is None else codec.decode(stream, value)
+        records.append({"headers": headers, "value": decoded})
+    return records
 
 
 def ids(stream: str, settings: Settings) -> list[str]:
