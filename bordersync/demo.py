@@ -27,7 +27,6 @@ from bordersync.codec import DecodeError
 from bordersync.kafka import consumer_conf
 from bordersync.procs import Child, cli_path
 from bordersync.settings import Settings
-from bordersync.topics import create_topics
 
 DEMO_AGENCIES = ("al-customs", "mk-customs", "al-border-police")
 DEMO_CROSSING = "kjafasan-qafe-thane"  # al-customs (looked up at the end) sees this crossing
@@ -107,12 +106,7 @@ def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.std
     monitor: Monitor | None = None
     print(f"bordersync demo: {duration:.0f}s of simulated traffic at ~{rate:.0f} events/s", file=out)
     try:
-        info, _ = stack.up(private)
-        settings = private.model_copy(update={"bootstrap": info.bootstrap,
-                                              "redis_url": info.redis_url})
-        create_topics(settings)
-        print(f"  stack: broker {info.bootstrap}, redis {info.redis_url} (logs in {home})",
-              file=out)
+        settings = stack.up_private(private, out)
         logs = home / "logs"
         children.append(Child("worker", ["streams", "worker"], settings, logs / "worker.log"))
         for agency in DEMO_AGENCIES:

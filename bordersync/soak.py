@@ -32,7 +32,6 @@ from bordersync.kafka import consumer_conf
 from bordersync.procs import Child
 from bordersync.settings import Settings
 from bordersync.soakdiag import diagnose, last_assignment
-from bordersync.topics import create_topics
 
 AGENCIES = ("al-customs", "mk-customs")
 # Log lines of a completed group join: Faust's (workers) and consumers/runner.py's.
@@ -339,12 +338,7 @@ def run_soak(base: Settings, *, seed: int, vehicles: int, faults: int, settle: f
     private = private_settings(base, home)
     report: dict[str, Any] = {"faults": 0, "accepted": 0, "lost": None, "duplicated": None}
     try:
-        info, _ = stack.up(private)
-        settings = private.model_copy(update={"bootstrap": info.bootstrap,
-                                              "redis_url": info.redis_url})
-        create_topics(settings)
-        print(f"  stack: broker {info.bootstrap}, redis {info.redis_url} (logs in {home})",
-              file=out)
+        settings = stack.up_private(private, out)
         report = soak(settings, seed=seed, vehicles=vehicles, faults=faults, settle=settle,
                       out=out)
     except (Exception, KeyboardInterrupt) as exc:

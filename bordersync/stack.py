@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 from bordersync.settings import Settings
 
@@ -301,3 +302,17 @@ def embedded(settings: Settings) -> Iterator[StackInfo]:
         yield info
     finally:
         down(settings)
+
+
+def up_private(private: Settings, out: TextIO) -> Settings:
+    """Start ``private``'s own stack (demo, soak), create the topics and say where it runs:
+    the settings bound to it. The caller stops it with ``down(private)``."""
+    from bordersync.topics import create_topics  # topics -> kafka -> stack: import cycle
+
+    info, _ = up(private)
+    settings = private.model_copy(update={"bootstrap": info.bootstrap,
+                                          "redis_url": info.redis_url})
+    create_topics(settings)
+    print(f"  stack: broker {info.bootstrap}, redis {info.redis_url} (logs in {private.home})",
+          file=out)
+    return settings
