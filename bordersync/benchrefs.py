@@ -10,47 +10,35 @@ output topics. Their quotient is the broker-bound ceiling of the pipeline on thi
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Producer
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.catalogue import share_stream
 from bordersync.kafka import producer_conf
-from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
 
 Figures = dict[str, Any]
 
 
 def fanout(settings: Settings, events: int = 4000) -> Figures:
-    """Records written per input event by the processor (outputs + state changes), no broker."""
-    from bordersync.bench import event_pair
-    from streams.processor import InRecord, Processor
+    """Records written per input event by the processor (outputs + state changes), no broker;
+    the processor bench's workload."""
+    from streams.bench_processor import raw_records, run_batches
+    from streams.processor import BatchResult, Processor
 
     processor = Processor(settings, load_border_config(settings.border_config),
                           settings.partitions)
-    base = datetime.now(UTC) - timedelta(hours=1)
-    records: list[InRecord] = []
-    for i in range(events // 2):
-        for event in event_pair(i, base):
-            key = normalise_plate(event["plate"]).encode()
-            records.append(InRecord(key, codec.encode("raw", event), [], "raw", 0, len(records)))
-    state: dict[str, bytes] = {}
-    outputs = changes = 0
-    for start in range(0, len(records), 1000):
-        result = processor.process(records[start:start + 1000], datetime.now(UTC), state.get)
-        outputs += len(result.outputs)
-        changes += len(result.state)
-        for plate, value in result.state.items():
-            if value is None:
-                state.pop(plate, None)
-            else:
-                state[plate] = value
-    return {"records_per_event": round((outputs + changes) / len(records), 2),
-            "output_records_per_event": round(outputs / len(records), 2)}
+    written = {"outputs": 0, "state": 0}
+
+    def count(_n: int, result: BatchResult) -> None:
+        written["outputs"] += len(result.outputs)
+        written["state"] += len(result.state)
+
+    run_batches(processor, raw_records(events), count)
+    return {"records_per_event": round(sum(written.values()) / events, 2),
+            "output_records_per_event": round(written["outputs"] / events, 2)}
 
 
 def broker_ceiling(settings: Settings, count: int) -> Figures:

@@ -40,7 +40,7 @@ _clock = time.process_time  # the total: CPU time, steadier than wall time on a 
 _tick = time.perf_counter  # the stage clocks: cheap enough to wrap calls a few µs long
 
 
-def _records(events: int) -> list[InRecord]:
+def raw_records(events: int) -> list[InRecord]:
     from bordersync.bench import event_pair
 
     base = NOW - timedelta(hours=1)
@@ -52,7 +52,7 @@ def _records(events: int) -> list[InRecord]:
     return records[:events]
 
 
-def _run(processor: Processor, records: list[InRecord],
+def run_batches(processor: Processor, records: list[InRecord],
          keep: Callable[[int, BatchResult], None] | None = None,
          clock: Callable[[], float] = _clock) -> float:
     state: dict[str, bytes] = {}
@@ -143,15 +143,15 @@ def figures(events: int = 20000) -> dict[str, float]:
 def _figures(events: int) -> dict[str, float]:
     settings = Settings()
     border = load_border_config(settings.border_config)
-    records = _records(events)
-    _run(Processor(settings, border, 4), records[:BATCH])  # compile codecs, warm caches
-    total = _run(Processor(settings, border, 4), records)
+    records = raw_records(events)
+    run_batches(Processor(settings, border, 4), records[:BATCH])  # compile codecs, warm caches
+    total = run_batches(Processor(settings, border, 4), records)
 
     spent: dict[str, float] = defaultdict(float)
     sample = records[:INSTRUMENTED]
     results: list[BatchResult] = []
     with _stage_clocks(spent):
-        whole = _run(Processor(settings, border, 4), sample, lambda _n, r: results.append(r),
+        whole = run_batches(Processor(settings, border, 4), sample, lambda _n, r: results.append(r),
                      _tick)
     split = _encode_split(results, border)
     share = {stage: min(1.0, spent[stage] / whole) for stage in spent}
