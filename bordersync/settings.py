@@ -89,6 +89,23 @@ class Settings(BaseSettings):
     readmodel_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     api_port: int = 8088
     api_addr: str = "127.0.0.1"
+    # Agency API security (docs/security.md, "Agency API"). JWKS file or https URL of the token
+    # issuer; unset = dev mode: a local signing key under $home/api/ issues the tokens.
+    api_jwks: str | None = None
+    api_issuer: str = "bordersync-dev"
+    api_audience: str = "bordersync-api"
+    # TLS for the API; with a client CA, agency certificates (mutual TLS) authenticate too.
+    api_tls_cert: Path | None = None
+    api_tls_key: Path | None = None
+    api_tls_client_ca: Path | None = None
+    # /healthz and /metrics live on their own port, loopback by default (0 = any free port).
+    api_admin_port: int = 8089
+    api_admin_addr: str = "127.0.0.1"
+    # Per-client token bucket: sustained requests per second and burst.
+    api_rate_per_second: float = Field(default=20.0, gt=0)
+    api_rate_burst: int = Field(default=100, ge=1)
+    # Audit log entries kept per agency (Redis stream, approximate trim).
+    api_audit_max_entries: int = Field(default=1_000_000, ge=1000)
     # Test hook: exit hard after the sink write of batch N, before its commit (0 = off).
     consumer_crash_after_batch: int = Field(default=0, ge=0)
 
