@@ -94,6 +94,20 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     agency = resolve_agency(settings, args.agency)
     if agency is None:
         return 2
+    if args.action == "token":
+        from consumers.auth import SCOPE_AUDIT, SCOPE_LOOKUP, issue_dev_token
+
+        if settings.api_jwks is not None:
+            print("bordersync: BORDERSYNC_API_JWKS is set: tokens come from that issuer, not "
+                  "from the dev key", file=sys.stderr)
+            return 2
+        scopes = (SCOPE_LOOKUP, SCOPE_AUDIT) if args.audit else (SCOPE_LOOKUP,)
+        print(issue_dev_token(settings, agency, args.officer, scopes, ttl=args.ttl))
+        return 0
+    if args.action == "audit":
+        from consumers.apicli import export_audit
+
+        return export_audit(settings, agency)
     from consumers.api import serve
 
     return serve(settings, agency, args.port if args.port is not None else settings.api_port)
@@ -109,5 +123,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--agency", help="default: BORDERSYNC_AGENCY, else the first configured agency")
     p.add_argument("--json", action="store_true")
     p = add("api", cmd_api, "HTTP JSON API and officer page over an agency's read model")
+    p.add_argument("action", nargs="?", choices=["serve", "token", "audit"], default="serve",
+                   help="serve (default); token: print a dev token; audit: export the audit "
+                        "log as JSON lines, oldest first")
+    p.add_argument("--officer", default="officer", help="token: the officer's id")
+    p.add_argument("--audit", action="store_true", help="token: also the 'audit' scope")
+    p.add_argument("--ttl", type=int, default=12 * 3600, help="token: lifetime in seconds")
     p.add_argument("--agency", help="default: BORDERSYNC_AGENCY, else the first configured agency")
     p.add_argument("--port", type=int, help="default: BORDERSYNC_API_PORT (8088); 0 = any free")
