@@ -28,10 +28,12 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync import stack
 
     if args.action == "up":
+        if args.brokers:
+            settings = settings.model_copy(update={"dev_brokers": args.brokers})
         info, notes = stack.up(settings)
         print(f"bootstrap={info.bootstrap} redis={info.redis_url}")
-        print(f"# {'; '.join(notes)} (home {settings.home.resolve()}; memory only: "
-              "`dev down` or a broker restart loses every topic)", file=sys.stderr)
+        print(f"# {'; '.join(notes)} (home {settings.home.resolve()}; topics survive `dev down`, "
+              "`dev down --purge` clears them)", file=sys.stderr)
         if "started" in notes:
             from bordersync.topics import create_topics
 
@@ -39,7 +41,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             created = create_topics(live)
             print(f"# {len(created)} topics ready", file=sys.stderr)
     elif args.action == "down":
-        for note in stack.down(settings):
+        for note in stack.down(settings, purge=args.purge):
             print(note)
     else:
         state = stack.status(settings)
@@ -136,8 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    p = add("dev", cmd_dev, "embedded broker (Tansu) and Redis on loopback")
+    p = add("dev", cmd_dev, "local Apache Kafka (KRaft) and Redis on loopback")
     p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--brokers", type=int, choices=[1, 3], default=None,
+                   help="up: Kafka nodes (3 = replication factor 3, min.insync.replicas 2)")
+    p.add_argument("--purge", action="store_true", help="down: also delete Kafka's data")
     p = add("crossings", cmd_crossings, "joint crossings")
     p.add_argument("--json", action="store_true")
     p = add("agencies", cmd_agencies, "partner agencies and the fields they may receive")

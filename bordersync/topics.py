@@ -11,16 +11,27 @@ from bordersync.kafka import admin_conf
 from bordersync.settings import Settings
 
 
+def replication(settings: Settings, brokers: int | None = None, timeout: float = 30.0) -> int:
+    """Replicas per topic: the setting, else as many as the cluster has brokers, up to 3."""
+    if settings.replication_factor:
+        return settings.replication_factor
+    if brokers is None:
+        brokers = len(AdminClient(admin_conf(settings)).list_topics(timeout=timeout).brokers)
+    return min(3, max(1, brokers))
+
+
 def create_topics(settings: Settings, timeout: float = 30.0) -> list[tuple[str, str]]:
     """Create every catalogue topic; returns ``(topic, "created" | "exists")`` per topic."""
     border = load_border_config(settings.border_config)
     admin = AdminClient(admin_conf(settings))
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    metadata = admin.list_topics(timeout=timeout)
+    existing = set(metadata.topics)
+    replicas = replication(settings, len(metadata.brokers))
     wanted = [
         NewTopic(
             settings.topic(spec.stream),
             num_partitions=partitions_for(spec, settings),
-            replication_factor=settings.replication_factor,
+            replication_factor=replicas,
             config=spec.configs(),
         )
         for spec in all_topics(border)

@@ -8,6 +8,7 @@ import faust
 
 from bordersync.settings import Settings
 from bordersync.stack import resolve_bootstrap
+from bordersync.topics import replication
 from streams.transport import make_transport_class
 
 
@@ -28,7 +29,7 @@ def create_app(settings: Settings) -> BorderApp:
         broker=[f"kafka://{b}" for b in bootstrap.split(",")],
         store=settings.faust_store,
         topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
+        topic_replication_factor=replication(settings),
         broker_session_timeout=settings.session_timeout_ms / 1000,
         broker_heartbeat_interval=settings.heartbeat_interval_ms / 1000,
         consumer_auto_offset_reset="earliest",

@@ -1,12 +1,13 @@
-"""Shared fixtures: one embedded stack per session, and per-test topics and groups.
+"""Shared fixtures: one local stack per session, and per-test topics and groups.
 
-Tests under ``tests/unit`` are pure logic; everything else is an integration test against the
-real Tansu broker and a real Redis, started here (never mocked, never skipped).
+Tests under ``tests/unit`` are pure logic; everything else is an integration test against a
+real Apache Kafka node (KRaft) and a real Redis, started here (never mocked, never skipped).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,6 +24,12 @@ from bordersync.topics import create_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent / "bordersync"
+
+
+def pytest_report_header() -> str:
+    from bordersync import devbroker
+
+    return f"broker: {devbroker.describe()} (KRaft, one node per session), redis: Debian's redis-server"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,11 +55,14 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 @pytest.fixture
 def make_settings(
     stack_settings: Settings, tmp_path: Path
-) -> Callable[..., Settings]:
-    """Settings with a fresh topic prefix (own topics) and home; topics created."""
+) -> Iterator[Callable[..., Settings]]:
+    """Settings with a fresh topic prefix (own topics) and home; topics created, and deleted
+    after the test so one broker serves the whole session without piling up partitions."""
+    prefixes: list[str] = []
 
     def factory(create: bool = True, **overrides: object) -> Settings:
         prefix = f"t{uuid.uuid4().hex[:10]}."
+        prefixes.append(prefix)
         settings = stack_settings.model_copy(
             update={"topic_prefix": prefix, "home": tmp_path / prefix.rstrip("."), **overrides}
         )
@@ -61,7 +71,27 @@ def make_settings(
             create_topics(settings)
         return settings
 
-    return factory
+    yield factory
+    delete_topics(stack_settings, prefixes)
+
+
+def delete_topics(settings: Settings, prefixes: list[str]) -> None:
+    """Delete every topic under ``prefixes`` (asynchronous on the broker; errors ignored)."""
+    if not prefixes:
+        return
+    from confluent_kafka.admin import AdminClient
+
+    from bordersync.kafka import admin_conf
+
+    admin = AdminClient(admin_conf(settings))
+    try:
+        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(tuple(prefixes))]
+    except Exception:
+        return
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=10).values():
+            with contextlib.suppress(Exception):
+                future.result(15)
 
 
 @pytest.fixture

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages bordersync runs against: redis-server (read model, embedded stack)
-# and prometheus/promtool (monitoring tests). Idempotent; needs root or sudo on a fresh machine.
+# Installs the Debian packages bordersync runs against: Java 17+ and Maven (the local Apache Kafka
+# broker, fetched from Maven Central by `bordersync dev up`), redis-server (read model, local
+# stack) and prometheus/promtool (monitoring tests). Idempotent; needs root or sudo on a fresh machine.
 set -euo pipefail
 need=()
+# Apache Kafka 4.x needs Java 17 or newer; Debian 12 / Ubuntu 22.04+ ship openjdk-17-jre-headless.
+if ! command -v java >/dev/null 2>&1; then
+  need+=(openjdk-17-jre-headless)
+fi
+command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # Headless browser for the officer page test (consumers/page).
