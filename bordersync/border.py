@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SHARED_STREAMS = ("crossings", "inspections", "matched", "alerts")
+SHARED_STREAMS = ("crossings", "inspections", "matched", "alerts", "risk")
 
 
 class Crossing(BaseModel):

@@ -41,6 +41,13 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("alerts", "normalised plate", 30, "alerts for officers and analysts"),
     TopicSpec("dlq", "original key", 30, "bad records: original bytes, error headers"),
     TopicSpec("stats", "crossing|direction", 7, "windowed per-crossing statistics"),
+    TopicSpec("risk", "normalised plate", 30, "joint risk assessments (docs/risk.md)"),
+    # Compacted: the latest value per key is the state (profile versions, lists per admin).
+    TopicSpec("risk-profiles", "profile id@version", 3650,
+              "risk profiles with both administrations' signatures", compact=True,
+              single_partition=True),
+    TopicSpec("risk-lists", "kind|admin", 3650, "signed watchlists (keyed hashes) and AEO lists",
+              compact=True, single_partition=True),
     # Internal to the streams worker. The changelog name is Faust's "<app id>-<table>-changelog"
     # (app id = prefix + "streams"); created here so it exists with compaction before Faust runs.
     TopicSpec("streams-vehicles-changelog", "normalised plate", 30,

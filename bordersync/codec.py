@@ -37,6 +37,7 @@ SHARE_BRANCHES = {
     "inspections": "bordersync.share.SharedInspection",
     "matched": "bordersync.share.SharedMatched",
     "alerts": "bordersync.share.SharedAlert",
+    "risk": "bordersync.share.SharedRisk",
 }
 # Codec stream -> logical stream whose topic carries it (registry subjects: "<topic>-value").
 TOPIC_STREAMS = {"crossing": "crossings", "inspection": "inspections"}

@@ -29,6 +29,7 @@ STREAM_FAMILIES: dict[str, str] = {
     "alerts": "alert",
     "stats": "stats",
     "share": "share",
+    "risk": "risk",
 }
 # Families whose absent optional fields mean "not reported": decode drops nulls so a record
 # round-trips to exactly what ``events.validate`` returned.

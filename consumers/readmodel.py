@@ -48,6 +48,10 @@ class Keys:
     def alerts(self, plate: str) -> str:
         return f"{self.prefix}v:{plate}:alerts"
 
+    def risk(self, plate: str) -> str:
+        """Risk assessments of a vehicle (docs/risk.md), field = risk_id."""
+        return f"{self.prefix}v:{plate}:risk"
+
     def alert(self, alert_id: str) -> str:
         return f"{self.prefix}alert:{alert_id}"
 
@@ -184,6 +188,9 @@ def plan(
         p.hset(keys.inspections(plate), idem, envelope)
     elif stream == "matched":
         idem = _plan_matched(p, plate, kept, envelope)
+    elif stream == "risk":
+        idem = _id(kept, "risk_id")
+        p.hset(keys.risk(plate), idem, envelope)
     else:
         idem = _plan_alert(p, plate, kept, envelope)
     stats: Op = ("hincrby", keys.stats(), str(stream), 1.0)

@@ -30,14 +30,26 @@ TRANSIT = Histogram("bordersync_transit_seconds", "Exit-to-entry transit time of
 PENDING = Gauge("bordersync_pending_vehicles", "Crossings waiting for their partner.", ["crossing"])
 SHARED = Counter("bordersync_shared_records_total", "Records written to share.<agency> topics.",
                  ["agency", "stream"])
+RISK_ASSESSED = Counter("bordersync_risk_assessed_total", "Risk assessments by channel.",
+                        ["crossing", "stage", "channel"])
+RISK_HITS = Counter("bordersync_risk_hits_total", "Risk profile hits.", ["profile", "channel"])
+RISK_OUTCOMES = Counter("bordersync_risk_outcomes_total",
+                        "Inspection results joined to the vehicle's assessment.",
+                        ["stage", "channel", "result"])
+RISK_RULE_OUTCOMES = Counter("bordersync_risk_rule_outcomes_total",
+                             "Inspection results of vehicles a profile hit.", ["profile", "result"])
+RISK_DWELL = Histogram("bordersync_risk_dwell_seconds",
+                       "Dwell time in controls, green lane vs other vehicles.", ["crossing", "lane"],
+                       buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200))
 REBALANCES = Counter("bordersync_rebalances_total", "Partition rebalances seen by this worker.")
 
 _COUNTERS = {
     "events_in": EVENTS_IN, "events_out": EVENTS_OUT, "duplicates": DUPLICATES, "matched": MATCHED,
     "unmatched": UNMATCHED, "discrepancies": DISCREPANCIES, "alerts": ALERTS, "dlq": DLQ,
-    "shared": SHARED,
+    "shared": SHARED, "risk_assessed": RISK_ASSESSED, "risk_hits": RISK_HITS,
+    "risk_outcomes": RISK_OUTCOMES, "risk_rule_outcomes": RISK_RULE_OUTCOMES,
 }
-_HISTOGRAMS = {"latency": LATENCY, "transit": TRANSIT}
+_HISTOGRAMS = {"latency": LATENCY, "transit": TRANSIT, "risk_dwell": RISK_DWELL}
 
 
 def apply(tally: Tally) -> None:

@@ -31,6 +31,7 @@ from streams.logic.dedup import Verdict, classify, content_digest, remember
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
+from streams.risk.stage import RiskStage
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
 REKEY_HEADER = "bordersync.rekeyed-from"
@@ -123,8 +124,9 @@ class Processor:
     def __init__(self, settings: Settings, border: BorderConfig, partitions: int,
                  encode: Callable[[str, dict[str, Any]], bytes] = codec.encode,
                  verifier: RecordVerifier | None = None,
-                 share_signer: Signer | None = None) -> None:
+                 share_signer: Signer | None = None, risk: RiskStage | None = None) -> None:
         self.settings = settings
+        self.risk = risk  # None: no risk assessment (streams/risk, docs/risk.md)
         # None: no signature checks (logic tests); the engines pass one built from settings.
         self.verifier = verifier
         # The pipeline key (kid BORDERSYNC:...) signing share records; None: sent unsigned.
@@ -258,6 +260,8 @@ class Processor:
                    event["event_time"])
         if event["kind"] == "inspection":
             st.inspections.append(HeldInspection.from_event(event, crossing.id, t_now))
+            if self.risk is not None:
+                self.risk.on_inspection(st, event, crossing.id, tally)
             self._dwell_of_inspection(batch, st, event, crossing.id)
             if event["result"] in ("HOLD", "SEIZED"):
                 self._alert(batch, "INSPECTION_HOLD", crossing.id, plate, [event["event_id"]],
@@ -266,6 +270,9 @@ class Processor:
             return
         batch.facts.append(Fact(crossing.id, event["direction"], epoch(event["event_time"]), EVENT))
         self._dwell_of_crossing(batch, st, event, crossing.id)
+        if self.risk is not None:
+            self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
+                st, event, plate, crossing, now, tally), now, event["event_time"])
         self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now), now)
 
     def _match(self, batch: _Batch, st: VehicleState, plate: str, new: Pending,
@@ -285,6 +292,8 @@ class Processor:
         record = matching.matched_record(exit_=exit_, entry=entry, plate=plate,
                                          discrepancies=found, inspections=held, late=late, now=now)
         tally = batch.result.tally
+        if self.risk is not None:
+            self.risk.on_matched(st, record, tally)
         tally.inc("matched", new.crossing)
         tally.observe("transit", record["transit_seconds"], new.crossing)
         for d in found:

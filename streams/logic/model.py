@@ -127,6 +127,10 @@ class VehicleState:
     seen: dict[str, Seen] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
     inspections: list[HeldInspection] = field(default_factory=list)
+    # Risk history [t, code, ...] (streams.risk.stage): kept with the vehicle's other state, so
+    # it lives as long as the dedup TTL; written only when non-empty (state bytes unchanged
+    # without the risk stage). Does not keep a state alive on its own.
+    risk: list[list[Any]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (self.seen or self.pending or self.inspections)
@@ -137,6 +141,8 @@ class VehicleState:
             "p": [p.pack() for p in self.pending],
             "i": [i.pack() for i in self.inspections],
         }
+        if self.risk:
+            doc["r"] = self.risk
         return _COMPACT.encode(doc).encode()
 
     @classmethod
@@ -148,10 +154,13 @@ class VehicleState:
             seen={k: Seen.unpack(v) for k, v in doc.get("s", {}).items()},
             pending=[Pending.unpack(r) for r in doc.get("p", [])],
             inspections=[HeldInspection.unpack(r) for r in doc.get("i", [])],
+            risk=doc.get("r", []),
         )
 
     def expire(self, now: float, ttl: float) -> bool:
         """Forget everything older than ``ttl`` (wall clock); True when something was dropped."""
+        if self.risk and any(now - r[0] > ttl for r in self.risk):
+            self.risk = [r for r in self.risk if now - r[0] <= ttl]
         # Nothing to drop is the common case: check first, rebuild only when needed.
         if (all(now - v.seen_at <= ttl for v in self.seen.values())
                 and all(now - p.arrived <= ttl for p in self.pending)
