@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     stats_window_seconds: int = Field(default=300, ge=1)
 
+    # Joint risk assessment (docs/risk.md): a `risk` record per forwarded crossing event, profiles
+    # and lists hot-reloaded from the compacted risk topics. Off: no risk records at all.
+    risk_enabled: bool = False
+
     # Terminal outbox: undelivered events kept on disk before new ones are refused (OutboxFull).
     outbox_max_rows: int = Field(default=1_000_000, ge=1)
 

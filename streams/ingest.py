@@ -23,6 +23,7 @@ from streams import metrics
 from streams.app import BorderApp
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, OutRecord, Processor
+from streams.risk.feed import risk_stage
 from streams.state import MARKER_KEY, in_partition, note_partition, owned_items
 from streams.verify import RecordVerifier
 
@@ -51,7 +52,8 @@ class Runner:
         self.border = load_border_config(settings.border_config)
         self.processor = Processor(settings, self.border, settings.partitions,
                                    verifier=RecordVerifier.from_settings(settings),
-                                   share_signer=pipeline_signer(settings))
+                                   share_signer=pipeline_signer(settings),
+                                   risk=risk_stage(settings, self.border))
         self.raw_topic = settings.topic("raw")
         self.table = app.Table(
             "vehicles", default=None, partitions=settings.partitions, key_type=bytes,
