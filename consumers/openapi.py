@@ -138,10 +138,11 @@ SCHEMAS: dict[str, Any] = {
 def document() -> dict[str, Any]:
     plate = {"name": "plate", "in": "path", "required": True,
              "description": "any spelling: spaces, hyphens, dots, lower case, Cyrillic twins",
-             "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+             "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+             "example": "sk 1234 ab"}
     crossing = {"name": "crossing", "in": "query", "required": False,
                 "description": "a crossing id of the agency (see /v1/info); all when absent",
-                "schema": {"type": "string"}}
+                "schema": {"type": "string"}, "example": "kjafasan-qafe-thane"}
     vehicle_404 = {"404": {"description": "the read model knows nothing of this vehicle",
                            "content": {"application/json": {"schema": _ref("NotFound")},
                                        "application/problem+json": {"schema": _ref("Problem")}}}}
