@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bordersync import schema_commands
 
     schema_commands.register(add)
+    from streams.risk import commands as risk_commands
+
+    risk_commands.register(add)
     return parser
 
 

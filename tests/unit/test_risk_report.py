@@ -1,0 +1,42 @@
+"""Hit rates per channel and rule from assessments joined to inspection outcomes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from streams.risk.report import hit_rates, render
+from tests.unit.risk_support import T0
+
+X = "kjafasan-qafe-thane"
+
+
+def _a(plate: str, channel: str, *rules: str, stage: str = "PRE_ARRIVAL") -> dict[str, Any]:
+    return {"risk_id": f"{plate}-{stage}", "stage": stage, "crossing": X, "plate": plate,
+            "event_time": T0, "channel": channel, "hits": [{"profile_id": r} for r in rules]}
+
+
+def _i(plate: str, result: str, minutes: float) -> dict[str, Any]:
+    return {"crossing": X, "plate_normalised": plate, "result": result,
+            "event_time": T0 + timedelta(minutes=minutes)}
+
+
+def test_hit_rate_per_channel_and_rule() -> None:
+    assessments = [_a("A", "RED", "unsealed"), _a("B", "RED", "unsealed", "watch"),
+                   _a("C", "GREEN"), _a("D", "STANDARD"), _a("E", "YELLOW", "heavy"),
+                   _a("A", "RED", "unsealed"),  # re-delivered: counted once
+                   _a("A", "RED", stage="ENTRY")]  # entry-side assessments are not trips
+    inspections = [_i("A", "CLEARED", -20), _i("A", "SEIZED", 15),  # worst of both sides
+                   _i("B", "CLEARED", 10), _i("D", "HOLD", 30),
+                   _i("E", "SEIZED", 60 * 24)]  # another day: not this trip
+    report = hit_rates(assessments, inspections, {X: 7200.0}).as_dict()
+    assert report["trips"] == 5 and report["green_lane_share"] == 0.2
+    assert report["channels"]["RED"] == {"assessed": 2, "inspected": 2, "positive": 1,
+                                         "hit_rate": 0.5}
+    assert report["channels"]["STANDARD"]["hit_rate"] == 1.0
+    assert report["channels"]["YELLOW"] == {"assessed": 1, "inspected": 0, "positive": 0,
+                                            "hit_rate": None}
+    assert report["rules"]["unsealed"]["hit_rate"] == 0.5
+    assert report["rules"]["watch"]["hit_rate"] == 0.0
+    text = render(hit_rates(assessments, inspections, {X: 7200.0}))
+    assert "green lane: 20.0%" in text and "rule unsealed" in text
