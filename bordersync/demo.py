@@ -112,6 +112,9 @@ def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.std
         for agency in DEMO_AGENCIES:
             children.append(Child(f"consume-{agency}", ["consume", "--agency", agency],
                                   settings, logs / f"consume-{agency}.log"))
+        from consumers.apidemo import start_officer_page  # the officer page, signed in
+
+        children.append(start_officer_page(settings, logs, DEMO_AGENCIES[0], out))
         feeder = Child("simulate", ["simulate", "--seed", "7", "--rate", str(rate),
                                     "--duration", str(duration)], settings, logs / "simulate.log")
         children.append(feeder)
