@@ -57,8 +57,12 @@ def key_id(key: bytes) -> str:
 
 
 def digest(key: bytes, ident: str) -> str:
-    mac = hmac.new(key, _TAG + normalise_ident(ident).encode(), hashlib.sha256)
-    return mac.hexdigest()[:DIGEST_HEX]
+    return _digest(key, normalise_ident(ident))
+
+
+def _digest(key: bytes, normalised: str) -> str:
+    # hmac.digest: the one-shot C implementation (about 5x cheaper than hmac.new per call).
+    return hmac.digest(key, _TAG + normalised.encode(), "sha256").hex()[:DIGEST_HEX]
 
 
 def watchlist_doc(admin: str, key: bytes, idents: Iterable[str], issued_at: datetime,
@@ -115,7 +119,7 @@ class Lists:
         items = [(f, normalise_ident(v)) for f, v in idents if v]
         for admin, (key, digests) in self.watch.items():
             for fld, value in items:
-                if digest(key, value) in digests:
+                if _digest(key, value) in digests:
                     found.append((admin, fld))
         return found
 
