@@ -116,6 +116,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         auth.authorise(principal, SCOPES.get(request.path, SCOPE_LOOKUP))
     except AuthError as exc:
+        # A known caller knocking on the wrong door is worth an entry in this agency's log.
+        await asyncio.to_thread(request.app[AUDIT].record, principal, "refused", exc.status, "",
+                                f"{request.path}?{request.query_string}")
         return problem(exc.status, exc.detail, instance=request.path)
     request[PRINCIPAL] = principal
     return await handler(request)
