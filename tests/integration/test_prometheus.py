@@ -36,6 +36,7 @@ from confluent_kafka import Producer
 from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
 from bordersync.stack import free_port
+from consumers.auth import issue_dev_token
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing, inspection
 
@@ -220,6 +221,7 @@ def test_every_dashboard_query_and_alert_has_data(
     # A short grace and sweep: the historical file's lone vehicles become UNMATCHED in seconds.
     settings = make_settings(grace_seconds=2, sweep_interval_seconds=1.0)
     ports = {job: free_port() for job in ("worker", "consumer", "api", "lag", "terminal")}
+    api_public = free_port()
 
     def on(port: int) -> Settings:
         return settings.model_copy(update={"metrics_port": port})
@@ -227,7 +229,9 @@ def test_every_dashboard_query_and_alert_has_data(
     procs = {
         "worker": spawn(["streams", "worker"], on(ports["worker"])),
         "consumer": spawn(["consume", "--agency", AGENCY], on(ports["consumer"])),
-        "api": spawn(["api", "--agency", AGENCY, "--port", str(ports["api"])], settings),
+        # The API's /metrics is on its admin port; lookups go to the public one, with a token.
+        "api": spawn(["api", "--agency", AGENCY, "--port", str(api_public)],
+                     settings.model_copy(update={"api_admin_port": ports["api"]})),
         "lag": spawn(["lag", "--serve", "--interval", "1", "--group", f"{settings.topic_prefix}streams",
                       "--group", f"{settings.topic_prefix}agency.{AGENCY}"], on(ports["lag"])),
         "terminal": spawn(["simulate", "--seed", "11", "--rate", "5", "--duration", "600",
@@ -273,8 +277,10 @@ def test_every_dashboard_query_and_alert_has_data(
     for plate in ("SK 1000 AA", "sk-1001-aa", "NOPE 000"):
         # An unknown plate answers 404 after a lookup, which is timed all the same.
         with contextlib.suppress(urllib.error.HTTPError):
-            url = f"http://127.0.0.1:{ports['api']}/vehicles/{urllib.parse.quote(plate)}"
-            urllib.request.urlopen(url, timeout=10).close()
+            url = f"http://127.0.0.1:{api_public}/v1/vehicles/{urllib.parse.quote(plate)}"
+            bearer = issue_dev_token(settings, AGENCY, "prometheus-test")
+            urllib.request.urlopen(urllib.request.Request(
+                url, headers={"Authorization": f"Bearer {bearer}"}), timeout=10).close()
     for expr in ("bordersync_unmatched_total", "bordersync_discrepancies_total",
                  'ALERTS{alertname="BordersyncDLQReceiving", alertstate="firing"}'):
         with contextlib.suppress(AssertionError):  # reported below with every other query
