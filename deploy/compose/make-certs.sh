@@ -3,6 +3,7 @@
 #   ca.crt                  trust anchor for every client (BORDERSYNC_SSL_CA_LOCATION)
 #   kafka-N.pem             broker N: key + certificate (CN=kafka-N, SAN kafka-N), PEM keystore
 #   admin.pem               the admin tool's client certificate (CN=admin, a super user)
+#   api.crt, api.key        the agency API's HTTPS certificate (CN=api, SAN api, localhost)
 # Real deployments use the administrations' PKI instead; the file layout stays the same.
 set -euo pipefail
 out="${1:-$(dirname "$0")/secrets}"
@@ -28,5 +29,9 @@ issue() {  # name, then DNS names
 }
 for n in 1 2 3; do issue "kafka-$n" "kafka-$n" localhost; done
 issue admin admin
+# The agency API's HTTPS certificate (BORDERSYNC_API_TLS_CERT/_KEY); its key must be readable by
+# the container user (uid 10001), as the brokers' PEM keystores are.
+issue api api localhost
+chmod 644 api.key
 chmod 644 ca.crt ./*.pem
 echo "certificates in $out"
