@@ -1,9 +1,7 @@
-"""Consumer-group lag from correct offsets, and ``bordersync lag`` (print once, or export).
+"""Consumer-group lag, and ``bordersync lag`` (print once, or export).
 
-The broker's reported high watermark is corrected by fetching the tail batch of every partition
-(see ``bordersync.metrics.true_end``); the group's commits come from OffsetFetch for explicit
-partitions, which Tansu answers right. The reader uses the group id only to read commits: it
-assigns partitions by hand, never joins the group and never commits.
+Ends come from ListOffsets (the high watermark), the group's commits from OffsetFetch. The
+reader uses the group id only to read commits: it never joins the group and never commits.
 """
 
 from __future__ import annotations
@@ -15,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
 from bordersync.cli import AddCommand
 from bordersync.kafka import consumer_conf
-from bordersync.metrics import PartitionLag, true_end
+from bordersync.metrics import PartitionLag
 from bordersync.settings import Settings
 
 TIMEOUT_S = 10.0
@@ -32,27 +30,6 @@ def _partitions(consumer: Any, topic: str) -> list[int]:
     return sorted(meta.partitions)
 
 
-def _tail_offsets(consumer: Any, starts: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
-    """Offset of the last record at or after each start offset (fetch responses are right)."""
-    last: dict[tuple[str, int], int] = {}
-    if not starts:
-        return last
-    consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
-    pending = set(starts)
-    deadline = time.monotonic() + TIMEOUT_S
-    while pending and time.monotonic() < deadline:
-        for msg in consumer.consume(500, timeout=0.5):
-            key = (msg.topic(), msg.partition())
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(key)
-                continue
-            last[key] = max(last.get(key, -1), msg.offset())
-    consumer.unassign()
-    return last
-
-
 def read_lag(settings: Settings, group: str, topics: Iterable[str],
              only_committed: bool = True) -> list[PartitionLag]:
     """Lag of ``group`` on every partition of ``topics`` (physical names).
@@ -60,8 +37,7 @@ def read_lag(settings: Settings, group: str, topics: Iterable[str],
     With ``only_committed`` a topic is left out when the group has no commit on any of its
     partitions: the group does not read it, and its whole length is no one's lag.
     """
-    conf = consumer_conf(settings, group, **{"enable.partition.eof": True,
-                                             "isolation.level": "read_uncommitted"})
+    conf = consumer_conf(settings, group)
     consumer = Consumer(conf)
     try:
         tps = [TopicPartition(t, p) for t in topics for p in _partitions(consumer, t)]
@@ -74,14 +50,13 @@ def read_lag(settings: Settings, group: str, topics: Iterable[str],
             tps = [tp for tp in tps if tp.topic in read_topics]
         marks = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
                  for tp in tps}
-        tail = _tail_offsets(consumer, {k: hi - 1 for k, (lo, hi) in marks.items() if hi > lo})
         rows = []
         for (topic, partition), (low, high) in sorted(marks.items()):
             off = committed[(topic, partition)]
             rows.append(PartitionLag(
                 group=group, topic=topic, partition=partition,
                 committed=None if off < 0 else off, low=low,
-                end=true_end(high, tail.get((topic, partition))),
+                end=high,
             ))
         return rows
     finally:
@@ -104,7 +79,7 @@ def _export(settings: Settings, groups: list[str], topics: list[str], interval: 
     # A private registry: the consumers' own lag gauge has the same name on the default one.
     registry = CollectorRegistry()
     gauge = Gauge("bordersync_consumer_lag_records",
-                  "Records a consumer group has not yet committed, from corrected log-end offsets.",
+                  "Records a consumer group has not yet committed (log end minus commit).",
                   ["group", "topic", "partition"], registry=registry)
     port = serve(settings.metrics_port, registry=registry)
     print(json.dumps({"metrics_port": port}), flush=True)
@@ -128,7 +103,7 @@ def cmd_lag(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(add: AddCommand) -> None:
-    p = add("lag", cmd_lag, "consumer-group lag from corrected offsets (print, or --serve)")
+    p = add("lag", cmd_lag, "consumer-group lag (print, or --serve)")
     p.add_argument("--group", action="append",
                    help="consumer group (repeatable; default: the streams worker's)")
     p.add_argument("--stream", action="append", help="logical stream (repeatable; default: all)")

@@ -2,8 +2,7 @@
 (``producers/metrics.py``, ``streams/metrics.py``, ``consumers/metrics.py``) on the default
 registry, and its process calls ``serve`` once.
 
-Also here: the build-info gauge every process exports and the pure part of consumer-lag arithmetic
-(see ``true_end`` for why the broker's high watermark cannot be trusted as is).
+Also here: the build-info gauge every process exports and the pure part of consumer-lag arithmetic.
 """
 
 from __future__ import annotations
@@ -69,20 +68,6 @@ def serve(port: int, addr: str | None = None, *, role: str | None = None,
 
 
 # --- consumer lag -------------------------------------------------------------------------------
-
-
-def true_end(reported_high: int, last_fetched_offset: int | None) -> int:
-    """The real log-end offset of a partition.
-
-    Tansu 0.6 answers ListOffsets(latest) with the base offset of the LAST BATCH + 1, so a partition
-    whose last batch holds 50 records reports an end 49 too low (a real Kafka reports the true end;
-    this function is then a no-op). Fetch responses are right, so the lag reader fetches from
-    ``reported_high - 1`` to the end of the partition and passes the offset of the last record it
-    got: the end is one past whichever is further.
-    """
-    if last_fetched_offset is None:
-        return reported_high
-    return max(reported_high, last_fetched_offset + 1)
 
 
 @dataclass(frozen=True)

@@ -292,7 +292,7 @@ class AgencyConsumer:
             if last is None:
                 continue
             try:
-                # Cached = from fetch responses, which Tansu gets right (unlike ListOffsets).
+                # Cached: from the last fetch response, no request per partition.
                 _low, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p),
                                                                  cached=True)
             except (KafkaException, TypeError):
@@ -304,8 +304,8 @@ class AgencyConsumer:
 
 
 def lag(high_watermark: int, last_consumed: int) -> int:
-    """Records behind, robust to Tansu's ListOffsets reporting the last *batch*'s base offset + 1:
-    that high watermark can be below what we already consumed, so never trust it below position."""
+    """Records behind. The cached high watermark comes from the last fetch response and can be
+    older than what we already consumed, so it is never trusted below our position."""
     position = last_consumed + 1
     return max(high_watermark, position) - position
 

@@ -48,8 +48,33 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     info, _ = stack.up(base)
     # Stop the stack even if pytest is interrupted hard enough to skip fixture teardown.
     atexit.register(stack.down, base)
-    yield base.model_copy(update={"bootstrap": info.bootstrap, "redis_url": info.redis_url})
+    live = base.model_copy(update={"bootstrap": info.bootstrap, "redis_url": info.redis_url})
+    _warm_group_coordinator(live)
+    yield live
     stack.down(base)
+
+
+def _warm_group_coordinator(settings: Settings) -> None:
+    """A fresh node creates ``__consumer_offsets`` on the first group request; until it has loaded,
+    a synchronous commit fails with COORDINATOR_LOAD_IN_PROGRESS. Pay that once, here."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    from bordersync.kafka import consumer_conf
+
+    create_topics(settings.model_copy(update={"topic_prefix": "warmup."}))
+    consumer = Consumer(consumer_conf(settings, "warmup"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                consumer.commit(offsets=[TopicPartition("warmup.stats", 0, 0)], asynchronous=False)
+                return
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        consumer.close()
 
 
 @pytest.fixture

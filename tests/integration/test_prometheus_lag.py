@@ -1,4 +1,4 @@
-"""Consumer lag against the real Tansu broker: multi-record batches must not hide lag."""
+"""Consumer lag against the real broker: every record of a multi-record batch counts."""
 
 from __future__ import annotations
 

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from bordersync.metrics import PartitionLag, role_from_argv, total_lag, true_end
+from bordersync.metrics import PartitionLag, role_from_argv, total_lag
 
 
 def _row(committed: int | None, low: int = 0, end: int = 100) -> PartitionLag:
     return PartitionLag(group="g", topic="t", partition=0, committed=committed, low=low, end=end)
-
-
-def test_true_end_corrects_tansu_last_batch_base() -> None:
-    # Tansu reports base offset of the last batch + 1: a 50-record batch at 0 reports 1.
-    assert true_end(1, 49) == 50
-
-
-def test_true_end_keeps_a_right_watermark() -> None:
-    assert true_end(50, 49) == 50
-    assert true_end(50, None) == 50
-    # A fetch that saw only older records (e.g. compaction) never lowers the end.
-    assert true_end(50, 10) == 50
 
 
 def test_lag_from_commit_to_end() -> None:

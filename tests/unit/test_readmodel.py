@@ -134,7 +134,7 @@ def test_unknown_agency_lists_the_known_ones() -> None:
 
 @pytest.mark.parametrize(("high", "last", "expected"), [
     (100, 49, 50),   # ordinary lag
-    (51, 99, 0),     # Tansu: high watermark = base of the last batch + 1, below what we read
+    (51, 99, 0),     # a cached watermark older than what we already read
     (-1001, 10, 0),  # no watermark known yet
 ])
 def test_lag_never_trusts_a_watermark_below_the_position(high: int, last: int, expected: int) -> None:
