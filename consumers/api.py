@@ -101,8 +101,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             return problem(429, "too many requests", {"Retry-After": f"{wait:.0f}"})
         return await handler(request)
     auth = request.app[AUTH]
+    header = request.headers.get("Authorization")
+    peercert = request.transport.get_extra_info("peercert") if request.transport else None
     try:
-        principal = await asyncio.to_thread(_authenticate, auth, request)
+        principal = await asyncio.to_thread(_authenticate, auth, header, peercert)
     except AuthError as exc:
         wait = limiter.take(f"ip:{request.remote}")
         if wait:
@@ -124,14 +126,13 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-def _authenticate(auth: Authenticator, request: web.Request) -> Principal:
-    header = request.headers.get("Authorization")
+def _authenticate(auth: Authenticator, header: str | None, peercert: Any) -> Principal:
+    """A bearer token when one is sent (it names the officer), else the verified certificate."""
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(401, "Authorization must be 'Bearer <token>'")
         return auth.bearer(token.strip())
-    peercert = request.transport.get_extra_info("peercert") if request.transport else None
     if peercert:
         return auth.certificate(peercert)
     raise AuthError(401, "credentials required: a bearer token or an agency client certificate")
