@@ -8,7 +8,9 @@ PYTEST_ARGS ?=
 
 .PHONY: install system-deps test demo lint bench soak clean
 
+# The broker's jars from Maven Central (cached: no download once fetched); names the broker.
 install: system-deps $(STAMP)
+	@$(BIN)/bordersync dev fetch
 
 system-deps:
 	@bash deploy/scripts/system-deps.sh

@@ -304,13 +304,18 @@ def bench_stack(base: Settings) -> Iterator[Callable[[], Settings]]:
         yield fresh
     finally:
         if owned:
-            stack.down(private)
+            stack.down(private, purge=True)
 
 
 def run_bench(base: Settings, quick: bool, as_json: bool, out: TextIO = sys.stdout,
               events: int | None = None, backlog: int | None = None) -> int:
     sizes = Sizes.for_mode(quick, events, backlog)
+    from bordersync.devbroker import describe
+
     figures: Figures = {"machine": machine(), "quick": quick, "engine": base.stream_engine,
+                        # Every figure below runs on this broker: the private node, or the cluster
+                        # named by BORDERSYNC_BOOTSTRAP (whose version the protocol does not tell).
+                        "broker": describe() if base.bootstrap is None else "external",
                         "pipeline_events": sizes.pipeline, "backlog_events": sizes.backlog}
     base_time = datetime.now(UTC) - timedelta(days=1)
 

@@ -30,16 +30,30 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "up":
         if args.brokers:
             settings = settings.model_copy(update={"dev_brokers": args.brokers})
+        if args.secure:
+            settings = settings.model_copy(update={"dev_secure": True})
         info, notes = stack.up(settings)
-        print(f"bootstrap={info.bootstrap} redis={info.redis_url}")
+        print(f"bootstrap={info.bootstrap} redis={info.redis_url}"
+              + (f" secrets={info.secrets}" if info.secrets else ""))
         print(f"# {'; '.join(notes)} (home {settings.home.resolve()}; topics survive `dev down`, "
               "`dev down --purge` clears them)", file=sys.stderr)
         if "started" in notes:
             from bordersync.topics import create_topics
 
             live = settings.model_copy(update={"bootstrap": info.bootstrap})
+            if info.secrets:
+                live = live.model_copy(update={"client_properties": Path(info.secrets)
+                                               / "admin.properties"})
             created = create_topics(live)
             print(f"# {len(created)} topics ready", file=sys.stderr)
+    elif args.action == "fetch":
+        from bordersync import devbroker
+
+        try:
+            jars = devbroker.ensure_jars()
+        except devbroker.BrokerSetupError as exc:
+            raise StackError(str(exc)) from exc
+        print(f"{devbroker.describe()}: {jars}")
     elif args.action == "down":
         for note in stack.down(settings, purge=args.purge):
             print(note)
@@ -139,10 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("dev", cmd_dev, "local Apache Kafka (KRaft) and Redis on loopback")
-    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("action", choices=["up", "down", "status", "fetch"])
     p.add_argument("--brokers", type=int, choices=[1, 3], default=None,
                    help="up: Kafka nodes (3 = replication factor 3, min.insync.replicas 2)")
     p.add_argument("--purge", action="store_true", help="down: also delete Kafka's data")
+    p.add_argument("--secure", action="store_true",
+                   help="up: TLS + SASL/SCRAM listeners only, a principal per role and agency, "
+                        "ACLs; prints secrets=DIR of per-principal client properties files")
     p = add("crossings", cmd_crossings, "joint crossings")
     p.add_argument("--json", action="store_true")
     p = add("agencies", cmd_agencies, "partner agencies and the fields they may receive")

@@ -140,7 +140,7 @@ def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.std
                 monitor.close()
         for child in reversed(children):
             child.stop()
-        stack.down(private)
+        stack.down(private, purge=True)
         print("  stopped: worker, consumers, simulator, broker, redis", file=out)
 
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from bordersync import stack
+from bordersync import devbroker, stack
 from tests.conftest import BIN
 
 
@@ -41,3 +41,4 @@ def test_bench_quick_prints_one_json_object_last(tmp_path: Path) -> None:
         assert key in figures
     assert figures["raw_loop_events_per_s"]
     assert figures["machine"]["cores"]
+    assert figures["broker"] == devbroker.describe() == f"apache-kafka {devbroker.KAFKA_VERSION}"
