@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
+from bordersync.kafka import faust_credentials
 from bordersync.settings import Settings
 from bordersync.stack import resolve_bootstrap
 from bordersync.topics import replication
-from streams.transport import make_transport_class
+from streams.transport import SCHEME
 
 
 class BorderApp(faust.App):
-    """Faust app with our fast-fetch transport (see ``streams.transport``)."""
-
-    fetch_max_wait_ms = 10
-
-    def _new_transport(self) -> Any:
-        cls = make_transport_class(self.fetch_max_wait_ms)
-        return cls(self.conf.broker_consumer, self)
+    """The worker's Faust app; its broker URLs select our safe-commit transport
+    (``streams.transport``)."""
 
 
 def create_app(settings: Settings) -> BorderApp:
     bootstrap = resolve_bootstrap(settings)
     app = BorderApp(
         f"{settings.topic_prefix}streams",
-        broker=[f"kafka://{b}" for b in bootstrap.split(",")],
+        broker=[f"{SCHEME}://{b}" for b in bootstrap.split(",")],
+        # SASL/TLS of this process's principal (BORDERSYNC_CLIENT_PROPERTIES or _SASL_*/_SSL_*).
+        broker_credentials=faust_credentials(settings),
         store=settings.faust_store,
         topic_partitions=settings.partitions,
         topic_replication_factor=replication(settings),
@@ -45,5 +41,4 @@ def create_app(settings: Settings) -> BorderApp:
         topic_allow_declare=True,
         stream_wait_empty=False,
     )
-    app.fetch_max_wait_ms = settings.fetch_wait_max_ms
     return app

@@ -17,8 +17,7 @@ outputs may repeat (downstream dedup by their ids), state is rebuilt from the ch
 nothing accepted is lost.
 
 Per-vehicle state lives in a dict restored from the compacted changelog topic when partitions are
-assigned. Tansu's ListOffsets reports the base offset of the last batch + 1 as the end, so restore
-reads until an empty fetch at or past that mark instead of trusting it alone.
+assigned: read from the log start up to the end offsets asked for when the restore begins.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ from streams import metrics
 from streams.due import DueIndex
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
-from streams.state import MARKER_KEY
 from streams.verify import RecordVerifier
 
 log = logging.getLogger("bordersync.streams.engine")
@@ -314,12 +312,16 @@ class BatchEngine:
             return 0
         reader = Consumer(consumer_conf(self.settings, f"{self.settings.topic_prefix}restore",
                                         **{"enable.partition.eof": True}))
-        reader.assign([TopicPartition(self.changelog, p, 0) for p in partitions])
-        done: set[int] = set()
+        ends = {p: reader.get_watermark_offsets(TopicPartition(self.changelog, p), timeout=10)
+                for p in partitions}
+        done = {p for p, (low, high) in ends.items() if high <= low}
+        reader.assign([TopicPartition(self.changelog, p, 0) for p in partitions if p not in done])
         count = 0
         deadline = time.monotonic() + RESTORE_TIMEOUT_S
         try:
-            # End of partition comes from fetch responses (right on Tansu), not from ListOffsets.
+            # The end is the offset asked for above (read_committed: the last stable offset) or
+            # an end-of-partition event, whichever comes first (a transaction's commit marker
+            # takes the last offset and is never delivered as a record).
             while len(done) < len(partitions):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"state restore of {self.changelog} did not reach the end "
@@ -332,7 +334,9 @@ class BatchEngine:
                             done.add(part)
                         continue
                     key = msg.key()
-                    if key is None or key == MARKER_KEY:
+                    if int(msg.offset() or 0) + 1 >= ends[part][1]:
+                        done.add(part)
+                    if key is None:
                         continue
                     plate = key.decode()
                     value = msg.value()

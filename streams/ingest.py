@@ -24,7 +24,7 @@ from streams.app import BorderApp
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, OutRecord, Processor
 from streams.risk.feed import risk_stage
-from streams.state import MARKER_KEY, in_partition, note_partition, owned_items
+from streams.state import in_partition, note_partition, owned_items
 from streams.verify import RecordVerifier
 
 Clock = Callable[[], datetime]
@@ -121,7 +121,6 @@ class Runner:
                         changelog, key, value, partition, None, None))
         if futures:
             await asyncio.gather(*futures)
-            await self._markers(set(by_partition))
         metrics.apply(result.tally)
 
     async def _produce(self, outputs: list[OutRecord]) -> None:
@@ -133,12 +132,6 @@ class Runner:
         ]
         if futures:
             await asyncio.gather(*futures)
-
-    async def _markers(self, partitions: set[int]) -> None:
-        topic = self.table.changelog_topic.get_topic_name()
-        futures = [await self.app.producer.send(topic, MARKER_KEY, b"1", p, None, None)
-                   for p in sorted(partitions)]
-        await asyncio.gather(*futures)
 
 
 class StatsRunner:

@@ -4,11 +4,6 @@ The processor works on whole batches, so table writes cannot rely on Faust's "cu
 (one per ``async for`` step) to pick the changelog partition. ``in_partition`` sets it for a
 block of writes, which keeps Faust's own path (store write, changelog record, standby
 bookkeeping) for whichever store is configured (memory or rocksdb).
-
-Workaround for Tansu 0.6 (see docs/streams.md): ListOffsets answers with the base offset of the
-last batch + 1, and Faust recovery stops at that "high watermark". After each batch's changelog
-records are delivered we append one marker record per touched partition, alone in its batch, so
-the reported end is the true end and recovery replays every state change.
 """
 
 from __future__ import annotations
@@ -20,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from faust.streams import _current_event
-
-MARKER_KEY = b"\x00bordersync.end"
 
 
 @dataclass
@@ -57,12 +50,12 @@ def owned_items(table: Any, partitions: set[int]) -> Iterator[tuple[bytes, int, 
             if db is None:
                 continue
             for key, value in list(store._visible_items(db)):
-                if key != MARKER_KEY and value:
+                if value:
                     yield key, partition, value
         return
     key_partition = getattr(store, "_key_partition", {})  # memory store
     for key, partition in list(key_partition.items()):
-        if partition in partitions and key != MARKER_KEY:
+        if partition in partitions:
             value = table.get(key)
             if value:
                 yield key, partition, value

@@ -1,9 +1,4 @@
-"""A Faust transport whose consumer does not sit in Tansu's fetch sleep, and never commits past
-a record it has not processed.
-
-Faust fixes aiokafka's ``fetch_max_wait_ms`` at 1500; Tansu sleeps about half of the max wait
-on every fetch that has nothing new, so each hop would cost ~750 ms. We lower it after the
-consumer is built and before it starts (aiokafka reads it in ``start()``).
+"""A Faust transport whose consumer never commits past a record it has not processed.
 
 Faust treats any jump in the offsets it reads as a *gap* (a compacted range, a transaction
 marker) and counts the skipped offsets as acknowledged, so the next commit moves past them.
@@ -20,27 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
+from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 log = logging.getLogger(__name__)
 
 
-class FastFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    fetch_max_wait_ms = 10
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
-        return consumer
-
-
-class FastFetchConsumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> FastFetchConsumerThread:
-        return FastFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
+class SafeCommitConsumer(faust_aiokafka.Consumer):
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # A skip, not a compaction gap (module docstring): keep it unacknowledged.
         log.warning("offsets %s..%s of %s[%s] were skipped by the fetch; not committing past "
@@ -91,15 +74,12 @@ class FastFetchConsumer(faust_aiokafka.Consumer):
         return offset
 
 
-class FastFetchTransport(faust_aiokafka.Transport):
-    Consumer = FastFetchConsumer
+class Transport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport with ``SafeCommitConsumer``; selected by the broker URL
+    scheme ``bordersync://`` (``SCHEME``), registered in Faust's transport registry."""
+
+    Consumer = SafeCommitConsumer
 
 
-def make_transport_class(fetch_max_wait_ms: int) -> type[FastFetchTransport]:
-    thread = type("Thread", (FastFetchConsumerThread,), {"fetch_max_wait_ms": fetch_max_wait_ms})
-
-    class _Consumer(FastFetchConsumer):
-        def _new_consumer_thread(self) -> FastFetchConsumerThread:
-            return thread(self, loop=self.loop, beacon=self.beacon)  # type: ignore[no-any-return]
-
-    return type("Transport", (FastFetchTransport,), {"Consumer": _Consumer})
+SCHEME = "bordersync"
+TRANSPORTS[SCHEME] = f"{__name__}:Transport"
