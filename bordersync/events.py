@@ -38,6 +38,10 @@ _ENUMS: dict[str, tuple[str, ...]] = {
 _ALPHA2 = re.compile(r"^[A-Z]{2}$")
 MAX_STR = 256
 MAX_LIST = 64
+# Encoded (UTF-8) size of one list field: 64 entries of 256 ASCII characters. With the limits
+# above this keeps every valid event far below the broker's 1 MB record limit (an oversized event
+# once blocked a terminal's outbox: docs/producers.md).
+MAX_LIST_BYTES = 16 * 1024
 
 
 class InvalidEvent(ValueError):
@@ -107,6 +111,11 @@ def _check_type(name: str, value: object) -> None:
             raise InvalidEvent(f"more than {MAX_LIST} entries", name)
         for item in value:
             _check_utf8(name, item)
+            if len(item) > MAX_STR:
+                raise InvalidEvent(f"an entry is longer than {MAX_STR} characters", name)
+        size = sum(len(item.encode()) for item in value)
+        if size > MAX_LIST_BYTES:
+            raise InvalidEvent(f"{size} bytes encoded, more than {MAX_LIST_BYTES}", name)
     elif check == _ENUM:
         if value not in _ENUMS[name]:
             allowed = ", ".join(_ENUMS[name])

@@ -16,13 +16,25 @@ if TYPE_CHECKING:
     from producers.outbox import Outbox
 
 
-def _open_outbox(settings: Settings, terminal: str) -> Outbox | None:
-    """The terminal's outbox, or None (reason printed) when another process holds it."""
-    from producers.outbox import Outbox, OutboxBusy, outbox_path
+def _open_outbox(settings: Settings, terminal: str, *, append_only_if_busy: bool = False
+                 ) -> Outbox | None:
+    """The terminal's outbox, or None (reason printed) when another process holds it.
 
+    ``append_only_if_busy``: when a sender (``outbox serve``) holds it, open it for appending
+    only — that sender delivers."""
+    from producers.outbox import Outbox, OutboxBusy, OutboxFull, outbox_path
+
+    path = outbox_path(settings, terminal)
     try:
-        return Outbox(outbox_path(settings, terminal), settings.outbox_max_rows, terminal=terminal)
+        return Outbox(path, settings.outbox_max_rows, terminal=terminal)
     except OutboxBusy as exc:
+        if append_only_if_busy:
+            print(f"# outbox {terminal} has a running sender (`outbox serve`?); queueing for it",
+                  file=sys.stderr)
+            return Outbox(path, settings.outbox_max_rows, terminal=terminal, exclusive=False)
+        print(f"bordersync: {exc}", file=sys.stderr)
+        return None
+    except OutboxFull as exc:
         print(f"bordersync: {exc}", file=sys.stderr)
         return None
 
@@ -31,7 +43,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.keys import KeyStoreError
     from producers.publish import publish
 
-    outbox = _open_outbox(settings, args.terminal)
+    outbox = _open_outbox(settings, args.terminal, append_only_if_busy=True)
     if outbox is None:
         return 1
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
@@ -45,6 +57,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         if stream is not sys.stdin:
             stream.close()
     drain = report.drain
+    served = not outbox.exclusive
     summary = {
         "accepted": report.accepted,
         "rejected": len(report.rejected),
@@ -52,7 +65,10 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         "queued": drain.remaining if drain else 0,
     }
     print(json.dumps(summary), file=sys.stderr)
-    if drain and drain.remaining:
+    if drain and drain.remaining and served:
+        print(f"# {drain.remaining} events in the outbox; the running sender delivers them",
+              file=sys.stderr)
+    elif drain and drain.remaining:
         print(f"# {drain.remaining} accepted events wait in the outbox ({drain.last_error}); "
               f"`bordersync outbox drain --terminal {args.terminal}` or the next publish sends them",
               file=sys.stderr)
@@ -65,27 +81,53 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.events import format_time
+    from producers.outbox import OutboxBusy
     from producers.sender import deliver_all
 
-    outbox = _open_outbox(settings, args.terminal)
+    if args.action == "serve":
+        from producers.serve import serve
+
+        try:
+            return serve(settings, args.terminal, metrics_port=args.metrics_port,
+                         grace=args.grace)
+        except OutboxBusy as exc:
+            print(f"bordersync: {exc}", file=sys.stderr)
+            return 1
+    # Reading and requeueing need no sender lock: they work beside a running `serve`.
+    outbox = _open_outbox(settings, args.terminal,
+                          append_only_if_busy=args.action in ("status", "poisoned", "requeue"))
     if outbox is None:
         return 1
     try:
         if args.action == "status":
             error = outbox.notes().get("last_error")
             print(json.dumps({
-                "terminal": args.terminal, "path": str(outbox.path), "depth": outbox.depth(),
+                "terminal": args.terminal, "path": str(outbox.path),
+                "depth": outbox.refresh_depth(),
                 "oldest_age_seconds": round(outbox.oldest_age_seconds(), 3),
                 "oldest_attempts": outbox.oldest_attempts(),
+                "poisoned": len(outbox.poisoned()),
                 "last_error": error[0] if error else None,
                 "last_error_at": format_time(datetime.fromtimestamp(error[1], UTC)) if error else None,
             }))
+            return 0
+        if args.action == "poisoned":
+            for row in outbox.poisoned():
+                print(json.dumps({
+                    "seq": row.seq, "event_id": row.event_id, "bytes": row.size, "error": row.error,
+                    "accepted_at": format_time(datetime.fromtimestamp(row.accepted_at, UTC)),
+                    "poisoned_at": format_time(datetime.fromtimestamp(row.poisoned_at, UTC))}))
+            return 0
+        if args.action == "requeue":
+            moved = outbox.requeue(args.seq or None)
+            print(json.dumps({"requeued": moved, "depth": outbox.refresh_depth()}))
             return 0
         stats = deliver_all(outbox, settings, args.terminal, args.timeout)
     finally:
         outbox.close()
     print(json.dumps({"delivered": stats.delivered, "queued": stats.remaining,
-                      "failed_attempts": stats.failed, "last_error": stats.last_error}))
+                      "failed_attempts": stats.failed, "poisoned": stats.poisoned,
+                      "last_error": stats.last_error}))
     return 0 if stats.remaining == 0 else 1
 
 
@@ -127,10 +169,17 @@ def register(add: AddCommand) -> None:
     p.add_argument("--terminal", default="cli", help="outbox name (one per terminal)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for delivery")
 
-    p = add("outbox", cmd_outbox, "a terminal's durable outbox: status, or deliver what it holds")
-    p.add_argument("action", choices=["status", "drain"])
+    p = add("outbox", cmd_outbox, "a terminal's durable outbox: status, drain, serve (long-running "
+            "sender), poisoned (rows the broker refused for good), requeue (send those again)")
+    p.add_argument("action", choices=["status", "drain", "serve", "poisoned", "requeue"])
     p.add_argument("--terminal", default="cli", help="outbox name")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for delivery")
+    p.add_argument("--timeout", type=float, default=60.0, help="drain: seconds to wait for delivery")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve: expose /metrics on this port (0 = any free one)")
+    p.add_argument("--grace", type=float, default=10.0,
+                   help="serve: on SIGTERM/SIGINT keep sending this long, then stop")
+    p.add_argument("--seq", type=int, action="append",
+                   help="requeue: only this poison row (repeatable; default all)")
 
     p = add("simulate", cmd_simulate, "deterministic border traffic: a file + truth, or live")
     p.add_argument("--seed", type=int, default=1)

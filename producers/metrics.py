@@ -23,6 +23,17 @@ OUTBOX_FAILED = Counter(
     "bordersync_outbox_failed_total",
     "Failed delivery attempts (the event stays in the outbox and is retried)", ["terminal"],
 )
+OUTBOX_POISONED = Counter(
+    "bordersync_outbox_poisoned_total",
+    "Events the broker can never accept (too large, invalid), moved aside so later ones flow; "
+    "each also counts in bordersync_outbox_failed_total, so BordersyncOutboxFailing fires",
+    ["terminal"],
+)
+OUTBOX_POISON_ROWS = Gauge(
+    "bordersync_outbox_poison_rows",
+    "Events kept aside in the outbox's poison table (`bordersync outbox requeue` sends them again)",
+    ["terminal"],
+)
 PUBLISH_REJECTED = Counter(
     "bordersync_publish_rejected_total", "Input events rejected by validation before the outbox",
 )

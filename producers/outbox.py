@@ -4,11 +4,19 @@ One SQLite file per terminal (WAL, ``synchronous=FULL``: a committed append surv
 power loss). Rows keep insertion order (``seq``); the sender (``producers.sender``) reads them in
 that order and deletes a row only when its delivery report says it was written. A lock file held
 with ``flock`` makes sure only one process sends from an outbox at a time (the kernel releases it
-when the process dies, so a killed terminal can be restarted at once).
+when the process dies, so a killed terminal can be restarted at once). Appending needs no lock
+(SQLite serialises writers), so ``publish`` can queue rows while ``outbox serve`` sends them.
+
+A row the broker can never take (too large, rejected as invalid) is a *poison* row: the sender
+moves it to the ``poison`` table (kept, counted, ``outbox requeue`` puts it back) so the rows
+behind it flow; otherwise one such row would hold back every later event of the terminal.
+A full disk is ``OutboxDiskFull`` (nothing of the batch stored, nothing corrupted), not a bare
+``sqlite3.OperationalError``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -35,6 +43,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS poison (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    key BLOB,
+    value BLOB NOT NULL,
+    headers TEXT NOT NULL,
+    accepted_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    poisoned_at REAL NOT NULL
+);
 """
 
 DEFAULT_MAX_ROWS = 1_000_000
@@ -50,8 +70,26 @@ class OutboxFull(RuntimeError):
     """The outbox reached its bound; nothing from the refused batch was stored."""
 
 
+class OutboxDiskFull(OutboxFull):
+    """The file system (or the file's size limit) is full; the refused batch was not stored and
+    the outbox is intact. Delivered rows free pages, so waiting for room helps like for
+    ``OutboxFull``."""
+
+
 class OutboxBusy(RuntimeError):
     """Another process holds this outbox (two senders would deliver every event twice)."""
+
+
+@dataclass(frozen=True)
+class PoisonRow:
+    """A row moved aside because the broker can never accept it (``error`` says why)."""
+
+    seq: int
+    event_id: str
+    size: int
+    error: str
+    accepted_at: float
+    poisoned_at: float
 
 
 @dataclass(frozen=True)
@@ -66,28 +104,58 @@ class OutboxRecord:
 class Outbox:
     """Thread-safe: callers append while the sender thread reads and removes."""
 
-    def __init__(self, path: Path, max_rows: int = DEFAULT_MAX_ROWS, terminal: str | None = None) -> None:
+    def __init__(self, path: Path, max_rows: int = DEFAULT_MAX_ROWS, terminal: str | None = None,
+                 *, exclusive: bool = True, max_bytes: int | None = None) -> None:
+        """``exclusive``: take the sender lock (``OutboxBusy`` if another process has it);
+        without it the outbox may only be appended to (``publish`` beside ``outbox serve``).
+        ``max_bytes``: a size limit of the file (SQLite's ``max_page_count``); reaching it is
+        ``OutboxDiskFull``, exactly like a full file system."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_rows = max_rows
         self.terminal = terminal or path.stem
-        self._lock_fd = _lock(path.with_name(path.name + ".lock"))
+        self.exclusive = exclusive
+        self._lock_fd = _lock(path.with_name(path.name + ".lock")) if exclusive else None
         self._lock = threading.Lock()
         self.changed = threading.Event()
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                                   timeout=30.0)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            if max_bytes is not None:
+                page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+                self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page)}")
+        except sqlite3.OperationalError as exc:
+            self._release()
+            if _is_full(exc):
+                raise _disk_full(path, exc, 0) from exc
+            raise
+        self._depth = self._count()
         self._closed = False
+
+    def _count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def _release(self) -> None:
+        self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
 
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._db.close()
-            os.close(self._lock_fd)
+            self._release()
+
+    def refresh_depth(self) -> int:
+        """Recount: another process may append (``publish`` beside ``outbox serve``)."""
+        with self._lock:
+            if not self._closed:
+                self._depth = self._count()
+            return self._depth
 
     @property
     def closed(self) -> bool:
@@ -100,6 +168,8 @@ class Outbox:
         now = time.time()
         rows = [(r.event_id, r.topic, r.key, r.value, _dump_headers(r.headers), now) for r in records]
         with self._lock:
+            if self._depth + len(records) > self.max_rows:
+                self._depth = self._count()  # another process may have delivered meanwhile
             if self._depth + len(records) > self.max_rows:
                 raise OutboxFull(
                     f"outbox {self.path} holds {self._depth} undelivered events (limit "
@@ -114,13 +184,24 @@ class Outbox:
                     rows,
                 )
                 self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                if _is_full(exc):
+                    raise _disk_full(self.path, exc, len(records)) from exc
+                raise
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             self._depth += len(records)
         metrics.OUTBOX_ACCEPTED.labels(self.terminal).inc(len(records))
         metrics.OUTBOX_DEPTH.labels(self.terminal).set(self._depth)
         self.changed.set()
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on SQLITE_FULL; a second ROLLBACK would raise "no
+        # transaction is active" and hide the real error.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def depth(self) -> int:
         return self._depth
@@ -164,16 +245,73 @@ class Outbox:
                 removed = self._db.total_changes - before
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             finally:
                 self._db.execute("PRAGMA synchronous=FULL")
-            self._depth -= removed
+            self._depth = max(0, self._depth - removed)
         return removed
+
+    def poison(self, seq: int, error: str) -> bool:
+        """Move row ``seq`` aside (kept in ``poison``); False if it is no longer in the outbox."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(
+                    "INSERT INTO poison(seq, event_id, topic, key, value, headers, accepted_at, "
+                    "attempts, error, poisoned_at) SELECT seq, event_id, topic, key, value, "
+                    "headers, accepted_at, attempts + 1, ?, ? FROM outbox WHERE seq = ?",
+                    (error[:1000], time.time(), seq)).rowcount
+                self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            if moved:
+                self._depth = max(0, self._depth - 1)
+        return bool(moved)
+
+    def poisoned(self) -> list[PoisonRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, event_id, length(value), error, accepted_at, poisoned_at FROM poison "
+                "ORDER BY seq").fetchall()
+        return [PoisonRow(int(s), str(e), int(n), str(err), float(a), float(p))
+                for s, e, n, err, a, p in rows]
+
+    def requeue(self, seqs: Iterable[int] | None = None) -> int:
+        """Put poison rows (all, or ``seqs``) back at the end of the outbox for another try —
+        after the cause was fixed (e.g. the topic's ``max.message.bytes`` raised)."""
+        where, params = "", tuple[int, ...]()
+        wanted = None if seqs is None else sorted(set(seqs))
+        if wanted is not None:
+            where = f" WHERE seq IN ({','.join('?' * len(wanted))})"
+            params = tuple(wanted)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(
+                    "INSERT INTO outbox(event_id, topic, key, value, headers, accepted_at) "
+                    f"SELECT event_id, topic, key, value, headers, accepted_at FROM poison{where} "
+                    "ORDER BY seq", params).rowcount
+                self._db.execute(f"DELETE FROM poison{where}", params)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            self._depth += moved
+        if moved:
+            self.changed.set()
+        return int(moved)
+
+    def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` verdict (``ok`` when intact)."""
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
     def note(self, name: str, value: str) -> None:
         """Remember operational state (the last delivery error) for ``outbox status``."""
-        with self._lock:
+        with self._lock, contextlib.suppress(sqlite3.OperationalError):  # best effort (disk full)
             self._db.execute("INSERT OR REPLACE INTO notes(name, value, at) VALUES (?, ?, ?)",
                              (name, value, time.time()))
 
@@ -190,8 +328,19 @@ class Outbox:
     def mark_attempt(self, seqs: Iterable[int]) -> None:
         ids = [(s,) for s in seqs]
         if ids:
-            with self._lock:
+            with self._lock, contextlib.suppress(sqlite3.OperationalError):  # a counter only
                 self._db.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", ids)
+
+
+def _is_full(exc: sqlite3.OperationalError) -> bool:
+    return "full" in str(exc).lower() or getattr(exc, "sqlite_errorcode", None) == 13
+
+
+def _disk_full(path: Path, exc: sqlite3.OperationalError, offered: int) -> OutboxDiskFull:
+    return OutboxDiskFull(
+        f"outbox {path}: the disk is full ({exc}); the {offered} event(s) offered were not "
+        "accepted and the outbox is intact — free space (delivered events free it too) and retry"
+    )
 
 
 def _lock(path: Path) -> int:

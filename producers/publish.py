@@ -63,7 +63,8 @@ def publish(
     border = load_border_config(settings.border_config)
     report = PublishReport()
     signers = Signers(settings)
-    sender = Sender(outbox, settings, outbox.terminal).start()
+    # Without the sender lock another process (`outbox serve`) delivers: only append here.
+    sender = Sender(outbox, settings, outbox.terminal).start() if outbox.exclusive else None
     pending: list[tuple[int, OutboxRecord]] = []
     try:
         for number, result in parse_lines(lines, border):
@@ -80,7 +81,8 @@ def publish(
         else:
             _store(outbox, pending, report, deliver_timeout)
     finally:
-        report.drain = sender.close(deliver_timeout)
+        report.drain = (sender.close(deliver_timeout) if sender is not None
+                        else SendStats(0, 0, outbox.refresh_depth(), None))
     return report
 
 

@@ -11,7 +11,11 @@ Rules that keep "accepted" meaning "will reach Kafka":
   idempotent producer keeps a partition's order);
 - a fatal producer error (e.g. the broker lost the producer id across a restart) replaces the
   producer and re-sends from the oldest row. Copies sent twice carry the same ``event_id`` and
-  are dropped as exact duplicates by the streams.
+  are dropped as exact duplicates by the streams;
+- a row the broker can never take (``produce`` refuses it, or its report says too large /
+  invalid: ``PERMANENT``) is moved to the outbox's poison table and counted as a failure, so the
+  rows behind it flow and ``BordersyncOutboxFailing`` fires; retrying it would hold back every
+  later event of the terminal forever. ``bordersync outbox requeue`` sends it again.
 """
 
 from __future__ import annotations
@@ -23,18 +27,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
 from producers import metrics
-from producers.outbox import Outbox
+from producers.outbox import Outbox, OutboxRecord
 
 log = logging.getLogger(__name__)
 
 ProducerFactory = Callable[[dict[str, Any]], Producer]
 MAX_BACKOFF_S = 5.0
 METRICS_EVERY_S = 1.0
+# Errors that no retry can fix for this record (as opposed to timeouts, missing leaders, a
+# broker that is away): the record itself is too large or malformed.
+PERMANENT = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE,
+                       KafkaError.INVALID_MSG, KafkaError.INVALID_RECORD,
+                       KafkaError.RECORD_LIST_TOO_LARGE, KafkaError._INVALID_ARG})
+
+
+def permanent(err: KafkaError | None) -> bool:
+    return err is not None and err.code() in PERMANENT and not err.fatal()
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class SendStats:
     failed: int
     remaining: int
     last_error: str | None
+    poisoned: int = 0
 
 
 class Sender:
@@ -69,6 +83,7 @@ class Sender:
         self._cursor = 0
         self._done: list[int] = []
         self._failures: list[tuple[int, str]] = []
+        self._poisoned: list[tuple[int, str]] = []
         self._fatal: str | None = None
         self._paused_until: float | None = None
         self._backoff = 0.2
@@ -79,11 +94,14 @@ class Sender:
         self.produced = 0  # produce calls, re-sends included
         self.delivered = 0
         self.failed = 0
+        self.poisoned = 0
         self.last_error: str | None = None
         self._gauges = (metrics.OUTBOX_DEPTH.labels(terminal),
                         metrics.OUTBOX_OLDEST_AGE.labels(terminal))
         self._delivered_total = metrics.OUTBOX_DELIVERED.labels(terminal)
         self._failed_total = metrics.OUTBOX_FAILED.labels(terminal)
+        self._poisoned_total = metrics.OUTBOX_POISONED.labels(terminal)
+        self._poison_rows = metrics.OUTBOX_POISON_ROWS.labels(terminal)
 
     def start(self) -> Sender:
         self._thread.start()
@@ -104,7 +122,8 @@ class Sender:
         return self.stats()
 
     def stats(self) -> SendStats:
-        return SendStats(self.delivered, self.failed, self.outbox.depth(), self.last_error)
+        return SendStats(self.delivered, self.failed, self.outbox.depth(), self.last_error,
+                         self.poisoned)
 
     # -- the loop (sender thread only) ----------------------------------------------------------
 
@@ -124,7 +143,11 @@ class Sender:
                     # start over from the oldest row with a fresh producer.
                     log.exception("outbox sender error; retrying",
                                   extra={"fields": {"terminal": self.terminal}})
+                    # A failure like any other: counted, so BordersyncOutboxFailing sees it.
+                    self.failed += 1
+                    self._failed_total.inc()
                     self.last_error = str(exc)
+                    self.outbox.note("last_error", self.last_error)
                     self._fatal = self._fatal or str(exc)
                     time.sleep(1.0)
                     continue
@@ -171,28 +194,58 @@ class Sender:
         rows = self.outbox.after(self._cursor, min(room, self._batch))
         producer = self._ensure_producer()
         for seq, rec in rows:
-            while True:
-                try:
-                    producer.produce(rec.topic, rec.value, rec.key, headers=list(rec.headers),
-                                     on_delivery=self._reporter(seq))
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            self._in_flight.add(seq)
+            if self._produce_one(producer, seq, rec):
+                self._in_flight.add(seq)
             self._cursor = seq
         self.produced += len(rows)
         return len(rows)
+
+    def _produce_one(self, producer: Producer, seq: int, rec: OutboxRecord) -> bool:
+        """Hand one row to librdkafka; False when it refused the row for good (poisoned)."""
+        while True:
+            try:
+                producer.produce(rec.topic, rec.value, rec.key, headers=list(rec.headers),
+                                 on_delivery=self._reporter(seq))
+                return True
+            except BufferError:
+                producer.poll(0.05)
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if not permanent(err):
+                    raise
+                self._poison(seq, f"produce refused: {err}")
+                return False
 
     def _reporter(self, seq: int) -> Callable[[KafkaError | None, Message], None]:
         def report(err: KafkaError | None, _msg: Message) -> None:
             if err is None:
                 self._done.append(seq)
+            elif permanent(err):
+                self._poisoned.append((seq, f"broker refused: {err}"))
             else:
                 self._failures.append((seq, str(err)))
 
         return report
 
+    def _poison(self, seq: int, error: str) -> None:
+        """Move a row the broker will never take aside; count it as a failure (alert)."""
+        self._in_flight.discard(seq)
+        if self.outbox.poison(seq, error):
+            self.poisoned += 1
+            self.failed += 1
+            self._poisoned_total.inc()
+            self._failed_total.inc()
+            self.last_error = error
+            self.outbox.note("last_error", error)
+            self._poison_rows.set(len(self.outbox.poisoned()))
+            log.error("outbox row moved aside: the broker can never accept it", extra={"fields": {
+                "terminal": self.terminal, "seq": seq, "error": error,
+                "requeue": f"bordersync outbox requeue --terminal {self.terminal}"}})
+
     def _settle(self) -> None:
+        poisoned, self._poisoned = self._poisoned, []
+        for seq, error in poisoned:
+            self._poison(seq, error)
         done, self._done = self._done, []
         failures, self._failures = self._failures, []
         if done:
@@ -242,7 +295,7 @@ class Sender:
         if self.outbox.closed:
             return
         depth, age = self._gauges
-        depth.set(self.outbox.depth())
+        depth.set(self.outbox.refresh_depth())
         age.set(self.outbox.oldest_age_seconds())
 
 
