@@ -167,6 +167,8 @@ class Cluster:
     cluster_id: str
     nodes: tuple[Node, ...]
     version: str = KAFKA_VERSION
+    # TLS + SASL/SCRAM listeners only (``dev up --secure``, ``bordersync.securestack``).
+    secure: bool = False
 
     @property
     def bootstrap(self) -> str:
@@ -192,19 +194,23 @@ def read_cluster(home: Path) -> Cluster | None:
     try:
         raw = json.loads(path.read_text())
         nodes = tuple(Node(**n) for n in raw["nodes"])
-        return Cluster(raw["cluster_id"], nodes, raw.get("version", KAFKA_VERSION))
+        return Cluster(raw["cluster_id"], nodes, raw.get("version", KAFKA_VERSION),
+                       bool(raw.get("secure", False)))
     except (ValueError, TypeError, KeyError):
         return None
 
 
 def write_cluster(home: Path, cluster: Cluster) -> None:
     kafka_dir(home).mkdir(parents=True, exist_ok=True)
-    raw = {"cluster_id": cluster.cluster_id, "version": cluster.version,
-           "nodes": [asdict(n) for n in cluster.nodes]}
+    raw: dict[str, object] = {"cluster_id": cluster.cluster_id, "version": cluster.version,
+                              "nodes": [asdict(n) for n in cluster.nodes]}
+    if cluster.secure:
+        raw["secure"] = True
     (kafka_dir(home) / "cluster.json").write_text(json.dumps(raw, indent=2) + "\n")
 
 
-def new_cluster(first_port: int, count: int, free_port: Callable[[], int]) -> Cluster:
+def new_cluster(first_port: int, count: int, free_port: Callable[[], int],
+                secure: bool = False) -> Cluster:
     """A new identity: node 1 serves ``first_port``; every other port is a free loopback one."""
     ports: list[int] = [first_port]
     while len(ports) < 2 * count:
@@ -213,7 +219,8 @@ def new_cluster(first_port: int, count: int, free_port: Callable[[], int]) -> Cl
             ports.append(port)
     nodes = tuple(Node(i + 1, ports[i], ports[count + i]) for i in range(count))
     # Kafka's cluster id is a Uuid in URL-safe base64 without padding (what random-uuid prints).
-    return Cluster(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode(), nodes)
+    return Cluster(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode(), nodes,
+                   secure=secure)
 
 
 def node_properties(home: Path, cluster: Cluster, node: Node,
@@ -260,7 +267,13 @@ def write_node_files(home: Path, cluster: Cluster, node: Node,
     directory.mkdir(parents=True, exist_ok=True)
     props = node_properties(home, cluster, node, overrides)
     path = directory / "server.properties"
-    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    if cluster.secure:
+        # It holds the inter-broker SCRAM password: owner only, from creation on.
+        from bordersync.tlsca import write_secret
+
+        write_secret(path, "".join(f"{k}={v}\n" for k, v in props.items()).encode())
+    else:
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
     (kafka_dir(home) / "log4j2.properties").write_text(_LOG4J2)
     return path
 

@@ -1,11 +1,45 @@
-"""Kafka client configuration from settings: one place that knows about security and Tansu timings."""
+"""Kafka client configuration from settings: one place that knows about security and timings.
+
+A process is handed its principal either through ``BORDERSYNC_SECURITY_PROTOCOL`` /
+``_SASL_*`` / ``_SSL_*`` or through a librdkafka properties file (``BORDERSYNC_CLIENT_PROPERTIES``,
+one per principal: ``dev up --secure``, ``bordersync credentials``); the file's entries win.
+Every client — librdkafka producers, consumers and admin clients, and the Faust engine's aiokafka
+(``faust_credentials``) — is configured from the same merged view.
+"""
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any
 
 from bordersync.settings import Settings
 from bordersync.stack import resolve_bootstrap
+
+# Entries of a client properties file that configure who we are and where the cluster is.
+PROPERTY_KEYS = ("bootstrap.servers", "security.protocol", "sasl.mechanism", "sasl.username",
+                 "sasl.password", "ssl.ca.location", "ssl.certificate.location",
+                 "ssl.key.location", "ssl.endpoint.identification.algorithm")
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """``key=value`` lines of a Java/librdkafka properties file (``#`` comments, no escapes)."""
+    out: dict[str, str] = {}
+    for line in path.read_text("utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")) or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def client_properties(settings: Settings) -> dict[str, str]:
+    """The recognised entries of the settings' client properties file (empty without one)."""
+    if settings.client_properties is None:
+        return {}
+    props = read_properties(settings.client_properties)
+    return {k: v for k, v in props.items() if k in PROPERTY_KEYS}
 
 
 def common_conf(settings: Settings) -> dict[str, Any]:
@@ -27,7 +61,29 @@ def common_conf(settings: Settings) -> dict[str, Any]:
     ):
         if value:
             conf[key] = value
+    conf.update(client_properties(settings))
     return conf
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust's ``broker_credentials`` for the same principal and TLS trust as every other client
+    (aiokafka takes an ``ssl.SSLContext``), or None for PLAINTEXT."""
+    conf = common_conf(settings)
+    protocol = str(conf.get("security.protocol", "PLAINTEXT")).upper()
+    if protocol == "PLAINTEXT":
+        return None
+    context: ssl.SSLContext | None = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(cafile=conf.get("ssl.ca.location"))
+        if conf.get("ssl.certificate.location"):
+            context.load_cert_chain(conf["ssl.certificate.location"], conf.get("ssl.key.location"))
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    if protocol.startswith("SASL"):
+        return SASLCredentials(username=conf.get("sasl.username"),
+                               password=conf.get("sasl.password"),
+                               mechanism=conf.get("sasl.mechanism", "PLAIN"), ssl_context=context)
+    return SSLCredentials(context)
 
 
 def producer_conf(settings: Settings, **extra: Any) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     ssl_ca_location: str | None = None
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
+    # A librdkafka client properties file (one per principal: `dev up --secure` and `bordersync
+    # credentials generate` write them). Its bootstrap and security entries win over the ones
+    # above: this is how a process is handed its principal (docs/security.md).
+    client_properties: Path | None = None
+    # "production" requires signed records on every reader and publisher (docs/security.md);
+    # it cannot be combined with BORDERSYNC_REQUIRE_SIGNATURES=false.
+    profile: Literal["dev", "production"] = "dev"
 
     # Signed events (docs/security.md). Partners' public keys; $home/keys/trust.json when unset.
     trust_file: Path | None = None
@@ -52,6 +59,8 @@ class Settings(BaseSettings):
     # 1 for development and tests; 3 (replication 3, min.insync.replicas 2) for fault work.
     dev_brokers: int = Field(default=1, ge=1, le=5)
     dev_broker_heap_mb: int = Field(default=512, ge=128)
+    # `dev up --secure`: TLS + SASL/SCRAM listeners only, one principal per role and agency, ACLs.
+    dev_secure: bool = False
 
     # Group membership: a member that stops heartbeating loses its partitions after the session
     # timeout (a SIGKILLed worker's partitions move within 10 s). Kafka's fetch returns as soon as
@@ -88,6 +97,13 @@ class Settings(BaseSettings):
     # on Tansu a member killed mid-rebalance can stall its group (docs/reliability.md).
     # All workers of one deployment use one engine.
     stream_engine: Literal["faust", "batch"] = "faust"
+    # Processing guarantee of the batch engine: "exactly_once" writes outputs, state changelog and
+    # input offsets in one Kafka transaction; "at_least_once" flushes outputs, then state, then
+    # commits (docs/streams.md). The Faust engine is always at-least-once (docs/reliability.md).
+    stream_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    # Test hook of the stream runtime (streams/runtime_faults.py), e.g. "crash:after-outputs:2"
+    # (exit hard after producing the outputs of batch 2) or "fail:changelog:1". Empty = off.
+    stream_fault: str = ""
     worker_web_port: int = 0
     metrics_port: int = 0
     # Containers must expose /metrics beyond loopback: set 0.0.0.0 there.
@@ -121,6 +137,19 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_json: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _production_signs(cls, data: Any) -> Any:
+        """The production profile turns signatures on; an explicit "off" beside it is refused
+        rather than silently overridden (or silently obeyed)."""
+        if not isinstance(data, dict) or data.get("profile") != "production":
+            return data
+        explicit = data.get("require_signatures")
+        if explicit is not None and str(explicit).lower() in ("false", "0", "no", "off"):
+            raise ValueError("profile=production requires signatures: unset "
+                             "BORDERSYNC_REQUIRE_SIGNATURES or set it true")
+        return {**data, "require_signatures": True}
 
     def topic(self, stream: str) -> str:
         """Physical topic name of a logical stream."""

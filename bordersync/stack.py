@@ -20,7 +20,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from types import ModuleType
+from typing import Any, TextIO
 
 from bordersync import devbroker
 from bordersync.settings import Settings
@@ -42,6 +43,8 @@ class StackInfo:
     redis_pid: int
     brokers: int = 1
     broker: str = devbroker.describe()
+    # `dev up --secure`: the directory of per-principal client properties files.
+    secrets: str | None = None
 
 
 def _state_file(home: Path) -> Path:
@@ -59,8 +62,15 @@ def read_state(home: Path) -> StackInfo | None:
 
 
 def resolve_bootstrap(settings: Settings) -> str:
+    """The setting, else the client properties file's ``bootstrap.servers``, else the stack's."""
     if settings.bootstrap:
         return settings.bootstrap
+    if settings.client_properties is not None:
+        from bordersync.kafka import read_properties  # kafka -> stack: import cycle
+
+        found = read_properties(settings.client_properties).get("bootstrap.servers")
+        if found:
+            return found
     info = read_state(settings.home)
     if info is None:
         raise StackError(
@@ -135,13 +145,13 @@ def _wait_tcp(port: int, proc: subprocess.Popen[bytes], log: Path, what: str) ->
     raise StackError(f"{what} not listening on 127.0.0.1:{port} after {BROKER_READY_TIMEOUT_S}s")
 
 
-def _wait_broker_ready(bootstrap: str, brokers: int) -> None:
+def _wait_broker_ready(bootstrap: str, brokers: int, conf: dict[str, Any] | None = None) -> None:
     """A metadata round trip, not just an open port: every node answers as a registered broker."""
     from confluent_kafka.admin import AdminClient
 
     deadline = time.monotonic() + BROKER_READY_TIMEOUT_S
     last: object = None
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **(conf or {})})
     while time.monotonic() < deadline:
         try:
             seen = len(admin.list_topics(timeout=2).brokers)
@@ -197,8 +207,14 @@ def _cluster_for(settings: Settings, home: Path) -> devbroker.Cluster:
             f"{home / 'kafka'} holds a {len(cluster.nodes)}-node cluster's data; "
             f"`bordersync dev down --purge` clears it before starting {count} node(s)"
         )
+    if cluster is not None and cluster.secure != settings.dev_secure:
+        kind = "secured" if cluster.secure else "plain"
+        want = "with" if settings.dev_secure else "without"
+        raise StackError(f"{home / 'kafka'} holds a {kind} cluster's data; `bordersync dev down "
+                         f"--purge` clears it before starting one {want} --secure")
     if cluster is None:
-        cluster = devbroker.new_cluster(settings.dev_broker_port, count, free_port)
+        cluster = devbroker.new_cluster(settings.dev_broker_port, count, free_port,
+                                        secure=settings.dev_secure)
     elif cluster.nodes[0].port != settings.dev_broker_port:
         # The first broker's port follows the setting; the data does not depend on it.
         first = cluster.nodes[0]
@@ -206,6 +222,7 @@ def _cluster_for(settings: Settings, home: Path) -> devbroker.Cluster:
             cluster.cluster_id,
             (devbroker.Node(first.node_id, settings.dev_broker_port, first.controller_port),
              *cluster.nodes[1:]),
+            secure=cluster.secure,
         )
     return cluster
 
@@ -240,6 +257,9 @@ def up(settings: Settings) -> tuple[StackInfo, list[str]]:
     notes: list[str] = []
     current = read_state(home)
     if current and _running(home, current):
+        if bool(current.secrets) != settings.dev_secure:
+            raise StackError(f"a {'secured' if current.secrets else 'plain'} stack is running in "
+                             f"{home}; `bordersync dev down` first")
         return current, ["already running"]
     if current:
         # Half-running or stale: stop what is left so we start from a known state.
@@ -266,10 +286,18 @@ def up(settings: Settings) -> tuple[StackInfo, list[str]]:
     logs.mkdir(exist_ok=True)
     (home / "redis").mkdir(exist_ok=True)
     devbroker.write_cluster(home, cluster)
+    secure: ModuleType | None = None
+    tls = None
+    if cluster.secure:
+        from bordersync import securestack
+
+        secure = securestack
+        tls = secure.prepare(settings, home, cluster)
     for node in cluster.nodes:
-        devbroker.write_node_files(home, cluster, node)
+        devbroker.write_node_files(home, cluster, node, secure.node_overrides(
+            home, tls, node.port, node.controller_port) if secure else None)
     try:
-        devbroker.format_nodes(home, cluster, jars)
+        devbroker.format_nodes(home, cluster, jars, secure.format_args(home) if secure else None)
     except devbroker.BrokerSetupError as exc:
         raise StackError(str(exc)) from exc
     if any(devbroker.is_formatted(home, n) for n in cluster.nodes):
@@ -282,20 +310,26 @@ def up(settings: Settings) -> tuple[StackInfo, list[str]]:
     ]
     redis_proc = _spawn(
         [redis_bin, "--port", str(settings.dev_redis_port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(home / "redis"), "--daemonize", "no"],
+         "--appendonly", "no", "--dir", str(home / "redis"), "--daemonize", "no",
+         *(secure.redis_args(home) if secure else [])],
         logs / "redis.log",
     )
     info = StackInfo(cluster.bootstrap, f"redis://127.0.0.1:{settings.dev_redis_port}/0",
                      [b.pid for b in brokers], redis_proc.pid, len(cluster.nodes),
-                     devbroker.describe())
+                     devbroker.describe(),
+                     str(secure.secrets_dir(home)) if secure else None)
     # Record pids before waiting so a failed start can still be cleaned up by `down`.
     _write_state(home, info)
     try:
         for node, proc in zip(cluster.nodes, brokers, strict=True):
             _wait_tcp(node.port, proc, logs / f"kafka-{node.node_id}.log", f"Kafka node {node.node_id}")
         _wait_tcp(settings.dev_redis_port, redis_proc, logs / "redis.log", "redis-server")
-        _wait_broker_ready(info.bootstrap, len(cluster.nodes))
-        _wait_redis_ready(info.redis_url)
+        _wait_broker_ready(info.bootstrap, len(cluster.nodes),
+                           secure.admin_conf(home) if secure else None)
+        _wait_redis_ready(secure.redis_admin_url(home, settings.dev_redis_port) if secure
+                          else info.redis_url)
+        if secure:
+            notes += secure.provision(settings, home)
     except BaseException:
         down(settings)
         raise
@@ -358,6 +392,10 @@ def down(settings: Settings, purge: bool = False) -> list[str]:
     if purge and devbroker.kafka_dir(home).exists():
         shutil.rmtree(devbroker.kafka_dir(home))
         notes.append(f"purged Kafka data ({devbroker.kafka_dir(home)})")
+        if (home / "secrets" / "tls").exists():
+            # A new secured cluster gets a new CA and new passwords.
+            shutil.rmtree(home / "secrets")
+            notes.append(f"purged credentials ({home / 'secrets'})")
     if info is None and not notes:
         return ["not running"]
     return notes or ["not running (removed stale state)"]
