@@ -172,3 +172,31 @@ def test_without_the_stage_nothing_changes() -> None:
     b = without.feed(crossing("mk-1", "EXIT"))
     assert "risk" not in b and a["risk"]
     assert [s for s in a["share.al-customs"] if s["stream"] != "risk"] == b["share.al-customs"]
+
+
+def test_tampered_expired_or_foreign_profiles_never_apply_in_the_pipeline() -> None:
+    run = Run()
+    rec = countersign(propose(profile(), SIGNERS["MK"]), SIGNERS["AL"])
+    rec["profile"]["weight"] = 100  # altered after both signed
+    run.sources.apply("profiles", "unsealed-truck@1", json.dumps(rec).encode())
+    run.approve(profile("old", valid_until=(T0 - timedelta(days=1)).isoformat()), "MK", "AL")
+    run.approve(profile("serbian", parties=["MK", "RS"]), "MK", "RS")  # another crossing pair
+    (risk,) = run.feed(crossing("mk-1", "EXIT"))["risk"]
+    assert (risk["channel"], risk["hits"], risk["profile_versions"]) == ("STANDARD", [], [])
+    assert any("bad signature" in p for p in run.stage.problems)  # type: ignore[union-attr]
+
+
+def test_the_agency_read_model_keeps_risk_records_per_vehicle() -> None:
+    from consumers.readmodel import AgencyContext, Keys, Write, plan
+
+    run = Run()
+    run.approve(profile(), "MK", "AL")
+    (share,) = [s for s in run.feed(crossing("mk-1", "EXIT"))["share.al-customs"]
+                if s["stream"] == "risk"]
+    border = load_border_config()
+    keys = Keys("t:")
+    write = plan(share, b"SK1234AB", AgencyContext.of(border, "al-customs"), keys,
+                 T0.timestamp(), 3600)
+    assert isinstance(write, Write) and write.stream == "risk"
+    (op,) = [o for o in write.ops if o[1] == keys.risk("SK1234AB")]
+    assert op[0] == "hset" and "physical control" in json.dumps(op, default=str)
