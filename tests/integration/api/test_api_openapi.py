@@ -4,7 +4,8 @@ of another agency, and none) with zero server errors and no answer that breaks t
 
 ``positive_data_acceptance`` is left out on purpose: a cursor this server never issued and a
 crossing of another agency are well-formed strings by the schema but rightly refused with 400;
-no JSON Schema can say which opaque cursors exist. Bounded (``-n``, one worker): ~10-20 s.
+no JSON Schema can say which opaque cursors exist. Bounded (``-n``, one worker): ~15 s on an
+idle 2-core machine.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.conftest import ROOT, Proc
 from tests.integration.api.support import CTX, OTHER, call, seed, start_api, token
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-MAX_EXAMPLES = os.environ.get("BORDERSYNC_FUZZ_EXAMPLES", "40")
+MAX_EXAMPLES = os.environ.get("BORDERSYNC_FUZZ_EXAMPLES", "25")
 SEED = os.environ.get("BORDERSYNC_FUZZ_SEED", "20261130")
 
 
@@ -39,9 +40,9 @@ def test_committed_openapi_document_is_what_the_server_serves(
                                          "/v1/alerts", "/v1/enroute", "/v1/audit"}
 
 
-def fuzz(base: str, cwd: Path, bearer: str | None) -> tuple[int, str]:
+def fuzz(base: str, cwd: Path, bearer: str | None, examples: str) -> tuple[int, str]:
     argv = [str(SCHEMATHESIS), "run", f"{base}/v1/openapi.json", "--checks", "all",
-            "--exclude-checks", "positive_data_acceptance", "--max-examples", MAX_EXAMPLES,
+            "--exclude-checks", "positive_data_acceptance", "--max-examples", examples,
             "--workers", "1", "--seed", SEED, "--request-timeout", "10"]
     if bearer is not None:
         argv += ["--header", f"Authorization: Bearer {bearer}"]
@@ -64,10 +65,12 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(
                                                "api_rate_burst": 100_000})
     api = start_api(settings, spawn)
     total = 0
-    for bearer in (token(settings, audit=True), token(settings, agency=OTHER, audit=True), None):
-        cases, output = fuzz(api.base, tmp_path, bearer)
+    # The agency's own token reaches the logic; the refused ones (403, 401) need fewer cases.
+    for bearer, examples in ((token(settings, audit=True), MAX_EXAMPLES),
+                             (token(settings, agency=OTHER, audit=True), "5"), (None, "5")):
+        cases, output = fuzz(api.base, tmp_path, bearer, examples)
         assert "No issues found" in output or "0 failures" in output or " passed" in output, output
         total += cases
     print(f"schemathesis: {total} cases over 3 credential kinds")
-    assert total >= 100
+    assert total >= 300
     assert api.proc.popen.poll() is None  # the server is still up
