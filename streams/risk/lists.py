@@ -180,6 +180,6 @@ def build_lists(records: Mapping[str, bytes], trust: TrustStore, keys: Mapping[s
                         by_plate[plate] = Operator(str(o["id"]), admin, until)
                 out.aeo[admin] = by_plate
                 out.recognises[admin] = frozenset(doc.get("recognises", []))
-        except (ListError, ValueError, KeyError, TypeError) as exc:
+        except (ListError, ValueError, KeyError, TypeError, AttributeError) as exc:
             out.problems.append(f"list {key}: {exc}")
     return out

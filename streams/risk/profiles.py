@@ -148,6 +148,13 @@ def _signed_by(profile: Profile, items: Iterable[Mapping[str, Any]], purpose: st
     return admins & set(profile.parties)
 
 
+def _items(rec: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    items = rec.get(name, [])
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise ProfileError(f"{name}: a list of {{kid, sig}} objects")
+    return items
+
+
 class ProfileBook:
     """Every profile record seen on the topic (latest value per key), and what is in force."""
 
@@ -181,12 +188,15 @@ class ProfileBook:
                 profile = parse_profile(rec.get("profile"))
                 if profile.key != key:
                     raise ProfileError(f"record key {key!r} is not {profile.key!r}")
-            except ProfileError as exc:
-                out.append(Status(key, "invalid", str(exc)))
+                problems: list[str] = []
+                signed = _signed_by(profile, _items(rec, "approvals"), PROFILE, trust, at,
+                                    problems)
+                retired = _signed_by(profile, _items(rec, "retirements"), RETIRE, trust, at,
+                                     problems)
+            except (ProfileError, TypeError, ValueError, AttributeError) as exc:
+                # Anyone who can write the topic can write garbage: it is reported, never fatal.
+                out.append(Status(key, "invalid", str(exc) or type(exc).__name__))
                 continue
-            problems: list[str] = []
-            signed = _signed_by(profile, rec.get("approvals", []), PROFILE, trust, at, problems)
-            retired = _signed_by(profile, rec.get("retirements", []), RETIRE, trust, at, problems)
             missing = sorted(set(profile.parties) - signed)
             if missing:
                 detail = f"signed by {', '.join(sorted(signed)) or 'nobody'}; awaiting " \

@@ -86,3 +86,22 @@ def test_aeo_operator_is_recognised_only_when_both_programmes_recognise_each_oth
                        ["AL"], T0, UNTIL)
     later = build_lists(_records(expiring, al_yes), TRUST, WATCH_KEYS, T0)
     assert later.operator("SK5555TT", {"MK", "AL"}, t + 2 * 86400) is None
+
+
+def test_garbage_lists_are_reported_never_raised() -> None:
+    import copy
+    import random
+
+    rng = random.Random(18)
+    ops = [{"id": "MKAEO0001", "plates": ["SK 5555 TT"]}]
+    docs = [watchlist_doc("MK", WATCH_KEYS["MK"], ["SK 1234 AB"], T0, UNTIL),
+            aeo_doc("MK", ops, ["AL"], T0, UNTIL)]
+    junk: list[object] = [None, 1, "x", [], {}, [{}], [1, 2], {"a": None}]
+    for _ in range(300):
+        doc = copy.deepcopy(rng.choice(docs))
+        rec = signed_list(doc, SIGNERS["MK"])
+        target = rec if rng.random() < 0.3 else rec["list"]
+        target[rng.choice(list(target))] = copy.deepcopy(rng.choice(junk))
+        lists = build_lists({list_key(doc): json.dumps(rec).encode()}, TRUST, WATCH_KEYS, T0)
+        assert not lists.watch and not lists.aeo and lists.problems
+    assert build_lists({"x": b"\xff not json"}, TRUST, WATCH_KEYS, T0).problems

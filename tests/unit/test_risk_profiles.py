@@ -108,3 +108,26 @@ def test_a_broken_record_on_the_topic_is_reported_not_raised() -> None:
     assert states["y@1"] == ("invalid", "record key 'y@1' is not 'z@1'")
     book.apply("x@1", None)
     assert "x@1" not in {s.key for s in book.evaluate(TRUST, T0)}
+
+
+def test_garbage_on_the_topic_is_reported_never_raised() -> None:
+    import random
+
+    rng = random.Random(18)
+    good = countersign(propose(profile(), SIGNERS["MK"]), SIGNERS["AL"])
+    junk: list[object] = [None, 1, "x", [], {}, [{}], {"a": [1, {"b": None}]}, [1, 2]]
+    for _ in range(300):
+        rec = copy.deepcopy(good)
+        target = rec if rng.random() < 0.3 else rec["profile"]
+        target[rng.choice(list(target))] = copy.deepcopy(rng.choice(junk))
+        if rng.random() < 0.3 and isinstance(rec.get("profile"), dict):
+            rec["profile"]["rule"] = {
+                "kind": rng.choice(["history", "watchlist", "mass_band", "cargo_unsealed"]),
+                rng.choice(["days", "kinds", "fields", "admins", "min_kg", "max_kg",
+                            "vehicle_types", "declared", "min_count"]): copy.deepcopy(
+                                rng.choice(junk))}
+        book = ProfileBook()
+        book.apply("unsealed-truck@1", json.dumps(rec).encode())
+        (status,) = book.evaluate(TRUST, T0)  # never raises
+        intact = isinstance(rec.get("profile"), dict) and rec["profile"] == good["profile"]
+        assert status.state != "active" or intact
