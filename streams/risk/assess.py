@@ -48,7 +48,10 @@ def assess(event: dict[str, Any], plate: str, crossing: Crossing, history: Seque
            rules: InForce, now: datetime, transit_s: float | None) -> dict[str, Any]:
     """The ``risk`` record (avro/risk/v1.avsc) of one EXIT (pre-arrival) or ENTRY event."""
     t = event["event_time"].timestamp()
-    subject = Subject(event, crossing.id, t, history, rules.lists.watch_hits(_idents(event)))
+    # HMACs only when a watchlist profile is in force: the rest of the rules never need them.
+    watched = any(p.rule["kind"] == "watchlist" for p in rules.profiles)
+    hits_on_lists = rules.lists.watch_hits(_idents(event)) if watched else []
+    subject = Subject(event, crossing.id, t, history, hits_on_lists)
     hits: list[dict[str, Any]] = []
     for p in rules.profiles:
         reason = evaluate(p.rule, subject)
