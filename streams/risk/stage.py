@@ -96,7 +96,7 @@ class RiskStage:
         t = epoch(event["event_time"])
         hit = [h["profile_id"] for h in record["hits"]]
         st.risk.append([t, "A", event["event_id"], crossing.id, record["stage"],
-                        record["channel"], hit])
+                        record["channel"], hit, event["admin"]])
         tally.inc("risk_assessed", crossing.id, record["stage"], record["channel"])
         for h in record["hits"]:
             tally.inc("risk_hits", h["profile_id"], h["channel"])
@@ -119,12 +119,17 @@ class RiskStage:
         and remember a hold for the history rules."""
         t = epoch(event["event_time"])
         window = self.windows[crossing]
-        latest = None
+        joined = None
         for h in st.risk:
-            if h[1] == "A" and h[3] == crossing and 0 <= t - h[0] <= window:
-                latest = h
-        if latest is not None:
-            self._outcome(tally, latest[4], latest[5], latest[6], event["result"])
+            if h[1] != "A" or h[3] != crossing or abs(t - h[0]) > window:
+                continue
+            if h[4] == "PRE_ARRIVAL" and h[7:] == [event["admin"]] and t <= h[0]:
+                joined = h  # an exit-side control reported after its EXIT was assessed
+                break
+            if h[0] <= t:
+                joined = h  # the latest assessment before the control
+        if joined is not None:
+            self._outcome(tally, joined[4], joined[5], joined[6], event["result"])
         if event["result"] in POSITIVE:
             st.risk.append([t, "H"])
         found = dwell.for_inspection(event["post"], t, st.seen, window)

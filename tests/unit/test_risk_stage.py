@@ -200,3 +200,17 @@ def test_the_agency_read_model_keeps_risk_records_per_vehicle() -> None:
     assert isinstance(write, Write) and write.stream == "risk"
     (op,) = [o for o in write.ops if o[1] == keys.risk("SK1234AB")]
     assert op[0] == "hset" and "physical control" in json.dumps(op, default=str)
+
+
+def test_an_exit_side_control_reported_after_the_exit_joins_the_pre_arrival_assessment() -> None:
+    run = Run()
+    run.approve(profile(), "MK", "AL")
+    run.feed(crossing("mk-1", "EXIT", minutes=30), minutes=31)
+    late = {**inspection("mk-i-1", "HOLD", minutes=20), "admin": "MK", "post": "MKKJF01",
+            "terminal_id": "MK-xray-1", "inspection_type": "XRAY"}
+    run.feed(late, minutes=32)
+    assert run.tally[("risk_outcomes", ("PRE_ARRIVAL", "RED", "HOLD"))] == 1
+    # ... and one reported before its EXIT is joined when the EXIT is assessed, once.
+    run.feed({**late, "event_id": "mk-i-2", "plate": "SK 9 BB", "result": "CLEARED"}, minutes=33)
+    run.feed(crossing("mk-2", "EXIT", plate="SK 9 BB", minutes=30), minutes=34)
+    assert run.tally[("risk_outcomes", ("PRE_ARRIVAL", "RED", "CLEARED"))] == 1
