@@ -48,6 +48,8 @@ class KeyStore:
         self.root = root
         self.private_dir = root / "private"
         self.trust_file = trust_file or root / "trust.json"
+        # What the last ``import_trust`` refused to take, as (kid, reason).
+        self.refused: list[tuple[str, str]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
@@ -70,15 +72,39 @@ class KeyStore:
         # Atomic replace: a reader never sees half a trust file.
         tmp.replace(self.trust_file)
 
-    def import_trust(self, other: TrustStore) -> list[str]:
-        """Merge a partner's trust file; a revocation is never undone by an import."""
+    def import_trust(self, other: TrustStore, admin: str | None = None) -> list[str]:
+        """Merge a partner's trust file, restrictively; returns the key ids changed.
+
+        Only keys of ``admin`` are taken (``keys import --admin``: a partner's file also lists
+        keys it imported from others, which it cannot vouch for); None takes every key (a library
+        merge of stores this process trusts already). Whatever the file says, an import never
+        lengthens a known key's validity (``not_before`` only moves later, ``not_after`` only
+        earlier: an expired key stays expired), never undoes a revocation, and never adds a key
+        the file itself marks revoked. Refusals are in ``self.refused`` as ``(kid, reason)``."""
         current = dict(self.trust().keys)
-        changed = []
-        for kid, key in other.keys.items():
+        changed: list[str] = []
+        self.refused = []
+        for kid, key in sorted(other.keys.items()):
+            if admin is not None and key.admin != admin:
+                self.refused.append((kid, f"not a key of {admin}"))
+                continue
             old = current.get(kid)
             if old is not None and old.public_key != key.public_key:
                 raise KeyStoreError(f"{kid}: imported public key differs from the trusted one")
-            merged = replace(key, revoked=key.revoked or (old is not None and old.revoked))
+            if old is None:
+                if key.revoked:
+                    self.refused.append((kid, "revoked in the imported file"))
+                    continue
+                merged = key
+            else:
+                if old.revoked and not key.revoked:
+                    self.refused.append((kid, "revoked here; an import never revives a key"))
+                if _lengthens(old, key):
+                    self.refused.append((kid, "would lengthen the key's validity; kept the "
+                                              "shorter one"))
+                merged = replace(old, revoked=old.revoked or key.revoked,
+                                 not_before=max(old.not_before, key.not_before),
+                                 not_after=_earliest(old.not_after, key.not_after))
             if merged != old:
                 current[kid] = merged
                 changed.append(kid)
@@ -181,6 +207,19 @@ class KeyStore:
         self.save_trust(TrustStore({**trust.keys, kid: revoked}))
         self._private_path(kid).unlink(missing_ok=True)
         return revoked
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The earlier end of validity; None means "no end"."""
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
+def _lengthens(old: TrustedKey, new: TrustedKey) -> bool:
+    starts_earlier = new.not_before < old.not_before
+    ends_later = old.not_after is not None and (new.not_after is None or new.not_after > old.not_after)
+    return starts_earlier or ends_later
 
 
 class TrustFile:

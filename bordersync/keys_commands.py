@@ -50,12 +50,15 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "export":
             print(json.dumps(store.trust().to_json(), indent=2))
         elif args.action == "import":
-            if not args.file:
-                print("bordersync: keys import needs --file", file=sys.stderr)
+            if not args.file or not args.admin:
+                print("bordersync: keys import needs --file and --admin (the one administration "
+                      "whose keys the file is trusted for)", file=sys.stderr)
                 return 2
             other = TrustStore.from_json(json.loads(Path(args.file).read_text()))
-            for kid in store.import_trust(other):
+            for kid in store.import_trust(other, args.admin.upper()):
                 print(f"updated {kid}")
+            for kid, why in store.refused:
+                print(f"refused {kid}: {why}", file=sys.stderr)
         else:
             rows = [
                 {**k.to_json(), "state": _state(k.not_after, k.revoked, now),
@@ -76,7 +79,8 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 def register(add: AddCommand) -> None:
     p = add("keys", cmd_keys, "signing keys per administration and the partner trust file")
     p.add_argument("action", choices=["generate", "list", "rotate", "revoke", "export", "import"])
-    p.add_argument("--admin", help="administration (ISO 3166-1 alpha-2), for generate / rotate")
+    p.add_argument("--admin", help="administration (ISO 3166-1 alpha-2, or BORDERSYNC), for "
+                                   "generate / rotate, and import: only its keys are taken")
     p.add_argument("--kid", help="key id ADMIN:KEY-ID, for revoke")
     p.add_argument("--file", help="a partner's trust file, for import")
     p.add_argument("--json", action="store_true", help="list as JSON")

@@ -6,6 +6,7 @@ set -euo pipefail
 : "${ADMIN_CONFIG:?set ADMIN_CONFIG=path of an admin client .properties (SASL_SSL)}"
 
 # Run with allow.everyone.if.no.acl.found=false on the brokers.
+# Adds only: `bordersync acls apply` also removes ACLs no longer generated.
 
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:terminal-al --operation Write --topic bordersync.raw --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:terminal-al --operation Describe --topic bordersync.raw --resource-pattern-type literal
@@ -26,6 +27,7 @@ set -euo pipefail
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:terminal-xk --operation Describe --topic bordersync.raw --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:terminal-xk --operation IdempotentWrite --cluster --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --topic bordersync.raw --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.raw --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.raw --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.crossings --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.crossings --resource-pattern-type literal
@@ -39,8 +41,13 @@ set -euo pipefail
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.dlq --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.stats --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.stats --resource-pattern-type literal
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.streams-vehicles-changelog --resource-pattern-type literal
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.streams-vehicles-changelog --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.risk --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.risk --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --topic bordersync.risk-profiles --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.risk-profiles --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --topic bordersync.risk-lists --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.risk-lists --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --topic bordersync.stats-facts --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.stats-facts --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.stats-facts --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.share.mk-customs --resource-pattern-type literal
@@ -59,8 +66,14 @@ set -euo pipefail
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.share.mk-border-police --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.share.al-border-police --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.share.al-border-police --resource-pattern-type literal
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation All --topic bordersync.streams- --resource-pattern-type prefixed
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --group bordersync.streams --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --topic bordersync.streams- --resource-pattern-type prefixed
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.streams- --resource-pattern-type prefixed
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.streams- --resource-pattern-type prefixed
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Create --topic bordersync.streams- --resource-pattern-type prefixed
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --group bordersync.streams --resource-pattern-type prefixed
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --group bordersync.restore --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --transactional-id bordersync. --resource-pattern-type prefixed
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --transactional-id bordersync. --resource-pattern-type prefixed
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation IdempotentWrite --cluster --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:agency-mk-customs --operation Read --topic bordersync.share.mk-customs --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:agency-mk-customs --operation Describe --topic bordersync.share.mk-customs --resource-pattern-type literal
@@ -86,8 +99,11 @@ set -euo pipefail
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:agency-al-border-police --operation Read --topic bordersync.share.al-border-police --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:agency-al-border-police --operation Describe --topic bordersync.share.al-border-police --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:agency-al-border-police --operation Read --group bordersync.agency.al-border-police --resource-pattern-type literal
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-lag --operation Read --topic bordersync. --resource-pattern-type prefixed
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-lag --operation Describe --topic bordersync. --resource-pattern-type prefixed
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-lag --operation Describe --group bordersync. --resource-pattern-type prefixed
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation All --topic _schemas --resource-pattern-type literal
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation All --group schema-registry --resource-pattern-type prefixed
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation Read --topic _schemas --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation Write --topic _schemas --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation Describe --topic _schemas --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation Create --topic _schemas --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation DescribeConfigs --topic _schemas --resource-pattern-type literal
+"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:schema-registry --operation Read --group schema-registry --resource-pattern-type prefixed

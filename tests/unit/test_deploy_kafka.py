@@ -48,12 +48,53 @@ def test_worker_reads_raw_and_writes_the_rest() -> None:
     rules = _rules("User:bordersync-worker")
     topics = [t.stream for t in all_topics(load_border_config())]
     assert ("Read", "topic", "literal", f"{PREFIX}raw") in rules
-    assert ("Write", "topic", "literal", f"{PREFIX}raw") not in rules
+    reads = {"raw", "stats-facts", "risk-profiles", "risk-lists"}
     for stream in topics:
-        if stream != "raw":
+        if stream.startswith("streams-"):
+            continue  # the worker's own prefix
+        if stream not in {"risk-profiles", "risk-lists"}:
             assert ("Write", "topic", "literal", f"{PREFIX}{stream}") in rules, stream
+        if stream not in reads:
             assert ("Read", "topic", "literal", f"{PREFIX}{stream}") not in rules, stream
-    assert ("Read", "group", "literal", f"{PREFIX}streams") in rules
+    assert ("Read", "group", "prefixed", f"{PREFIX}streams") in rules
+
+
+def test_worker_lacked_read_on_stats_facts_and_write_on_raw() -> None:
+    """Issue #16: the Faust engine consumes stats-facts and the re-key path writes raw."""
+    rules = _rules("User:bordersync-worker")
+    assert ("Read", "topic", "literal", f"{PREFIX}stats-facts") in rules
+    assert ("Write", "topic", "literal", f"{PREFIX}raw") in rules
+
+
+def test_worker_has_transactional_ids_under_its_prefix_and_idempotent_write() -> None:
+    rules = _rules("User:bordersync-worker")
+    assert {("Write", "transactional-id", "prefixed", PREFIX),
+            ("Describe", "transactional-id", "prefixed", PREFIX),
+            ("IdempotentWrite", "cluster", "literal", "kafka-cluster")} <= rules
+    assert not any(r[1] == "transactional-id" for p in ("User:terminal-mk", "User:bordersync-lag")
+                   for r in _rules(p))
+
+
+def test_lag_principal_could_read_raw_dlq_and_every_share_topic() -> None:
+    """Issue #16: lag only needs offsets (Describe on topics and groups), never records."""
+    rules = _rules("User:bordersync-lag")
+    assert rules == {("Describe", "topic", "prefixed", PREFIX),
+                     ("Describe", "group", "prefixed", PREFIX)}
+
+
+def test_committed_acls_script_is_the_generated_one() -> None:
+    gen = _gen()
+    assert (ROOT / "deploy" / "kafka" / "acls.sh").read_text() == gen.acls_script(
+        load_border_config(), PREFIX)
+    assert (ROOT / "deploy" / "kafka" / "topics.sh").read_text() == gen.topics_script(
+        load_border_config(), PREFIX)
+
+
+def test_security_doc_principal_table_is_the_generated_one() -> None:
+    from bordersync.acl import markdown_table
+
+    doc = (ROOT / "docs" / "security.md").read_text()
+    assert markdown_table(load_border_config(), PREFIX) in doc
 
 
 def test_topic_script_has_production_settings(tmp_path: Path) -> None:

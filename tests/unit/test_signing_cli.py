@@ -31,7 +31,7 @@ def test_keys_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     code, exported, _ = keys(capsys, mk, "export")
     assert code == 0 and "PRIVATE" not in exported
     (tmp_path / "mk-trust.json").write_text(exported)
-    code, out, _ = keys(capsys, al, "import", "--file", str(tmp_path / "mk-trust.json"))
+    code, out, _ = keys(capsys, al, "import", "--admin", "MK", "--file", str(tmp_path / "mk-trust.json"))
     assert code == 0 and out.count("updated MK:") == 2
 
     code, _, _ = keys(capsys, mk, "revoke", "--kid", second.strip())
