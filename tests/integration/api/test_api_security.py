@@ -135,6 +135,11 @@ def test_every_query_is_audited_and_the_agency_exports_its_log(
     assert rows[3] == ("officer-1", "refused", "", 403) and seen[3]["agency"] == OTHER
     assert str(seen[3]["query"]).startswith("/v1/info")
 
+    # With a real issuer configured, the dev key mints nothing.
+    refused = run_cli(["api", "token", "--agency", AGENCY],
+                      api_settings.model_copy(update={"api_jwks": "/nonexistent/jwks.json"}))
+    assert refused.returncode == 2 and "BORDERSYNC_API_JWKS" in refused.stderr
+
     exported = run_cli(["api", "audit", "--agency", AGENCY], api_settings)
     assert exported.returncode == 0, exported.stderr
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
