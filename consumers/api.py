@@ -109,8 +109,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         wait = limiter.take(f"ip:{request.remote}")
         if wait:
             return problem(429, "too many requests", {"Retry-After": f"{wait:.0f}"})
-        return problem(exc.status, exc.detail, {"WWW-Authenticate": 'Bearer realm="bordersync"'},
-                       instance=request.path)
+        headers = ({"WWW-Authenticate": 'Bearer realm="bordersync"'} if exc.status == 401
+                   else {"Retry-After": "5"})
+        return problem(exc.status, exc.detail, headers, instance=request.path)
     wait = limiter.take(principal.client_id)
     if wait:
         return problem(429, f"too many requests from {principal.client_id}",

@@ -37,7 +37,8 @@ SCOPE_AUDIT = "audit"
 
 
 class AuthError(Exception):
-    """Raised with the HTTP status (401 no/invalid credentials, 403 not entitled) and why."""
+    """Raised with the HTTP status (401 no/invalid credentials, 403 not entitled, 503 issuer keys
+    unreachable) and why."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -165,7 +166,10 @@ class Authenticator:
             registry.validate(found.claims)
         except errors.JoseError as exc:
             raise AuthError(401, f"invalid bearer token: {exc.error}") from exc
-        except (ValueError, IndexError, OSError) as exc:
+        except OSError as exc:
+            # The issuer's keys could not be read: the token may be fine, the server is not.
+            raise AuthError(503, "the token issuer's keys are unavailable; try again") from exc
+        except (ValueError, IndexError) as exc:
             raise AuthError(401, f"invalid bearer token: {type(exc).__name__}") from exc
         claims = found.claims
         agency = claims.get("agency")

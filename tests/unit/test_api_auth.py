@@ -173,3 +173,13 @@ def test_jwks_url_is_fetched_and_cached(tmp_path: Path,
     assert auth.bearer(token).agency == AGENCY
     published["keys"] = []  # cached: the issuer being briefly unreachable or empty is harmless
     assert auth.bearer(token).agency == AGENCY
+
+
+def test_unreachable_issuer_keys_are_a_server_problem_not_a_bad_token(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, api_jwks="http://127.0.0.1:9/jwks.json",
+                        api_issuer="https://idp.example")
+    key = _issuer("z1")
+    token = jwt.encode({"alg": "RS256", "kid": "z1"}, claims(settings), key)
+    with pytest.raises(AuthError) as caught:
+        Authenticator(settings, AGENCY).bearer(token)
+    assert caught.value.status == 503
