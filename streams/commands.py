@@ -15,12 +15,26 @@ def cmd_streams(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.replay import replay
+    import json
+    import sys
 
-    summary = replay(settings, dry_run=args.dry_run, idle_timeout=args.idle_timeout)
-    for line in summary.lines(args.dry_run):
-        print(line)
-    return 0
+    from bordersync.events import InvalidEvent, parse_time
+    from streams.replay import Scope, replay
+
+    try:
+        since = parse_time(args.since, "--since") if args.since else None
+    except InvalidEvent as exc:
+        print(f"bordersync: {exc}", file=sys.stderr)
+        return 2
+    scope = Scope(frozenset(args.stage or ()), since, args.limit)
+    summary = replay(settings, dry_run=args.dry_run, idle_timeout=args.idle_timeout, scope=scope)
+    if args.json:
+        print(json.dumps(summary.as_json(args.dry_run)))
+    else:
+        for line in summary.lines(args.dry_run):
+            print(line)
+    # Non-zero when a dead letter in scope still fails or was not delivered (not committed past).
+    return 0 if summary.ok else 1
 
 
 def register(add: AddCommand) -> None:
@@ -31,3 +45,9 @@ def register(add: AddCommand) -> None:
     p.add_argument("--dry-run", action="store_true", help="check and count, publish nothing")
     p.add_argument("--idle-timeout", type=float, default=2.0,
                    help="stop after this many seconds without a new dead letter")
+    p.add_argument("--json", action="store_true", help="one JSON summary line")
+    p.add_argument("--stage", action="append",
+                   help="only dead letters of this worker stage (dlq.stage header; repeatable)")
+    p.add_argument("--since", help="only dead letters that reached the DLQ at or after this "
+                                   "ISO 8601 time (with UTC offset)")
+    p.add_argument("--limit", type=int, help="replay at most this many")
