@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
 
 from bordersync.kafka import faust_credentials
 from bordersync.settings import Settings
 from bordersync.stack import resolve_bootstrap
 from bordersync.topics import replication
-from streams.transport import SCHEME
+from streams.faust_private import SCHEME
 
 
 class BorderApp(faust.App):
     """The worker's Faust app; its broker URLs select our safe-commit transport
-    (``streams.transport``)."""
+    (``streams.faust_private``)."""
+
+    #: The runtime's fetch fault hook (``streams.runtime_faults``), read by our consumer.
+    drop_fetched: Callable[[str], bool] | None = None
 
 
 def create_app(settings: Settings) -> BorderApp:

@@ -1,23 +1,13 @@
-"""The batch engine: the same ``Processor`` driven by a plain confluent-kafka loop.
+"""The batch engine: a plain confluent-kafka loop driving the stream runtime (``streams.runtime``).
 
-Faust's per-event stream machinery tops out near 10k events/s per worker, and its consumer adds
-a fetch sleep per hop; this loop hands whole fetched batches to the pure processor instead. One
-batch, in order (the failure table in docs/streams.md applies unchanged):
+It hands whole fetched batches to the runtime: wait for the first record, take whatever else is
+already buffered (up to ``stream_batch_max``), run the batch protocol. By default every batch is
+one Kafka transaction (outputs, state changelog and input offsets: exactly-once for
+``read_committed`` readers); a failed transaction is aborted and the batch re-read from its first
+offsets. ``BORDERSYNC_STREAM_GUARANTEE=at_least_once`` flushes and commits instead.
 
-1. consume: wait for the first record, then take whatever else is already buffered;
-2. process (pure): outputs + per-vehicle state changes;
-3. produce outputs and wait for every acknowledgement; then produce the state changes
-   (changelog) — state that says "seen" is never durable before what it produced;
-4. commit the batch's input offsets once its state changes are acknowledged. That wait is not
-   on the hot path: the next batch is processed meanwhile and the commit goes out when the
-   acknowledgements arrive (in batch order), so each batch costs one broker round trip, not three.
-
-A crash anywhere before 4 replays the batch (and any later one whose commit was waiting):
-outputs may repeat (downstream dedup by their ids), state is rebuilt from the changelog, and
-nothing accepted is lost.
-
-Per-vehicle state lives in a dict restored from the compacted changelog topic when partitions are
-assigned: read from the log start up to the end offsets asked for when the restore begins.
+Per-vehicle state lives in a dict restored from the compacted changelog when partitions are
+assigned (``DictStore``, ``restore``); the sweep looks only at vehicles its time index says are due.
 """
 
 from __future__ import annotations
@@ -25,78 +15,96 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from bordersync import codec
-from bordersync.border import load_border_config
-from bordersync.kafka import consumer_conf, producer_conf
-from bordersync.keys import pipeline_signer
+from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
-from streams import metrics
 from streams.due import DueIndex
-from streams.logic.stats import Fact, StatsWindows
-from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
-from streams.verify import RecordVerifier
+from streams.processor import BatchResult, InRecord
+from streams.runtime import Clock, Runtime, run_sync, utcnow
+from streams.runtime_writer import DeliveryFailed, Offsets
 
 log = logging.getLogger("bordersync.streams.engine")
-Clock = Callable[[], datetime]
-CHANGELOG = "streams-vehicles-changelog"
 RESTORE_TIMEOUT_S = 300.0
-SWEEP_SLICE = 1000  # vehicles per sweep call: a big due set (after a restore) never stalls a batch
+T = TypeVar("T")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+class DictStore:
+    """Per-vehicle state of the owned partitions in memory, with the sweep's time index."""
 
+    def __init__(self) -> None:
+        self.state: dict[str, bytes] = {}
+        self.owner: dict[str, int] = {}
+        self.index = DueIndex()
 
-class DeliveryFailed(RuntimeError):
-    """A record of the batch was not acknowledged: the batch must not be committed."""
+    def get(self, plate: str) -> bytes | None:
+        return self.state.get(plate)
 
+    def put(self, plate: str, partition: int, value: bytes | None) -> None:
+        if value is None:
+            self.state.pop(plate, None)
+            self.owner.pop(plate, None)
+            self.index.remove(plate)
+        else:
+            self.state[plate] = value
+            self.owner[plate] = partition
 
-@dataclass
-class _Ticket:
-    """A processed batch whose input offsets wait for its state changes to be acknowledged:
-    by the next completed flush (``flushes`` counts them) or an empty producer queue."""
+    def schedule(self, result: BatchResult) -> None:
+        for plate, (due, pending) in result.schedule.items():
+            if plate in self.state:
+                self.index.set(plate, due, pending)
+            else:
+                self.index.remove(plate)
 
-    offsets: dict[tuple[str, int], int]
-    flushes: int = 0
+    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
+        plates = self.index.pop_due(now, limit)
+        return [(p, self.owner[p], self.state[p]) for p in plates if p in self.state]
+
+    def pending(self, result: BatchResult) -> dict[str, int]:
+        return dict(self.index.pending)
+
+    def drop(self, partitions: set[int]) -> None:
+        for plate in [p for p, part in self.owner.items() if part in partitions]:
+            self.put(plate, 0, None)
+
+    def restored(self, plate: str, partition: int, value: bytes | None) -> None:
+        self.put(plate, partition, value)
+        if value is not None:
+            self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule and pending
 
 
 class BatchEngine:
-    def __init__(self, settings: Settings, clock: Clock = _utcnow) -> None:
+    """The runtime's driver for the confluent-kafka loop (``streams.runtime.Driver``)."""
+
+    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
         self.settings = settings
-        self.clock = clock
-        self.border = load_border_config(settings.border_config)
-        self.processor = Processor(settings, self.border, settings.partitions,
-                                   verifier=RecordVerifier.from_settings(settings),
-                                   share_signer=pipeline_signer(settings))
-        self.raw_topic = settings.topic("raw")
-        self.facts_topic = settings.topic(STATS_FACTS)
-        self.changelog = settings.topic(CHANGELOG)
-        self.state: dict[str, bytes] = {}
-        self.owner: dict[str, int] = {}
-        self.due = DueIndex()
-        self._tickets: deque[_Ticket] = deque()
-        self._flushes = 0
-        self._topics: dict[str, str] = {}
-        self.stats = StatsWindows(settings.stats_window_seconds, settings.grace_seconds)
+        self.store = DictStore()
+        self.assignment: set[tuple[str, int]] = set()
         self.running = True
-        self._errors: list[str] = []
-        self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams",
-                                               on_commit=self._committed))
-        # Delivery reports only for failures: a Python callback per record costs ~1.5 µs and the
-        # engine learns success from flush() and the queue length instead.
-        self.producer = Producer(producer_conf(
-            settings, **{"linger.ms": 1, "batch.num.messages": 10000,
-                         "queue.buffering.max.messages": 1_000_000,
-                         "delivery.report.only.error": True, "on_delivery": self._report}))
+        exactly_once = settings.stream_guarantee == "exactly_once"
+        self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams"))
+        self.runtime = Runtime(settings, self, exactly_once, clock)
+
+    # --- Driver --------------------------------------------------------------------------------
+
+    def owns(self, topic: str, partition: int) -> bool:
+        return (topic, partition) in self.assignment
+
+    def group_metadata(self) -> object | None:
+        metadata: object = self.consumer.consumer_group_metadata()
+        return metadata
+
+    async def commit(self, offsets: Offsets) -> None:
+        if offsets:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                 asynchronous=False)
+
+    async def blocking(self, call: Callable[[], T]) -> T:
+        return call()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -104,25 +112,25 @@ class BatchEngine:
         self.running = False
 
     def run(self) -> int:
-        self.consumer.subscribe([self.raw_topic, self.facts_topic], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke)
+        runtime = self.runtime
+        self.consumer.subscribe([runtime.raw_topic, runtime.facts_topic],
+                                on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_sweep = last_stats = time.monotonic()
         more_due = False
         try:
             while self.running:
                 batch = self._next_batch()
                 if batch:
-                    self._handle(batch)
-                self._commit_acknowledged()
+                    self.handle(batch)
                 now = time.monotonic()
                 if more_due or now - last_sweep >= self.settings.sweep_interval_seconds:
-                    more_due = self._sweep()
+                    more_due = run_sync(runtime.sweep())
                     last_sweep = now
                 if now - last_stats >= 1.0:
-                    self._flush_stats()
+                    run_sync(runtime.flush_stats())
                     last_stats = now
         finally:
-            self._settle(10)
+            runtime.close()
             self.consumer.close()
         return 0
 
@@ -130,14 +138,15 @@ class BatchEngine:
         first = self.consumer.poll(0.1)
         if first is None:
             return []
+        # A revoke can run inside this call: ``first`` may then belong to a partition that is no
+        # longer ours; the runtime drops such records (``owns``).
         rest = self.consumer.consume(self.settings.stream_batch_max - 1, timeout=0)
         return [first, *rest]
 
-    # --- one batch -----------------------------------------------------------------------------
-
-    def _handle(self, messages: list[Message]) -> None:
-        raw: list[InRecord] = []
-        offsets: dict[tuple[str, int], int] = {}
+    def handle(self, messages: list[Message]) -> None:
+        records: list[InRecord] = []
+        offsets: Offsets = {}
+        firsts: Offsets = {}
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -147,212 +156,78 @@ class BatchEngine:
             topic, partition = str(msg.topic()), int(msg.partition() or 0)
             offset = int(msg.offset() or 0)
             offsets[(topic, partition)] = offset + 1
-            if topic == self.facts_topic:
-                self._add_facts(msg.value())
-                continue
+            firsts.setdefault((topic, partition), offset)
             headers = [(str(h[0]), h[1]) for h in msg.headers() or [] if isinstance(h[1], bytes)]
-            raw.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset))
-        if raw:
-            result = self.processor.process(raw, self.clock(), self.state.get)
-            self._write(result)
-        if offsets:
-            # After _write: its state changes count as acknowledged only at a later flush.
-            self._tickets.append(_Ticket(offsets, self._flushes))
-
-    # --- commits -------------------------------------------------------------------------------
-
-    def _commit_acknowledged(self, asynchronous: bool = True) -> None:
-        """Commit, in batch order, every batch whose state changes the broker has acknowledged."""
-        self.producer.poll(0)
-        if self._errors:
-            errors, self._errors = self._errors, []
-            raise DeliveryFailed(f"{len(errors)} records not acknowledged: {errors[:3]}")
-        if not self._tickets:
-            return
-        # Every record is acknowledged once the queue is empty (failures were reported above).
-        acked = self._flushes + 1 if len(self.producer) == 0 else self._flushes
-        ready: dict[tuple[str, int], int] = {}
-        while self._tickets and self._tickets[0].flushes < acked:
-            ready |= self._tickets.popleft().offsets
-        if not ready:
-            return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in ready.items()]
+            records.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset))
         try:
-            if asynchronous:
-                self.consumer.commit(offsets=offsets, asynchronous=True)
-            else:
-                self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            self._committed(exc.args[0] if exc.args else exc, [])
-
-    def _committed(self, err: Any, _partitions: list[TopicPartition]) -> None:
-        if err is not None:
-            # Partitions moved before the commit: the new owner replays those batches; their
-            # outputs are duplicates by id and their state effects are already in the changelog.
-            log.warning("commit failed; batches will be replayed by the new owner",
-                        extra={"fields": {"error": str(err)}})
-
-    def _settle(self, timeout: float) -> None:
-        """Everything produced acknowledged and committed (before partitions leave, at exit)."""
-        self.producer.flush(timeout)
-        self._commit_acknowledged(asynchronous=False)
-
-    def _write(self, result: BatchResult) -> None:
-        """Outputs acknowledged by the broker, then the state changes (the batch's commit waits
-        for those: ``_commit_acknowledged``)."""
-        produce = self.producer.produce
-        topics = self._topics
-        for out in result.outputs:
-            topic = topics.get(out.stream) or topics.setdefault(
-                out.stream, self.settings.topic(out.stream))
-            try:
-                if out.headers is None and out.partition is None:
-                    produce(topic, out.value, out.key)
-                    continue
-            except BufferError:
-                pass
-            kwargs: dict[str, Any] = {}
-            if out.headers:
-                kwargs["headers"] = out.headers
-            if out.partition is not None:
-                kwargs["partition"] = out.partition
-            self._produce(produce, topic, out.value, out.key, kwargs)
-        # Outputs must be acknowledged before the state that says "seen": if the worker died
-        # between the two, a replay must not be dropped as a duplicate of lost outputs.
-        self._flush()
-        for plate, value in result.state.items():
-            partition = result.owner[plate]
-            if value is None:
-                self.state.pop(plate, None)
-                self.owner.pop(plate, None)
-            else:
-                self.state[plate] = value
-                self.owner[plate] = partition
-            self._produce(produce, self.changelog, value, plate.encode(), {"partition": partition})
-        for plate, (due, pending) in result.schedule.items():
-            if plate in self.state:
-                self.due.set(plate, due, pending)
-            else:
-                self.due.remove(plate)
-        metrics.apply(result.tally)
-
-    def _flush(self) -> None:
-        self.producer.flush(60)
-        if self._errors or len(self.producer):
-            errors, self._errors = self._errors, []
-            raise DeliveryFailed(f"{len(errors)} records not acknowledged: {errors[:3]}")
-        self._flushes += 1  # everything produced so far is acknowledged
-
-    def _produce(self, produce: Callable[..., None], topic: str, value: bytes | None,
-                 key: bytes | None, kwargs: dict[str, Any]) -> None:
-        while True:
-            try:
-                produce(topic, value, key, **kwargs)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
-
-    def _report(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            self._errors.append(str(err))
-
-    # --- timers --------------------------------------------------------------------------------
-
-    def _sweep(self) -> bool:
-        """Sweep the vehicles that are due; True when more are due than one slice took."""
-        now = self.clock()
-        plates = self.due.pop_due(now.timestamp(), SWEEP_SLICE)
-        items = [(p, self.owner[p], self.state[p]) for p in plates if p in self.state]
-        if items:
-            result = self.processor.sweep(items, now)
-            # Their state changes are durable before the next commit: the flush of the next
-            # batch's outputs waits for them too, and a crash before that re-sweeps after restore.
-            self._write(result)
-        metrics.set_pending({c: n for c, n in self.due.pending.items() if n > 0},
-                            [c.id for c in self.border.crossings])
-        return len(plates) == SWEEP_SLICE
-
-    def _add_facts(self, value: bytes | None) -> None:
-        import json
-
-        if value:
-            for row in json.loads(value):
-                self.stats.add(Fact.unpack(row))
-
-    def _flush_stats(self) -> None:
-        records = self.stats.due(self.clock().timestamp())
-        for r in records:
-            self._produce(self.producer.produce, self.settings.topic("stats"),
-                          codec.encode("stats", r), f"{r['crossing']}|{r['direction']}".encode(), {})
-        if records:
-            self.producer.poll(0)
+            run_sync(self.runtime.run_batch(records, offsets))
+        except (KafkaException, DeliveryFailed) as exc:
+            if not self.runtime.exactly_once:
+                raise  # nothing after a failure is committed; a restart replays from the commit
+            # The transaction was aborted (the writer did it): read the batch again.
+            log.warning("batch aborted; re-reading it", extra={"fields": {"error": str(exc)}})
+            for (topic, partition), offset in firsts.items():
+                if self.owns(topic, partition):
+                    self.consumer.seek(TopicPartition(topic, partition, offset))
 
     # --- rebalancing ---------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        metrics.REBALANCES.inc()
-        mine = sorted(tp.partition for tp in partitions if tp.topic == self.raw_topic)
+        self.assignment = {(tp.topic, tp.partition) for tp in partitions}
+        mine = self.runtime.assigned(self.assignment)
         started = time.monotonic()
-        restored = self._restore(mine)
+        restored = restore(self.settings, self.runtime.changelog, mine, self.store)
         log.info("partitions assigned", extra={"fields": {
             "raw_partitions": mine, "restored_vehicles": restored,
             "restore_seconds": round(time.monotonic() - started, 3)}})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._settle(60)
-        gone = {tp.partition for tp in partitions if tp.topic == self.raw_topic}
-        for plate in [p for p, part in self.owner.items() if part in gone]:
-            self.state.pop(plate, None)
-            self.owner.pop(plate, None)
-            self.due.remove(plate)
-        log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(gone)}})
+        # Every batch finished its transaction (or flush and commit) before the next poll, so
+        # nothing is in flight: drop the state of what leaves, and stop owning it.
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self.assignment -= gone
+        raw = {p for t, p in gone if t == self.runtime.raw_topic}
+        self.store.drop(raw)
+        log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(raw)}})
 
-    def _restore(self, partitions: list[int]) -> int:
-        if not partitions:
-            return 0
-        reader = Consumer(consumer_conf(self.settings, f"{self.settings.topic_prefix}restore",
-                                        **{"enable.partition.eof": True}))
-        ends = {p: reader.get_watermark_offsets(TopicPartition(self.changelog, p), timeout=10)
-                for p in partitions}
-        done = {p for p, (low, high) in ends.items() if high <= low}
-        reader.assign([TopicPartition(self.changelog, p, 0) for p in partitions if p not in done])
-        count = 0
-        deadline = time.monotonic() + RESTORE_TIMEOUT_S
-        try:
-            # The end is the offset asked for above (read_committed: the last stable offset) or
-            # an end-of-partition event, whichever comes first (a transaction's commit marker
-            # takes the last offset and is never delivered as a record).
-            while len(done) < len(partitions):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"state restore of {self.changelog} did not reach the end "
-                                       f"within {RESTORE_TIMEOUT_S}s")
-                for msg in reader.consume(10000, timeout=0.5):
-                    err = msg.error()
-                    part = int(msg.partition() or 0)
-                    if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            done.add(part)
-                        continue
-                    key = msg.key()
-                    if int(msg.offset() or 0) + 1 >= ends[part][1]:
-                        done.add(part)
-                    if key is None:
-                        continue
-                    plate = key.decode()
-                    value = msg.value()
-                    if value is None:
-                        self.state.pop(plate, None)
-                        self.owner.pop(plate, None)
-                        self.due.remove(plate)
-                    else:
-                        self.state[plate] = value
-                        self.owner[plate] = part
-                        # Due at once: the sweep learns its real schedule (and pending count).
-                        self.due.set(plate, 0.0)
-                        count += 1
-        finally:
-            reader.close()
-        return count
+
+def restore(settings: Settings, changelog: str, partitions: list[int], store: DictStore) -> int:
+    """Replay the changelog partitions into ``store``, up to their end *including* transactions
+    still open (a crashed owner's: aborted by the broker within ``transaction.timeout.ms``; a
+    zombie's: committed or aborted), so no committed state change is missed."""
+    if not partitions:
+        return 0
+    probe = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore",
+                                   **{"isolation.level": "read_uncommitted"}))
+    try:
+        ends = {p: probe.get_watermark_offsets(TopicPartition(changelog, p), timeout=10,
+                                               cached=False)[1] for p in partitions}
+    finally:
+        probe.close()
+    reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore"))
+    todo = {p for p in partitions if ends[p] > 0}
+    reader.assign([TopicPartition(changelog, p, 0) for p in todo])
+    count = 0
+    deadline = time.monotonic() + RESTORE_TIMEOUT_S
+    try:
+        while todo:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"state restore of {changelog} did not reach the end "
+                                   f"within {RESTORE_TIMEOUT_S}s")
+            for msg in reader.consume(10000, timeout=0.2):
+                key = msg.key()
+                if msg.error() is not None or key is None:
+                    continue
+                value = msg.value()
+                store.restored(key.decode(), int(msg.partition() or 0), value)
+                count += value is not None
+            # read_committed: the position moves past commit markers and aborted records too.
+            for tp in reader.position([TopicPartition(changelog, p) for p in todo]):
+                if tp.offset >= ends[tp.partition]:
+                    todo.discard(tp.partition)
+    finally:
+        reader.close()
+    return count
 
 
 def run_engine(settings: Settings) -> int:

@@ -1,37 +1,32 @@
-"""Faust wiring of the processor: raw -> dedup/match/alerts/sharing, a sweep timer, stats.
+"""The Faust engine: a Faust agent on ``raw`` driving the stream runtime (``streams.runtime``).
 
-Each batch runs in this order, which is what makes at-least-once safe (docs/streams.md):
-process (pure) -> produce outputs and wait for every ack -> write state (changelog) and wait ->
-ack the input events (Faust commits their offsets afterwards).
+Faust gives consumption, group membership and the ``vehicles`` table (restored from the
+changelog on assignment); the runtime does the rest. The agent iterates a ``noack`` stream and
+buffers events; a batch is cut at ``stream_batch_max`` or every ``stream_batch_seconds`` and
+its events are acked only after the batch's outputs and state are durable (at-least-once:
+process → outputs, wait → state, wait → ack; Faust commits acked offsets). Faust's
+``take_events`` was dropped: under load it acked an event that was never processed.
+
+Blocking writer calls (waiting for acknowledgements) run in a thread so the event loop keeps
+fetching and heartbeating; a lock keeps batches, the sweep and stats flushes from interleaving.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
-from bordersync.border import load_border_config
-from bordersync.keys import pipeline_signer
 from bordersync.settings import Settings
-from streams import metrics
 from streams.app import BorderApp
-from streams.logic.stats import Fact, StatsWindows
-from streams.processor import STATS_FACTS, BatchResult, InRecord, OutRecord, Processor
-from streams.risk.feed import risk_stage
-from streams.state import in_partition, note_partition, owned_items
-from streams.verify import RecordVerifier
+from streams.processor import STATS_FACTS, InRecord
+from streams.runtime import Clock, Runtime, utcnow
+from streams.runtime_writer import Offsets
+from streams.state import TableStore
 
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+T = TypeVar("T")
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
@@ -42,162 +37,104 @@ def _headers(raw: Any) -> list[tuple[str, bytes]]:
     return [(str(k), bytes(v)) for k, v in raw]
 
 
-class Runner:
-    """Drives ``Processor`` from a Faust agent; owns the I/O and nothing else."""
+class FaustDriver:
+    """The runtime's driver inside a Faust app (``streams.runtime.Driver``)."""
 
-    def __init__(self, app: BorderApp, settings: Settings, clock: Clock = _utcnow) -> None:
+    def __init__(self, app: BorderApp, settings: Settings, clock: Clock = utcnow) -> None:
         self.app = app
         self.settings = settings
-        self.clock = clock
-        self.border = load_border_config(settings.border_config)
-        self.processor = Processor(settings, self.border, settings.partitions,
-                                   verifier=RecordVerifier.from_settings(settings),
-                                   share_signer=pipeline_signer(settings),
-                                   risk=risk_stage(settings, self.border))
-        self.raw_topic = settings.topic("raw")
-        self.table = app.Table(
-            "vehicles", default=None, partitions=settings.partitions, key_type=bytes,
-            value_type=bytes,
-        )
-        self.lock = asyncio.Lock()  # the sweep and the agent never interleave on the table
+        raw_topic = settings.topic("raw")
+        self.table = app.Table("vehicles", default=None, partitions=settings.partitions,
+                               key_type=bytes, value_type=bytes)
+        self.store = TableStore(self.table, raw_topic, self._actives)
+        self.runtime = Runtime(settings, self, exactly_once=False, clock=clock)
+        app.drop_fetched = self.runtime.faults.drop_fetched
+        self.lock = asyncio.Lock()
         self.buffer: list[EventT[Any]] = []
+        self._acking: list[EventT[Any]] = []
+        self._owned: set[TP] = set()
+
+    def _actives(self) -> set[int]:
+        raw = self.runtime.raw_topic
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == raw}
+
+    # --- Driver --------------------------------------------------------------------------------
+
+    def owns(self, topic: str, partition: int) -> bool:
+        return TP(topic, partition) in self._owned
+
+    def group_metadata(self) -> object | None:
+        return None  # at-least-once: offsets are committed by Faust from our acks
+
+    async def commit(self, offsets: Offsets) -> None:
+        for event in self._acking:
+            if TP(event.message.topic, event.message.partition) in self._owned:
+                event.ack()
+
+    async def blocking(self, call: Callable[[], T]) -> T:
+        return await asyncio.to_thread(call)
+
+    # --- batches and timers --------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Process what the agent has buffered, then ack it (Faust commits acked offsets)."""
+        """Run the buffered events as one batch, then ack them."""
         if not self.buffer:
             return
         events, self.buffer = self.buffer, []
-        await self.run_batch(events)
-        for event in events:
-            event.ack()
-
-    def load(self, plate: str) -> bytes | None:
-        value: bytes | None = self.table.get(plate.encode())
-        return value
-
-    async def run_batch(self, events: Sequence[EventT[Any]]) -> None:
-        records = [
-            InRecord(e.message.key, e.message.value, _headers(e.message.headers),
-                     e.message.topic, e.message.partition, e.message.offset)
-            for e in events
-        ]
+        records = [InRecord(e.message.key, e.message.value, _headers(e.message.headers),
+                            e.message.topic, e.message.partition, e.message.offset)
+                   for e in events]
+        offsets = {(r.topic, r.partition): r.offset + 1 for r in records}
         async with self.lock:
-            result = self.processor.process(records, self.clock(), self.load)
-            await self._commit(result)
+            self._owned = self.app.consumer.assignment()
+            self._acking = events
+            try:
+                await self.runtime.run_batch(records, offsets)
+            finally:
+                self._acking = []
 
     async def sweep(self) -> None:
-        actives = {tp.partition for tp in self.app.assignor.assigned_actives()
-                   if tp.topic == self.raw_topic}
-        if not actives:
-            return
         async with self.lock:
-            items = [(key.decode(), partition, value)
-                     for key, partition, value in owned_items(self.table, actives)]
-            result = self.processor.sweep(items, self.clock())
-            metrics.set_pending(dict(result.pending), [c.id for c in self.border.crossings])
-            await self._commit(result)
+            await self.runtime.sweep()
 
-    async def _commit(self, result: BatchResult) -> None:
-        # Outputs first: state that says "seen" must never be durable before what it produced.
-        await self._produce(result.outputs)
-        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
-        for plate, value in result.state.items():
-            by_partition[result.owner[plate]].append((plate.encode(), value))
-        # The store is written directly and the changelog produced here (not through Faust's
-        # buffered send_soon + flush, which waits in 100 ms steps): one awaited round trip.
-        store = self.table.data
-        changelog = self.table.changelog_topic.get_topic_name()
-        futures = []
-        for partition, changes in by_partition.items():
-            with in_partition(self.raw_topic, partition):
-                for key, value in changes:
-                    if value is None:
-                        if key in store:
-                            del store[key]
-                    else:
-                        store[key] = value
-                        note_partition(self.table, key, partition)
-                    futures.append(await self.app.producer.send(
-                        changelog, key, value, partition, None, None))
-        if futures:
-            await asyncio.gather(*futures)
-        metrics.apply(result.tally)
-
-    async def _produce(self, outputs: list[OutRecord]) -> None:
-        producer = self.app.producer
-        futures = [
-            await producer.send(self.settings.topic(o.stream), o.key, o.value, o.partition, None,
-                                o.headers)
-            for o in outputs
-        ]
-        if futures:
-            await asyncio.gather(*futures)
+    async def flush_stats(self) -> None:
+        async with self.lock:
+            await self.runtime.flush_stats()
 
 
-class StatsRunner:
-    """Windowed statistics from the single-partition facts topic (one worker owns it)."""
-
-    def __init__(self, app: BorderApp, settings: Settings, clock: Clock = _utcnow) -> None:
-        self.app = app
-        self.settings = settings
-        self.clock = clock
-        self.windows = StatsWindows(settings.stats_window_seconds, settings.grace_seconds)
-
-    def add(self, value: bytes) -> None:
-        for row in json.loads(value):
-            self.windows.add(Fact.unpack(row))
-
-    async def flush(self) -> None:
-        from bordersync import codec
-
-        now = self.clock()
-        records = self.windows.due(now.timestamp())
-        futures = [
-            await self.app.producer.send(
-                self.settings.topic("stats"), f"{r['crossing']}|{r['direction']}".encode(),
-                codec.encode("stats", r), None, None, None)
-            for r in records
-        ]
-        if futures:
-            await asyncio.gather(*futures)
-
-
-def register(app: BorderApp, settings: Settings, clock: Clock = _utcnow) -> Runner:
-    runner = Runner(app, settings, clock)
-    stats = StatsRunner(app, settings, clock)
+def register(app: BorderApp, settings: Settings, clock: Clock = utcnow) -> FaustDriver:
+    driver = FaustDriver(app, settings, clock)
     raw = app.topic(settings.topic("raw"), key_serializer="raw", value_serializer="raw",
                     partitions=settings.partitions)
     facts = app.topic(settings.topic(STATS_FACTS), key_serializer="raw", value_serializer="raw",
                       partitions=1)
 
-    # Batches are cut here rather than with Faust's take_events: events are acked only after
-    # their batch's outputs and state are durable (manual acks on a noack stream).
     @app.agent(raw, name="process")
     async def process(stream: StreamT[Any]) -> None:
         async for event in stream.noack().events():  # type: ignore[attr-defined]
-            runner.buffer.append(event)
-            if len(runner.buffer) >= settings.stream_batch_max:
-                await runner.flush()
+            driver.buffer.append(event)
+            if len(driver.buffer) >= settings.stream_batch_max:
+                await driver.flush()
 
     @app.timer(settings.stream_batch_seconds)  # type: ignore[misc]
     async def flush_partial_batch() -> None:
-        await runner.flush()
+        await driver.flush()
 
     @app.agent(facts, name="stats")
     async def stats_agent(stream: StreamT[Any]) -> None:
         async for value in stream:
-            stats.add(value)
+            driver.runtime.add_facts(value)
 
     @app.timer(settings.sweep_interval_seconds)  # type: ignore[misc]
     async def sweep() -> None:
-        await runner.sweep()
+        await driver.sweep()
 
     @app.timer(1.0)  # type: ignore[misc]
     async def stats_flush() -> None:
-        await stats.flush()
+        await driver.flush_stats()
 
     async def on_assigned(app_: Any, *_: Any, **__: Any) -> None:
-        metrics.REBALANCES.inc()
+        driver.runtime.assigned(())
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
-    return runner
+    return driver

@@ -1,69 +1,50 @@
-"""Per-vehicle state in a Faust table, written explicitly per source partition.
+"""Per-vehicle state of the Faust engine: the Faust table ``vehicles`` as a runtime state store.
 
-The processor works on whole batches, so table writes cannot rely on Faust's "current event"
-(one per ``async for`` step) to pick the changelog partition. ``in_partition`` sets it for a
-block of writes, which keeps Faust's own path (store write, changelog record, standby
-bookkeeping) for whichever store is configured (memory or rocksdb).
+The runtime writes the changelog records itself (``streams.runtime``); this store only keeps the
+table's local store in step, per source partition (``faust_private.in_partition``), for whichever
+store is configured (memory or rocksdb). Faust restores the table from the same changelog on
+assignment and restart.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from faust.streams import _current_event
+from streams.faust_private import in_partition, note_partition, owned_items
+from streams.processor import BatchResult
 
 
-@dataclass
-class _Message:
-    topic: str
-    partition: int
+class TableStore:
+    """``streams.runtime.StateStore`` over a Faust table (keys: plate bytes, values: state)."""
 
+    def __init__(self, table: Any, raw_topic: str, actives: Any) -> None:
+        self.table = table
+        self.raw_topic = raw_topic
+        self._actives = actives  # () -> raw partitions this worker owns (Faust's assignor)
 
-@dataclass
-class _PartitionEvent:
-    """The part of a Faust event that table writes read: which partition owns the key."""
+    def get(self, plate: str) -> bytes | None:
+        value: bytes | None = self.table.data.get(plate.encode())
+        return value
 
-    message: _Message
+    def put(self, plate: str, partition: int, value: bytes | None) -> None:
+        store, key = self.table.data, plate.encode()
+        with in_partition(self.raw_topic, partition):
+            if value is None:
+                if key in store:
+                    del store[key]
+            else:
+                store[key] = value
+                note_partition(self.table, key, partition)
 
+    def schedule(self, result: BatchResult) -> None:
+        """No time index: the Faust sweep looks at every owned vehicle (``due``)."""
 
-@contextmanager
-def in_partition(topic: str, partition: int) -> Iterator[None]:
-    event = _PartitionEvent(_Message(topic, partition))
-    token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
+    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
+        actives = self._actives()
+        if not actives:
+            return []
+        return [(key.decode(), partition, value)
+                for key, partition, value in owned_items(self.table, actives)]
 
-
-def owned_items(table: Any, partitions: set[int]) -> Iterator[tuple[bytes, int, bytes]]:
-    """(key, partition, value) of the table's keys whose partition is in ``partitions``."""
-    store = table.data
-    dbs = getattr(store, "_dbs", None)
-    if dbs is not None:  # rocksdb store: one database per partition, possibly from a past run
-        for partition in sorted(partitions):
-            db = dbs.get(partition)
-            if db is None:
-                continue
-            for key, value in list(store._visible_items(db)):
-                if value:
-                    yield key, partition, value
-        return
-    key_partition = getattr(store, "_key_partition", {})  # memory store
-    for key, partition in list(key_partition.items()):
-        if partition in partitions:
-            value = table.get(key)
-            if value:
-                yield key, partition, value
-
-
-def note_partition(table: Any, key: bytes, partition: int) -> None:
-    """The memory store only learns key partitions from recovery; teach it our own writes too so
-    revoked partitions' keys are dropped and the sweep knows which keys it owns."""
-    key_partition = getattr(table.data, "_key_partition", None)
-    if key_partition is not None:
-        key_partition[key] = partition
+    def pending(self, result: BatchResult) -> dict[str, int]:
+        return dict(result.pending)

@@ -1,0 +1,228 @@
+"""The stream runtime: everything both engines do around the pure ``Processor``.
+
+An engine (``streams.engine``: confluent-kafka loop; ``streams.ingest``: Faust agent) only reads
+records, keeps per-vehicle state where it can find it again, and commits input offsets. This
+module owns the rest, once: the batch protocol, the changelog name, stats windows, the sweep,
+metrics, pending gauges, rebalance counting, and the one writer (``streams.runtime_writer``).
+
+One batch (docs/streams.md, failure table):
+
+- **exactly-once** (batch engine by default): process (pure) → begin transaction → produce
+  outputs and state changes → send the input offsets with the group metadata → commit the
+  transaction → apply the state changes locally. A failure aborts: nothing of the batch is
+  visible to ``read_committed`` readers; the engine rewinds to the batch's first offsets.
+- **at-least-once** (Faust engine): process → produce outputs, wait for every ack → apply and
+  produce state changes, wait → commit the input offsets. A crash replays; outputs repeat with
+  the same ids, state that says "seen" is never durable before what it produced.
+
+Records of partitions the engine no longer owns are dropped before processing: their state was
+dropped at the revoke and belongs to the new owner (defect (b) of issue #15).
+
+The protocol is written once as coroutines. The Faust driver awaits them on its event loop (its
+blocking calls run in a thread); the batch engine runs them with ``run_sync`` — every await of
+its driver completes at once, so no event loop is involved.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from bordersync import codec
+from bordersync.border import load_border_config
+from bordersync.keys import pipeline_signer
+from bordersync.settings import Settings
+from streams import metrics
+from streams.logic.stats import Fact, StatsWindows
+from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
+from streams.risk.feed import risk_stage
+from streams.runtime_faults import Faults
+from streams.runtime_writer import Offsets, Writer
+from streams.verify import RecordVerifier
+
+log = logging.getLogger("bordersync.streams.runtime")
+CHANGELOG = "streams-vehicles-changelog"
+SWEEP_SLICE = 1000  # vehicles per sweep call: a big due set (after a restore) never stalls a batch
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+class StateStore(Protocol):
+    """Where an engine keeps per-vehicle state (dict, or Faust table)."""
+
+    def get(self, plate: str) -> bytes | None: ...
+
+    def put(self, plate: str, partition: int, value: bytes | None) -> None: ...
+
+    def schedule(self, result: BatchResult) -> None:
+        """Learn the next due time of every vehicle the batch changed or swept."""
+
+    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
+        """(plate, partition, state) of owned vehicles the sweep should look at now."""
+
+    def pending(self, result: BatchResult) -> dict[str, int]:
+        """Pending crossings per crossing id, after a sweep."""
+
+class Driver(Protocol):
+    """The engine, as the runtime sees it: ownership, state, offsets, and how to wait."""
+
+    @property
+    def store(self) -> StateStore: ...
+
+    def owns(self, topic: str, partition: int) -> bool: ...
+
+    def group_metadata(self) -> object | None:
+        """The consumer's group metadata for a transactional offset commit (batch engine)."""
+
+    async def commit(self, offsets: Offsets) -> None:
+        """At-least-once: commit (or ack) the batch's input offsets; its state is durable."""
+
+    async def blocking(self, call: Callable[[], T]) -> T:
+        """Run a blocking writer call (flush, transaction commit) without stalling the engine."""
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a runtime coroutine whose awaits all complete at once (the batch engine's driver)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("a runtime coroutine suspended outside an event loop")
+
+class Runtime:
+    def __init__(self, settings: Settings, driver: Driver, exactly_once: bool,
+                 clock: Clock = utcnow, writer: Writer | None = None) -> None:
+        self.settings = settings
+        self.driver = driver
+        self.clock = clock
+        self.exactly_once = exactly_once
+        self.border = load_border_config(settings.border_config)
+        self.processor = Processor(settings, self.border, settings.partitions,
+                                   verifier=RecordVerifier.from_settings(settings),
+                                   share_signer=pipeline_signer(settings),
+                                   risk=risk_stage(settings, self.border))
+        self.raw_topic = settings.topic("raw")
+        self.facts_topic = settings.topic(STATS_FACTS)
+        self.changelog = settings.topic(CHANGELOG)
+        self.stats = StatsWindows(settings.stats_window_seconds, settings.grace_seconds)
+        self.faults = Faults.parse(settings.stream_fault)
+        self.batches = 0
+        self.writer = writer or Writer(settings, transactional=exactly_once)
+        self._crossings = [c.id for c in self.border.crossings]
+
+    # --- one batch -----------------------------------------------------------------------------
+
+    async def run_batch(self, records: Iterable[InRecord], offsets: Offsets) -> int:
+        """The batch protocol (module docstring). Returns the number of records processed."""
+        owns = self.driver.owns
+        raw: list[InRecord] = []
+        for rec in records:
+            if not owns(rec.topic, rec.partition):
+                continue  # revoked since it was fetched: the new owner reads it again
+            if rec.topic == self.facts_topic:
+                self.add_facts(rec.value)
+            else:
+                raw.append(rec)
+        offsets = {tp: o for tp, o in offsets.items() if owns(*tp)}
+        if not raw and not offsets:
+            return 0
+        self.batches += 1
+        n = self.batches
+        result = self.processor.process(raw, self.clock(), self.driver.store.get) if raw else None
+        await self._write(result, offsets, n)
+        return len(raw)
+
+    async def _write(self, result: BatchResult | None, offsets: Offsets, n: int) -> None:
+        faults, writer, store = self.faults, self.writer, self.driver.store
+        faults.crash("after-process", n)
+        if self.exactly_once:
+            writer.begin()
+            if result is not None:
+                writer.outputs(result.outputs)
+                faults.crash("after-outputs", n)
+                self._changelog(result, local=False)
+                if faults.fail_changelog(n):
+                    writer.fail("fault hook: changelog write failed")
+                faults.crash("after-changelog", n)
+            group = self.driver.group_metadata()
+            await self.driver.blocking(lambda: writer.commit(offsets, group))
+            faults.crash("after-commit", n)
+            if result is not None:
+                for plate, value in result.state.items():
+                    store.put(plate, result.owner[plate], value)
+        else:
+            if result is not None:
+                # Outputs before the state that says "seen": a replay must not be dropped as a
+                # duplicate of outputs that were lost.
+                writer.outputs(result.outputs)
+                await self.driver.blocking(writer.flush)
+                faults.crash("after-outputs", n)
+                self._changelog(result, local=True)
+                if faults.fail_changelog(n):
+                    writer.fail("fault hook: changelog write failed")
+                await self.driver.blocking(writer.flush)
+                faults.crash("after-changelog", n)
+            await self.driver.commit(offsets)
+            faults.crash("after-commit", n)
+        if result is not None:
+            store.schedule(result)
+            metrics.apply(result.tally)
+
+    def _changelog(self, result: BatchResult, local: bool) -> None:
+        send, changelog, store = self.writer.send, self.changelog, self.driver.store
+        for plate, value in result.state.items():
+            partition = result.owner[plate]
+            if local:
+                store.put(plate, partition, value)
+            send(changelog, value, plate.encode(), {"partition": partition})
+
+    # --- timers --------------------------------------------------------------------------------
+
+    async def sweep(self) -> bool:
+        """UNMATCHED alerts and TTL for due vehicles; True when more are due than one slice."""
+        now = self.clock()
+        items = self.driver.store.due(now.timestamp(), SWEEP_SLICE)
+        result = self.processor.sweep(items, now)
+        if result.outputs or result.state:
+            await self._write(result, {}, 0)
+        else:
+            self.driver.store.schedule(result)
+        metrics.set_pending({c: n for c, n in self.driver.store.pending(result).items() if n > 0},
+                            self._crossings)
+        return len(items) == SWEEP_SLICE
+
+    def add_facts(self, value: bytes | None) -> None:
+        if value:
+            for row in json.loads(value):
+                self.stats.add(Fact.unpack(row))
+
+    async def flush_stats(self) -> None:
+        """Emit the stats windows that are due (in their own transaction when exactly-once)."""
+        records = self.stats.due(self.clock().timestamp())
+        if not records:
+            return
+        if self.exactly_once:
+            self.writer.begin()
+        topic = self.writer.topic("stats")
+        for r in records:
+            self.writer.send(topic, codec.encode("stats", r),
+                             f"{r['crossing']}|{r['direction']}".encode(), {})
+        if self.exactly_once:
+            await self.driver.blocking(lambda: self.writer.commit({}, None))
+        else:
+            await self.driver.blocking(self.writer.flush)
+
+    # --- rebalancing ---------------------------------------------------------------------------
+
+    def assigned(self, partitions: Iterable[tuple[str, int]]) -> list[int]:
+        """Count the rebalance; the raw partitions among ``partitions``."""
+        metrics.REBALANCES.inc()
+        return sorted(p for t, p in partitions if t == self.raw_topic)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,166 @@
+"""The stream runtime's guarantees against the real broker, with deterministic fault hooks
+(``BORDERSYNC_STREAM_FAULT``, streams/runtime_faults.py): exactly-once of the batch engine under
+crashes at every step, and the regression tests of issue #15's defects (a), (b) and (c)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from bordersync import codec
+from bordersync.kafka import consumer_conf
+from bordersync.settings import Settings
+from streams.engine import BatchEngine
+from streams.processor import InRecord
+from streams.runtime import run_sync
+from streams.runtime_faults import CRASH_EXIT
+from tests.conftest import Proc, wait_for
+from tests.helpers import crossing, inspection
+from tests.integration.streams_support import Reader, pair_ids, publish, read_to_end
+from tests.integration.test_streams_workers import entries, exits
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+OUTPUTS = ["crossings", "matched", "alerts", "share.al-customs", "share.mk-customs"]
+
+
+def identity(stream: str, record: dict[str, Any]) -> str:
+    if stream.startswith("share."):
+        return f"{record['stream']}:{identity(record['stream'], record['record'])}"
+    if stream == "matched":
+        return f"{record['exit_event_id']}|{record['entry_event_id']}"
+    if stream == "alerts":
+        return str(record["alert_id"])
+    return str(record["event_id"])
+
+
+def duplicates(got: dict[str, list[Any]]) -> dict[str, list[str]]:
+    found = {}
+    for stream in OUTPUTS:
+        counts = Counter(identity(stream, r) for r in got[stream])
+        if dupes := [k for k, n in counts.items() if n > 1]:
+            found[stream] = dupes
+    return found
+
+
+def committed(settings: Settings) -> list[int]:
+    consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams"))
+    try:
+        raw = settings.topic("raw")
+        tps = [TopicPartition(raw, p) for p in range(settings.partitions)]
+        return [tp.offset for tp in consumer.committed(tps, timeout=10)]
+    finally:
+        consumer.close()
+
+
+def every_pair(settings: Settings, spawn: Callable[..., Proc], n: int, what: str,
+               logged: str = "") -> dict[str, list[Any]]:
+    """Start a clean worker and read the outputs until all ``n`` pairs are there (and a little
+    longer, so a duplicate would show)."""
+    worker = spawn(["streams", "worker"], settings)
+    reader = Reader(settings, OUTPUTS)
+    try:
+        got = reader.wait(lambda g: len(g["matched"]) >= n, 120, f"every pair {what}")
+        reader.poll(3)
+    finally:
+        reader.close()
+    assert worker.popen.poll() is None, worker.output()[-3000:]
+    assert logged in worker.output()
+    assert pair_ids(got) == {(f"x{i}", f"n{i}") for i in range(n)}
+    return got
+
+
+def test_exactly_once_crash_anywhere_leaves_no_visible_duplicate(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    settings = make_settings(stream_engine="batch", stream_batch_max=8)
+    n = 30
+    publish(settings, exits(n) + entries(n, seals=lambda i: f"S{i}" if i % 5 else "BROKEN"))
+    for step in ("after-outputs", "after-changelog", "after-process", "after-commit"):
+        worker = spawn(["streams", "worker"], settings.model_copy(
+            update={"stream_fault": f"crash:{step}:3"}))
+        wait_for(lambda w=worker: w.popen.poll() is not None, 90, f"the crash {step}")
+        assert worker.popen.returncode == CRASH_EXIT, worker.output()[-3000:]
+    got = every_pair(settings, spawn, n, "after the crashes")
+    assert len({r["event_id"] for r in got["crossings"]}) == 2 * n
+    assert len(got["alerts"]) == n // 5
+    assert duplicates(got) == {}
+
+
+def test_batch_engine_does_not_commit_a_batch_whose_changelog_write_failed(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    # Defect (a): the engine cleared its delivery errors, raised, and its shutdown then committed
+    # the batch whose changelog write had failed: the exits' state was lost, their entries never
+    # matched. At-least-once is the mode that had the bug (exactly-once aborts instead).
+    settings = make_settings(stream_engine="batch", stream_guarantee="at_least_once")
+    n = 12
+    publish(settings, exits(n))
+    failing = spawn(["streams", "worker"], settings.model_copy(
+        update={"stream_fault": "fail:changelog:1"}))
+    wait_for(lambda: failing.popen.poll() is not None, 90, "the worker to stop on the failure")
+    assert failing.popen.returncode != 0
+    assert "not acknowledged" in failing.output()
+    assert all(offset < 0 for offset in committed(settings)), committed(settings)
+    publish(settings, entries(n))
+    spawn(["streams", "worker"], settings)
+    reader = Reader(settings, ["matched"])
+    try:
+        got = reader.wait(lambda g: len(g["matched"]) >= n, 90, "every pair (state not lost)")
+    finally:
+        reader.close()
+    assert pair_ids(got) == {(f"x{i}", f"n{i}") for i in range(n)}
+
+
+def test_exactly_once_aborts_and_rereads_a_batch_whose_changelog_write_failed(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    settings = make_settings(stream_engine="batch", stream_fault="fail:changelog:1")
+    n = 12
+    publish(settings, exits(n) + entries(n))
+    got = every_pair(settings, spawn, n, "after the abort", "batch aborted; re-reading it")
+    assert duplicates(got) == {}
+
+
+def test_record_polled_before_a_revoke_is_not_processed_against_dropped_state(
+        make_settings: Callable[..., Settings]) -> None:
+    # Defect (b): a record fetched just before a revoke (the revoke runs inside the engine's
+    # consume call) was processed against state already dropped, and its state written to a
+    # changelog partition that another worker now owns.
+    settings = make_settings(stream_engine="batch")
+    engine = BatchEngine(settings)
+    raw = settings.topic("raw")
+    try:
+        engine._on_assign(engine.consumer, [TopicPartition(raw, p) for p in range(4)])
+        engine._on_revoke(engine.consumer, [TopicPartition(raw, 1)])
+        event = {**crossing(event_id="late"), "event_time": NOW - timedelta(minutes=5)}
+        value = codec.encode("raw", event)
+        revoked = InRecord(b"SK1234AB", value, [], raw, 1, 0)
+        processed = run_sync(engine.runtime.run_batch([revoked], {(raw, 1): 1}))
+        assert processed == 0
+        assert engine.store.state == {}
+    finally:
+        engine.runtime.close()
+        engine.consumer.close()
+    assert read_to_end(settings, settings.topic("streams-vehicles-changelog")) == []
+    assert read_to_end(settings, settings.topic("crossings")) == []
+
+
+def test_faust_engine_rereads_a_skipped_record_without_a_rebalance(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    # Defect (c): a record Faust's fetch loop dropped was only read again after the next
+    # rebalance or restart, then after the records that follow it. The hook drops the 3rd
+    # record fetched, once; one worker, no rebalance: it must be processed, in order.
+    settings = make_settings(stream_fault="skip:fetch:3")
+    n = 10  # one vehicle: one partition, so the next record shows the jump
+    publish(settings, [inspection(event_id=f"i{i}", event_time=(
+        NOW - timedelta(minutes=30 - i)).isoformat()) for i in range(n)])
+    worker = spawn(["streams", "worker"], settings)
+    reader = Reader(settings, ["inspections"])
+    try:
+        got = reader.wait(lambda g: len(g["inspections"]) >= n, 60, "every inspection")
+    finally:
+        reader.close()
+    assert "dropping a fetched record" in worker.output()
+    assert "reading them again now" in worker.output()
+    assert [r["event_id"] for r in got["inspections"]] == [f"i{i}" for i in range(n)]
