@@ -370,6 +370,7 @@ def _role_figures(fresh: Callable[[], Settings], quick: bool,
     figures: Figures = {}
     hooks = (
         ("streams.bench", "state_figures"),
+        ("streams.bench", "engine_figures"),  # both engines, same run (issue #14)
         ("producers.bench", "outbox_rates"),
         ("consumers.bench", "consumer_figures"),
     )
