@@ -35,7 +35,7 @@ from consumers.problems import Handler, bad_request, problem, problems
 from consumers.ratelimit import RateLimiter
 from consumers.readmodel import AgencyContext, Keys
 from consumers.sink import Reader, connect
-from consumers.views import enroute_row
+from consumers.views import alert_rows, enroute_row
 
 READER: web.AppKey[Reader] = web.AppKey("reader", Reader)
 INFO: web.AppKey[dict[str, Any]] = web.AppKey("info", dict)
@@ -67,7 +67,8 @@ def officer_url(base: str, token: str) -> str:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_LIMIT:
+    # isdigit() alone admits "²" (which int() refuses) and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_LIMIT:
         raise bad_request(f"limit must be an integer in 1..{MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
@@ -203,8 +204,6 @@ def _alerts_page(reader: Reader, crossing: str | None, position: tuple[float, st
     page_rows, more = scored[:limit], len(scored) > limit
     if not page_rows:
         return [], None
-    from consumers.views import alert_rows
-
     found = reader.client.mget([reader.keys.alert(i) for _, i in page_rows])
     nxt = paging.score_cursor("alerts", *page_rows[-1]) if more else None
     return alert_rows(None if v is None else str(v) for v in found), nxt

@@ -75,6 +75,10 @@ def test_errors_are_problem_details_and_health_metrics_are_on_the_admin_port(
                         (api.base + "/healthz", 404), (api.base + "/metrics", 404)]:
         reply = call(url, mine)
         assert reply.status == status and _is_problem(reply.headers, reply.body, status), url
+    # Regression: a superscript digit passed str.isdigit() and made int() fail: a 500.
+    for odd in ("%C2%B2", "%D9%A1%D9%A2", "+5", "1e2", "-1"):
+        reply = call(f"{api.base}/v1/enroute?limit={odd}", mine)
+        assert reply.status == 400 and _is_problem(reply.headers, reply.body, 400), odd
     unknown = call(api.base + "/v1/alerts?crossing=nowhere", mine).body
     assert "unknown crossing 'nowhere'" in unknown["detail"]
     assert "kjafasan-qafe-thane" in unknown["detail"]
