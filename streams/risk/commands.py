@@ -39,6 +39,22 @@ def _signer(settings: Settings, admin: str | None) -> Any:
     return KeyStore.from_settings(settings).signer(admin.upper())
 
 
+def _unknown_crossings(doc: Any, settings: Settings) -> str | None:
+    """A profile that names no crossing between its parties would never apply: refuse it."""
+    from bordersync.border import load_border_config
+
+    border = load_border_config(settings.border_config)
+    parties = set(doc.get("parties") or []) if isinstance(doc, dict) else set()
+    between = {c.id for c in border.crossings if set(c.sides) == parties}
+    named = doc.get("crossings") or [] if isinstance(doc, dict) else []
+    if not between:
+        return f"profile {doc.get('id')!r}: no crossing between {sorted(parties)}"
+    unknown = sorted(set(map(str, named)) - between)
+    if unknown:
+        return f"profile {doc.get('id')!r}: crossings {unknown} are not between {sorted(parties)}"
+    return None
+
+
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.keys import KeyStore, KeyStoreError
     from streams.risk import feed
@@ -50,6 +66,9 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
             if not args.file:
                 return _fail("risk profiles propose needs --file")
             doc = json.loads(Path(args.file).read_text("utf-8"))
+            problem = _unknown_crossings(doc, settings)
+            if problem:
+                return _fail(problem)
             record = propose(doc, _signer(settings, args.admin))
             key = f"{doc['id']}@{doc['version']}"
             feed.publish(settings, feed.PROFILES, key, json.dumps(record).encode())
