@@ -1,6 +1,7 @@
 """The topic catalogue: every logical stream, its key, partitions and retention.
 
-Topics are never auto-created (Tansu doesn't, and production clusters shouldn't), so
+Topics are never auto-created (the local broker has auto-creation off, and production clusters
+should too), so
 ``bordersync topics create`` creates exactly these.
 """
 

@@ -46,7 +46,7 @@ def common_conf(settings: Settings) -> dict[str, Any]:
     conf: dict[str, Any] = {
         "bootstrap.servers": resolve_bootstrap(settings),
         "security.protocol": settings.security_protocol,
-        # Tansu answers ApiVersions fine; keep metadata fresh after explicit topic creation.
+        # Topics are created explicitly (`topics create`): see new ones within seconds, not 5 min.
         "topic.metadata.refresh.interval.ms": 10_000,
         "log_level": 3,
     }
@@ -109,7 +109,7 @@ def consumer_conf(settings: Settings, group: str, **extra: Any) -> dict[str, Any
             "auto.offset.reset": "earliest",
             "session.timeout.ms": settings.session_timeout_ms,
             "heartbeat.interval.ms": settings.heartbeat_interval_ms,
-            # Tansu sleeps about half of this on an empty fetch: keep it short for latency.
+            # Bounds an idle fetch only: Kafka answers as soon as a record arrives.
             "fetch.wait.max.ms": settings.fetch_wait_max_ms,
             "isolation.level": "read_committed",
         }

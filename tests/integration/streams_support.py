@@ -85,7 +85,7 @@ def pair_ids(got: Collected) -> set[tuple[str, str]]:
 
 def read_to_end(settings: Settings, topic: str, timeout: float = 30.0) -> list[Message]:
     """Every record of ``topic`` so far: its partitions assigned (no group join) and read until
-    each reports end-of-partition (from fetch responses, right on Tansu)."""
+    each reports end-of-partition."""
     reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}test-read",
                                     **{"enable.partition.eof": True}))
     try:
