@@ -192,9 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (producer_commands, stream_commands, consumer_commands, lag_commands):
         module.register(add)
-    from bordersync import keys_commands
+    from bordersync import credentials_commands, keys_commands
 
     keys_commands.register(add)
+    credentials_commands.register(add)
     from bordersync import schema_commands
 
     schema_commands.register(add)

@@ -20,6 +20,7 @@ administrations); ``rotate`` replaces one and, given a cluster, re-registers it 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from bordersync.tlsca import write_secret
 MECHANISM = "SCRAM-SHA-512"
 ITERATIONS = 8192
 REDIS_ACL_FILE = "redis-users.acl"
+# Where generate was told the cluster, CA, Redis and mount point are (rotate reuses it).
+LAYOUT_FILE = "layout.json"
 # What an agency's Redis user may run on its own keys: everything but the dangerous commands
 # (FLUSHALL, CONFIG, KEYS, DEBUG, ...); scripts (the sink's batch apply) are checked key by key.
 REDIS_AGENCY_RULES = "+@all -@dangerous"
@@ -82,42 +85,60 @@ class CredentialStore:
         return {p.stem: read_properties(p)["sasl.password"]
                 for p in sorted(self.directory.glob("*.properties"))}
 
-    def _write(self, p: Principal, password: str, bootstrap: str, ca: str, tenant: str,
-               redis_url: str | None) -> None:
-        write_secret(self.path(p.name), properties_text(bootstrap, p.name, password, ca).encode())
-        if p.role in ("agency", "admin") and redis_url is not None:
+    def _layout(self) -> dict[str, str]:
+        path = self.directory / LAYOUT_FILE
+        return {k: str(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+
+    def _write(self, p: Principal, password: str) -> None:
+        layout = self._layout()
+        props = properties_text(layout["bootstrap"], p.name, password, layout["ca"])
+        write_secret(self.path(p.name), props.encode())
+        redis_url = layout.get("redis")
+        if p.role in ("agency", "admin") and redis_url:
             scheme, _, rest = redis_url.partition("://")
             url = f"{scheme}://{p.name}:{password}@{rest.split('@')[-1]}"
-            env = (f"BORDERSYNC_CLIENT_PROPERTIES={self.path(p.name)}\n"
+            mount = layout.get("mount")
+            where = mount.format(principal=p.name) if mount else str(self.path(p.name))
+            env = (f"BORDERSYNC_CLIENT_PROPERTIES={where}\n"
                    f"BORDERSYNC_REDIS_URL={url}\n"
                    + (f"BORDERSYNC_AGENCY={p.subject}\n" if p.subject else ""))
             write_secret(self.directory / f"{p.name}.env", env.encode())
+        if p.role == "schema-registry":
+            # Schema Registry is a Java client: its JAAS line, for a compose ``env_file``.
+            jaas = ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+                    f'username="{p.name}" password="{password}";')
+            write_secret(self.directory / f"{p.name}.env",
+                         f"SCHEMA_REGISTRY_KAFKASTORE_SASL_JAAS_CONFIG={jaas}\n".encode())
 
     def generate(self, border: BorderConfig, bootstrap: str, ca: str, tenant: str = "bordersync.",
-                 redis_url: str | None = None, properties_dir: str | None = None) -> list[str]:
+                 redis_url: str | None = None, mount: str | None = None) -> list[str]:
         """A credential for every principal that has none yet (existing ones are kept); the
-        Redis ACL file is rewritten from the result. Returns the principals created."""
+        Redis ACL file is rewritten from the result. Returns the principals created.
+
+        ``redis_url`` (no credentials) is where agencies' read models live; ``mount`` is the
+        path processes see their properties file at (``{principal}`` is replaced), when it is
+        not this directory (containers)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o700)
+        layout = {"bootstrap": bootstrap, "ca": ca, "redis": redis_url or "",
+                  "mount": mount or ""}
+        write_secret(self.directory / LAYOUT_FILE, json.dumps(layout, indent=2).encode())
         created = []
         for p in principals(border):
             if self.path(p.name).exists():
                 continue
-            self._write(p, new_password(), bootstrap, ca, tenant, redis_url)
+            self._write(p, new_password())
             created.append(p.name)
         self.write_redis_acl(border, tenant)
         return created
 
-    def rotate(self, border: BorderConfig, name: str, tenant: str = "bordersync.",
-               redis_url: str | None = None) -> str:
-        """A new password for ``name`` (same file layout); returns it."""
+    def rotate(self, border: BorderConfig, name: str, tenant: str = "bordersync.") -> str:
+        """A new password for ``name`` (same layout as ``generate`` wrote); returns it."""
         found = [p for p in principals(border) if p.name == name]
         if not found:
             raise KeyError(f"unknown principal {name!r}")
-        props = read_properties(self.path(name))
         password = new_password()
-        self._write(found[0], password, props["bootstrap.servers"], props["ssl.ca.location"],
-                    tenant, redis_url)
+        self._write(found[0], password)
         self.write_redis_acl(border, tenant)
         return password
 

@@ -19,11 +19,18 @@ scram() {  # user password
     --alter --entity-type users --entity-name "$1" \
     --add-config "SCRAM-SHA-512=[iterations=8192,password=$2]" >/dev/null
 }
-scram bordersync-worker "${WORKER_PASSWORD:?}"
-scram bordersync-lag "${LAG_PASSWORD:?}"
-scram schema-registry "${REGISTRY_PASSWORD:?}"
-for admin in ${ADMINS:?}; do scram "terminal-$admin" "${TERMINAL_PASSWORD:?}"; done
-for agency in ${AGENCIES:?}; do scram "agency-$agency" "${AGENCY_PASSWORD:?}"; done
+prop() {  # file key
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+# Every principal's own credential, from `bordersync credentials generate` (one file each).
+need="admin bordersync-worker bordersync-lag schema-registry"
+for admin in ${ADMINS:?}; do need="$need terminal-$admin"; done
+for agency in ${AGENCIES:?}; do need="$need agency-$agency"; done
+for name in $need; do
+  file="/clients/$name.properties"
+  [ -f "$file" ] || { echo "missing $file: run bordersync credentials generate" >&2; exit 1; }
+  scram "$(prop "$file" sasl.username)" "$(prop "$file" sasl.password)"
+done
 
 bash /deploy/kafka/topics.sh
 bash /deploy/kafka/acls.sh >/dev/null

@@ -81,8 +81,18 @@ def test_bordersync_services_run_real_commands_with_real_settings() -> None:
         assert int(env["BORDERSYNC_REPLICATION_FACTOR"]) == 3, name
         assert env["BORDERSYNC_SCHEMA_REGISTRY_URL"] and env["BORDERSYNC_BOOTSTRAP"].count(",") == 2
         assert env["BORDERSYNC_METRICS_ADDR"] == "0.0.0.0", name
-        # The password never sits in the file, only a reference to .env.
-        assert str(env["BORDERSYNC_SASL_PASSWORD"]).startswith("${"), name
+        # No password in the file: each service mounts its own principal's properties file.
+        assert "BORDERSYNC_SASL_PASSWORD" not in env, name
+
+
+def _principal(svc: dict[str, Any]) -> str:
+    """The principal whose properties file is mounted where BORDERSYNC_CLIENT_PROPERTIES points."""
+    target = svc["environment"]["BORDERSYNC_CLIENT_PROPERTIES"]
+    found = [v.split(":")[0] for v in svc["volumes"] if v.split(":")[1] == target]
+    assert len(found) == 1, found
+    match = re.fullmatch(r"\./secrets/clients/([a-z0-9-]+)\.properties", found[0])
+    assert match, found[0]
+    return match.group(1)
 
 
 def test_every_principal_has_acls_and_agencies_read_only_their_share() -> None:
@@ -90,9 +100,42 @@ def test_every_principal_has_acls_and_agencies_read_only_their_share() -> None:
     rules = gen.acl_rules(load_border_config(), "bordersync.")
     principals = {p for p, *_ in rules}
     for name, svc in _bordersync_services().items():
-        assert f"User:{svc['environment']['BORDERSYNC_SASL_USERNAME']}" in principals, name
-    consumer = _compose()["services"]["consumer-al-customs"]
-    assert consumer["environment"]["BORDERSYNC_SASL_USERNAME"] == "agency-al-customs"
+        assert f"User:{_principal(svc)}" in principals, name
+    assert _principal(_compose()["services"]["consumer-al-customs"]) == "agency-al-customs"
+
+
+def test_compose_shared_one_password_per_role_now_each_service_has_its_own_credentials() -> None:
+    """Issue #16: every agency had AGENCY_PASSWORD, every terminal TERMINAL_PASSWORD and Redis one
+    password. Each service now mounts its role's own credentials and nothing else."""
+    services = _bordersync_services()
+    expected = {"worker": "bordersync-worker", "api": "agency-mk-customs",
+                "lag-exporter": "bordersync-lag", "simulator": "terminal-mk"}
+    expected |= {f"consumer-{a.name}": f"agency-{a.name}" for a in load_border_config().agencies}
+    assert {n: _principal(s) for n, s in services.items()} == expected
+    for name, svc in services.items():
+        principal = expected[name]
+        env_files = svc.get("env_file", [])
+        mounted = " ".join(svc["volumes"]) + " " + " ".join(env_files)
+        others = set(expected.values()) - {principal}
+        assert not any(f"/{o}." in mounted for o in others), name
+        assert svc["environment"]["BORDERSYNC_PROFILE"] == "production", name
+        assert "BORDERSYNC_REDIS_URL" not in svc["environment"], name
+        # A read-model role gets its own Redis user; the others no Redis at all.
+        needs_redis = command_needs_redis(svc["command"])
+        assert (env_files == [f"./secrets/clients/{principal}.env"]) == needs_redis, name
+        assert any(v.endswith(":/var/lib/bordersync/keys:ro") for v in svc["volumes"]), name
+    example = (COMPOSE / "env.example").read_text()
+    assert not re.search(r"(AGENCY|TERMINAL|WORKER|LAG|REGISTRY|REDIS)_PASSWORD", example)
+    text = (COMPOSE / "docker-compose.yml").read_text()
+    assert not re.search(r"(AGENCY|TERMINAL|WORKER|LAG|REGISTRY|REDIS)_PASSWORD", text)
+    redis = _compose()["services"]["redis"]
+    assert "--aclfile" in redis["command"] and "--requirepass" not in redis["command"]
+    registry = _compose()["services"]["schema-registry"]
+    assert registry["env_file"] == ["./secrets/clients/schema-registry.env"]
+
+
+def command_needs_redis(command: list[str]) -> bool:
+    return command[0] in ("consume", "api", "lookup")
 
 
 def test_prometheus_targets_are_services_and_mounts_exist() -> None:
@@ -122,3 +165,20 @@ def test_kafka_init_creates_every_principal() -> None:
     border = load_border_config()
     assert set(init["AGENCIES"].split()) == {a.name for a in border.agencies}
     assert set(init["ADMINS"].split()) == {a.lower() for c in border.crossings for a in c.sides}
+
+
+def test_make_certs_left_the_super_user_key_world_readable(tmp_path: Path) -> None:
+    """Issue #16: `chmod 644 ./*.pem` opened admin.pem (the super user's key) to everyone."""
+    import stat
+    import subprocess
+
+    done = subprocess.run(["bash", str(COMPOSE / "make-certs.sh"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for path in tmp_path.iterdir():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if path.name in ("ca.crt", "api.crt"):
+            assert mode == 0o644, path.name
+        else:
+            assert mode & 0o077 == 0, (path.name, oct(mode))
+    assert b"PRIVATE KEY" in (tmp_path / "admin.pem").read_bytes()
