@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from typing import Any
 
@@ -52,7 +53,9 @@ def score_position(cursor: str | None, kind: str) -> tuple[float, str] | None:
         return None
     found = decode(cursor, kind)
     score, member = found.get("s"), found.get("m")
-    if not isinstance(score, int | float) or isinstance(score, bool) or not isinstance(member, str):
+    if (not isinstance(score, int | float) or isinstance(score, bool)
+            or not math.isfinite(score) or not isinstance(member, str)):
+        # json.loads reads NaN and Infinity, which Redis would refuse as a range bound.
         raise BadCursor("cursor is not one this API returned")
     return float(score), member
 

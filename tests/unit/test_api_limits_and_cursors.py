@@ -43,7 +43,9 @@ def test_cursors_round_trip_and_refuse_anything_else() -> None:
     with pytest.raises(paging.BadCursor):
         paging.score_position(cursor, "alerts")  # a cursor of another list
     for junk in ("0", "AAAA", "e30", paging.encode({"k": "enroute", "s": True, "m": "x"}),
-                 paging.encode({"k": "enroute", "s": 1.0}), "!!!"):
+                 paging.encode({"k": "enroute", "s": 1.0}), "!!!",
+                 paging.encode({"k": "enroute", "s": float("nan"), "m": "x"}),
+                 paging.encode({"k": "enroute", "s": float("-inf"), "m": "x"})):
         with pytest.raises(paging.BadCursor):
             paging.score_position(junk, "enroute")
     audit = paging.encode({"k": "audit", "id": "1764500000000-3"})

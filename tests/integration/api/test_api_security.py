@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bordersync.settings import Settings
+from consumers import paging
 from consumers.bench import journey
 from tests.conftest import Proc, run_cli
 from tests.integration.api.support import (
@@ -99,6 +100,19 @@ def test_limit_with_a_superscript_digit_is_a_400_not_a_500(
             reply = call(f"{api.base}{path}?limit={odd}", token(api_settings, audit=True))
             assert reply.status == 400 and _is_problem(reply.headers, reply.body, 400), odd
     assert call(f"{api.base}/v1/enroute?limit=5", mine).status == 200
+
+
+def test_cursor_with_a_nan_score_is_a_400_not_a_503(
+        api_settings: Settings, spawn: Callable[..., Proc]) -> None:
+    """Regression: json.loads reads NaN/Infinity; Redis refused them as a range bound and the
+    API answered 503 (read model unavailable) to a forged cursor."""
+    api = start_api(api_settings, spawn)
+    mine = token(api_settings)
+    for kind, path in (("enroute", "/v1/enroute"), ("alerts", "/v1/alerts")):
+        for score in (float("nan"), float("inf"), float("-inf")):
+            cursor = paging.encode({"k": kind, "s": score, "m": "X"})
+            reply = call(f"{api.base}{path}?cursor={cursor}", mine)
+            assert reply.status == 400 and _is_problem(reply.headers, reply.body, 400), cursor
 
 
 def test_rate_limit_answers_429_with_retry_after_per_client(
