@@ -221,6 +221,10 @@ class Processor:
                            "signature")
                 return
             checked = signature
+            stale = self.verifier.stale(event["event_time"], now)
+            if stale is not None:
+                self._dead(batch, rec, f"event {event['event_id']!r}: {stale.reason}", "replay")
+                return
         crossing = self._crossing_of_post.get(event["post"])
         assert crossing is not None  # validate() checked the post
         plate = normalise_plate(event["plate"])

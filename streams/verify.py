@@ -35,13 +35,29 @@ class Checked:
 class RecordVerifier:
     """``required`` False: unsigned records pass, but a signature that is present must verify."""
 
-    def __init__(self, trust: Callable[[], TrustStore], required: bool) -> None:
+    def __init__(self, trust: Callable[[], TrustStore], required: bool,
+                 max_age_seconds: float | None = None) -> None:
         self.trust = trust
         self.required = required
+        # A validly signed record older than the dedup TTL could be replayed as new (its id is no
+        # longer remembered): in production it is refused by its event time instead.
+        self.max_age_seconds = max_age_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RecordVerifier:
-        return cls(TrustFile(KeyStore.from_settings(settings)), settings.require_signatures)
+        max_age = settings.dedup_ttl_seconds if settings.profile == "production" else None
+        return cls(TrustFile(KeyStore.from_settings(settings)), settings.require_signatures,
+                   max_age)
+
+    def stale(self, event_time: datetime, now: datetime) -> Rejected | None:
+        """Rejected when the event is older than the dedup TTL (a possible replay)."""
+        if self.max_age_seconds is None:
+            return None
+        age = (now - event_time).total_seconds()
+        if age <= self.max_age_seconds:
+            return None
+        return Rejected(f"event time {event_time.isoformat()} is older than the dedup TTL "
+                        f"({self.max_age_seconds:.0f} s): refused as a possible replay")
 
     def check(self, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]],
               admin: str, at: datetime) -> Checked | Rejected:
