@@ -1,4 +1,10 @@
-"""Child processes that are always stopped: SIGTERM, a grace period, then SIGKILL of the group."""
+"""Child processes that are always stopped: SIGTERM, a grace period, then SIGKILL of the group.
+
+Every command that starts processes (``dev up``, ``demo``, ``bench``, ``soak``) calls
+``interrupt_on_signals`` first: Python's default SIGTERM ends the process at once, without the
+``finally`` blocks that stop its children, which left a private broker, workers and Redis running
+after ``kill <bench pid>`` (issue #15). As KeyboardInterrupt, SIGTERM unwinds like Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,22 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
 from bordersync.settings import Settings
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def interrupt_on_signals() -> None:
+    """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread (so cleanup runs)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
 
 
 def cli_path() -> str:

@@ -29,7 +29,7 @@ from bordersync import codec, stack
 from bordersync.border import load_border_config
 from bordersync.faults import Fault, Observed, check, converged, missing, plan_faults, schedule_seconds
 from bordersync.kafka import consumer_conf
-from bordersync.procs import Child
+from bordersync.procs import Child, interrupt_on_signals
 from bordersync.settings import Settings
 from bordersync.soakdiag import diagnose, last_assignment
 
@@ -133,6 +133,9 @@ class Fleet:
         self.children: dict[str, Child] = {}
         self.offsets: dict[str, int] = {}
         self.killed: dict[str, float] = {}  # group -> when a member of it was last killed
+
+    def start_all(self) -> None:
+        """Inside the caller's ``try``: an interrupt between two starts still stops the first."""
         for name in self.args:
             self.start(name)
 
@@ -277,6 +280,7 @@ def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: f
     fleet = Fleet(settings, logs, agencies)
     collector: Collector | None = None
     try:
+        fleet.start_all()
         publisher = Publisher(settings, sim.events, span)
         publisher.start()
         done = run_faults(fleet, schedule, say)
@@ -329,10 +333,7 @@ def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: f
 def run_soak(base: Settings, *, seed: int, vehicles: int, faults: int, settle: float,
              out: TextIO) -> int:
     """The ``bordersync soak`` command: its own stack, always stopped; last line is JSON."""
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    interrupt_on_signals()
     home = (base.home / "soak").resolve()
     shutil.rmtree(home, ignore_errors=True)
     private = private_settings(base, home)
