@@ -311,6 +311,9 @@ def run_bench(base: Settings, quick: bool, as_json: bool, out: TextIO = sys.stdo
               events: int | None = None, backlog: int | None = None) -> int:
     sizes = Sizes.for_mode(quick, events, backlog)
     from bordersync.devbroker import describe
+    from bordersync.procs import interrupt_on_signals
+
+    interrupt_on_signals()  # SIGTERM stops the private stack and the worker too (issue #15)
 
     figures: Figures = {"machine": machine(), "quick": quick, "engine": base.stream_engine,
                         # Every figure below runs on this broker: the private node, or the cluster

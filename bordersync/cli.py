@@ -28,6 +28,9 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync import stack
 
     if args.action == "up":
+        from bordersync.procs import interrupt_on_signals
+
+        interrupt_on_signals()  # interrupted mid-start: up() stops what it started (issue #15)
         if args.brokers:
             settings = settings.model_copy(update={"dev_brokers": args.brokers})
         if args.secure:
