@@ -16,6 +16,15 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bordersync")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load(
         bootstrap=getattr(args, "bootstrap", None),
@@ -109,8 +118,10 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync import tail
 
-    for record in tail.records(settings, args.stream, args.from_beginning, args.idle_timeout):
-        print(tail.dumps(record) if args.json else record, flush=True)
+    output = "record" if args.json else (args.output or "table")
+    for record in tail.records(settings, args.stream, args.from_beginning, args.idle_timeout,
+                               envelope=output == "json"):
+        print(tail.table_line(record) if output == "table" else tail.dumps(record), flush=True)
     return 0
 
 
@@ -148,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="bordersync", parents=[common],
                                      description="Joint border post coordination on Kafka.")
+    parser.add_argument("--version", action="version", version=f"bordersync {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
@@ -171,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["create"])
     p = add("tail", cmd_tail, "decoded records of a logical stream")
     p.add_argument("stream")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the decoded record alone, one JSON line each")
+    p.add_argument("-o", "--output", choices=["json", "table"], default=None,
+                   help="json: a kcat-like envelope (topic, partition, offset, key, timestamp, "
+                        "headers, value); table: one readable line per record")
     p.add_argument("--from-beginning", action="store_true")
     p.add_argument("--idle-timeout", type=float, default=None)
     p = add("demo", cmd_demo, "the whole pipeline on simulated traffic (what `make demo` runs)")

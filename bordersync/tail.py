@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
@@ -29,8 +29,11 @@ def _text_or_b64(data: bytes | None) -> dict[str, str] | None:
 
 
 def records(
-    settings: Settings, stream: str, from_beginning: bool, idle_timeout: float | None
+    settings: Settings, stream: str, from_beginning: bool, idle_timeout: float | None,
+    envelope: bool = False,
 ) -> Iterator[dict[str, Any]]:
+    """Decoded records (the contract's ``--json``), or with ``envelope`` each in a kcat-like
+    envelope: ``{topic, partition, offset, key, timestamp, headers, value}``."""
     topic = settings.topic(stream)
     consumer = Consumer(consumer_conf(settings, f"tail-{uuid.uuid4().hex[:8]}"))
     try:
@@ -49,7 +52,7 @@ def records(
             for msg in batch:
                 if msg.error():
                     continue
-                yield _render(stream, msg)
+                yield _envelope(msg, _render(stream, msg)) if envelope else _render(stream, msg)
     finally:
         consumer.close()
 
@@ -64,6 +67,31 @@ def _render(stream: str, msg: Any) -> dict[str, Any]:
     if isinstance(decoded, DecodeError):
         return {**meta, "error": decoded.reason, "value": _text_or_b64(msg.value())}
     return decoded
+
+
+def _envelope(msg: Any, value: dict[str, Any]) -> dict[str, Any]:
+    _kind, millis = msg.timestamp()
+    key = msg.key()
+    return {
+        "topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset(),
+        "key": key.decode("utf-8", "replace") if key is not None else None,
+        "timestamp": format_time(datetime.fromtimestamp(millis / 1000, UTC)) if millis > 0 else None,
+        "headers": {k: (v.decode("utf-8", "replace") if v else None) for k, v in msg.headers() or []},
+        "value": value,
+    }
+
+
+def table_line(record: dict[str, Any]) -> str:
+    """One readable line: envelope position first when there is one, then the record's fields."""
+    value = record.get("value") if "offset" in record and "value" in record else record
+    where = (f"{record['topic']}[{record['partition']}]@{record['offset']}  "
+             if "offset" in record else "")
+    if isinstance(value, dict):
+        fields = "  ".join(f"{k}={_json_default(v) if isinstance(v, datetime) else v}"
+                           for k, v in value.items() if v not in (None, [], {}))
+    else:
+        fields = str(value)
+    return where + fields
 
 
 def _json_default(value: object) -> object:

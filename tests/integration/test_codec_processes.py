@@ -55,3 +55,19 @@ def test_publish_then_tail_in_another_process(settings: Settings) -> None:
     assert len(errors) == 1
     assert "magic byte 110" in errors[0]["error"]
     assert errors[0]["value"] == {"text": "not avro at all"}
+
+
+def test_tail_envelope_and_table_outputs(settings: Settings) -> None:
+    published = run_cli(["publish", "--file", "-"], settings,
+                        stdin=json.dumps(crossing(event_id="c9")) + "\n")
+    assert published.returncode == 0, published.stderr
+    args = ["tail", "raw", "--from-beginning", "--idle-timeout", "3"]
+    enveloped = run_cli([*args, "-o", "json"], settings)
+    assert enveloped.returncode == 0, enveloped.stderr
+    (row,) = [json.loads(line) for line in enveloped.stdout.splitlines()]
+    assert row["topic"] == settings.topic("raw") and row["offset"] == 0
+    assert row["key"] and row["timestamp"].endswith("Z") and row["value"]["event_id"] == "c9"
+    table = run_cli(args, settings)
+    assert table.returncode == 0 and "event_id=c9" in table.stdout and "{" not in table.stdout
+    version = run_cli(["--version"], settings)
+    assert version.returncode == 0 and version.stdout.startswith("bordersync ")
