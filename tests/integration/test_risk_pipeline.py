@@ -124,3 +124,24 @@ def test_signed_profiles_watchlist_and_pre_arrival_sharing(
     assert report["channels"]["RED"] == {"assessed": 1, "inspected": 1, "positive": 1,
                                          "hit_rate": 1.0}
     assert report["rules"]["watch"]["hit_rate"] == 1.0
+
+    # AEO lists of both sides recognising each other: a fleet truck gets the green lane.
+    for admin, other, ops in (("MK", "AL", [{"id": "MKAEO0001", "plates": ["SK 7777 GG"]}]),
+                              ("AL", "MK", [])):
+        path = tmp_path / f"{admin}-aeo.json"
+        path.write_text(json.dumps(ops))
+        cli(["risk", "lists", "import", "--admin", admin, "--kind", "aeo", "--file", str(path),
+             "--recognises", other], settings)
+
+    def green() -> bool:
+        publish(settings, tmp_path, crossing(
+            event_id=f"mk-aeo-{len(found)}", plate="SK 7777 GG", seals=["S7"],
+            event_time=(t_exit + timedelta(minutes=1, seconds=len(found))).isoformat()))
+        found[:] = shared_risk(settings, "al-customs")
+        return any(r["channel"] == "GREEN" and r["operator"] == "MKAEO0001" for r in found)
+
+    wait_for(green, 60, "the AEO truck in the green lane")
+    cli(["risk", "profiles", "retire", "--admin", "AL", "--id", "watch"], settings)
+    states = {r["key"]: r["state"] for r in json.loads(cli(["risk", "profiles", "list", "--json"],
+                                                          settings))}
+    assert states == {"watch@1": "retired", "unsealed@1": "active"}
