@@ -40,7 +40,8 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("inspections", "normalised plate", 7, "deduplicated inspection events"),
     TopicSpec("matched", "normalised plate", 30, "EXIT/ENTRY pairs with discrepancies"),
     TopicSpec("alerts", "normalised plate", 30, "alerts for officers and analysts"),
-    TopicSpec("dlq", "original key", 30, "bad records: original bytes, error headers"),
+    # No longer than raw: a bad record is personal data too (a plate), kept only as long as a good one.
+    TopicSpec("dlq", "original key", 7, "bad records: original bytes, error headers"),
     TopicSpec("stats", "crossing|direction", 7, "windowed per-crossing statistics"),
     TopicSpec("risk", "normalised plate", 30, "joint risk assessments (docs/risk.md)"),
     # Compacted: the latest value per key is the state (profile versions, lists per admin).

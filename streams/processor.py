@@ -29,7 +29,7 @@ from streams.logic import discrepancies, dwell, matching, schedule
 from streams.logic.alerts import alert
 from streams.logic.dedup import Verdict, classify, content_digest, remember
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
-from streams.logic.sharing import ShareRouter, filter_fields
+from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.risk.stage import RiskStage
 from streams.verify import Checked, RecordVerifier, forwarded_headers
@@ -345,13 +345,16 @@ class Processor:
         record = alert(type_, crossing=crossing, plate=plate, event_ids=ids, detail=detail,
                        raised_at=now)
         batch.result.tally.inc("alerts", type_, crossing)
-        self._emit(batch, "alerts", crossing, plate.encode(), record, now, None)
+        # Alerts that reveal an inspection's result route apart (streams.logic.sharing).
+        self._emit(batch, "alerts", crossing, plate.encode(), record, now, None,
+                   alert_route(type_))
 
     def _emit(self, batch: _Batch, stream: str, crossing: str, key: bytes, record: dict[str, Any],
-              now: datetime, event_time: datetime | None) -> None:
+              now: datetime, event_time: datetime | None, route_as: str | None = None) -> None:
         out = batch.result.outputs
         tally = batch.result.tally
-        route = self._routes.get((stream, crossing)) or self._route(stream, crossing)
+        route = self._routes.get((route_as or stream, crossing)) or self._route(stream, crossing,
+                                                                                route_as)
         groups, targets, keys = route
         both = None
         if groups and self.encode is codec.encode:
@@ -376,14 +379,14 @@ class Processor:
         if groups and event_time is not None:
             tally.observe("latency", max(0.0, (now - event_time).total_seconds()), stream)
 
-    def _route(self, stream: str, crossing: str) -> _Route:
-        groups = self.router.groups(stream, crossing)
+    def _route(self, stream: str, crossing: str, route_as: str | None = None) -> _Route:
+        groups = self.router.groups(route_as or stream, crossing)
         targets = [[share_stream(a) for a in agencies] for _, agencies in groups]
         keys: list[tuple[str, tuple[str, ...]]] = [("events_out", (stream, crossing))]
         for (_, agencies), shares in zip(groups, targets, strict=True):
             for agency, share in zip(agencies, shares, strict=True):
                 keys += [("events_out", (share, crossing)), ("shared", (agency, stream))]
-        route = self._routes[(stream, crossing)] = (groups, targets, keys)
+        route = self._routes[(route_as or stream, crossing)] = (groups, targets, keys)
         return route
 
     def _encode_shares(self, projection: dict[str, Any], agencies: list[str]) -> list[bytes]:
