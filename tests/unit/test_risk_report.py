@@ -40,3 +40,17 @@ def test_hit_rate_per_channel_and_rule() -> None:
     assert report["rules"]["watch"]["hit_rate"] == 0.0
     text = render(hit_rates(assessments, inspections, {X: 7200.0}))
     assert "green lane: 20.0%" in text and "rule unsealed" in text
+
+
+def test_dwell_in_controls_per_lane() -> None:
+    exit_ = {**_a("G", "GREEN"), "admin": "MK"}
+    entry = {**_a("G", "GREEN", stage="ENTRY"), "admin": "AL",
+             "event_time": T0 + timedelta(minutes=10)}
+    other = {**_a("O", "RED"), "admin": "MK"}
+    controls = [{**_i("G", "CLEARED", -5), "admin": "MK"},     # 300 s before the exit
+                {**_i("G", "CLEARED", 12), "admin": "AL"},     # 120 s after the entry
+                {**_i("O", "CLEARED", -30), "admin": "MK"},
+                {**_i("O", "CLEARED", -10), "admin": "MK"}]    # earliest one counts: 1800 s
+    dwell = hit_rates([exit_, entry, other], controls, {X: 7200.0}).as_dict()["dwell_seconds"]
+    assert dwell["green"] == {"count": 2, "p50": 210.0, "mean": 210.0}
+    assert dwell["other"]["p50"] == 1800.0
