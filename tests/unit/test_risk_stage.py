@@ -214,3 +214,22 @@ def test_an_exit_side_control_reported_after_the_exit_joins_the_pre_arrival_asse
     run.feed({**late, "event_id": "mk-i-2", "plate": "SK 9 BB", "result": "CLEARED"}, minutes=33)
     run.feed(crossing("mk-2", "EXIT", plate="SK 9 BB", minutes=30), minutes=34)
     assert run.tally[("risk_outcomes", ("PRE_ARRIVAL", "RED", "CLEARED"))] == 1
+
+
+def test_risk_records_and_their_share_copies_are_the_bytes_of_the_general_encoder() -> None:
+    border = load_border_config()
+    outputs = []
+    for encode in (codec.encode, lambda s, r: codec.encode(s, r)):
+        run = Run()
+        run.approve(profile(), "MK", "AL")
+        run.processor = Processor(Settings(), border, 4, risk=run.stage, encode=encode)
+        key = b"SK1234AB"
+        raw = crossing("mk-1", "EXIT")
+        value = codec.encode("raw", {**raw, "event_time": parse_time(raw["event_time"])})
+        result = run.processor.process([InRecord(key, value, [], "raw", partition_for(key, 4), 1)],
+                                       T0 + timedelta(minutes=5), lambda _p: None)
+        outputs.append([(o.stream, o.value) for o in result.outputs
+                        if o.stream == "risk" or (o.stream.startswith("share.")
+                                                  and b"risk" in (o.value or b"")[5:20])])
+    fast, general = outputs
+    assert fast == general and len(fast) == 3  # the record, mk-customs and al-customs copies
