@@ -109,42 +109,6 @@ BORDER_OVERVIEW += [
                       "`bordersync risk report` gives the same per channel and rule from the topics."),
 ]
 
-RA = "bordersync_risk_assessed_total"
-PRE = f'{C}, stage="PRE_ARRIVAL"'
-POS = 'result=~"HOLD|SEIZED"'
-# Joint risk management (docs/risk.md): both sides see the green lane and the hit rates.
-BORDER_OVERVIEW += [
-    Panel("Green-lane share before arrival (1h)",
-          [(f'sum(increase({RA}{{{PRE}, channel="GREEN"}}[1h])) / sum(increase({RA}{{{PRE}}}[1h]))',
-            "green lane")], kind="stat", unit="percentunit", width=6, height=4,
-          description="Pre-arrival assessments in the GREEN channel (mutually recognised AEO, "
-                      "clean history, no RED profile)."),
-    Panel("RED selections (1h)",
-          [(f'sum(increase({RA}{{{PRE}, channel="RED"}}[1h]))', "RED")], kind="stat", width=6,
-          height=4),
-    Panel("Hit rate of RED (6h)",
-          [(f'sum(increase(bordersync_risk_outcomes_total{{channel="RED", {POS}}}[6h])) / '
-            'sum(increase(bordersync_risk_outcomes_total{channel="RED"}[6h]))', "RED")],
-          kind="stat", unit="percentunit", width=6, height=4,
-          description="Inspections of RED-selected vehicles that ended in HOLD or SEIZED."),
-    Panel("Hit rate of the rest (6h)",
-          [(f'sum(increase(bordersync_risk_outcomes_total{{channel!="RED", {POS}}}[6h])) / '
-            'sum(increase(bordersync_risk_outcomes_total{channel!="RED"}[6h]))', "not RED")],
-          kind="stat", unit="percentunit", width=6, height=4),
-    Panel("Risk channel per crossing before arrival (per s)",
-          [(f"sum by (crossing, channel) (rate({RA}{{{PRE}}}[{RI}]))",
-            "{{channel}} {{crossing}}")], unit="reqps"),
-    Panel("Dwell in controls p50 / p90: green lane vs other",
-          [(_q(0.5, "bordersync_risk_dwell_seconds", "lane, ", C), "p50 {{lane}}"),
-           (_q(0.9, "bordersync_risk_dwell_seconds", "lane, ", C), "p90 {{lane}}")], unit="s"),
-    Panel("Hit rate per risk profile (6h)",
-          [(f"sum by (profile) (increase(bordersync_risk_rule_outcomes_total{{{POS}}}[6h])) / "
-            "sum by (profile) (increase(bordersync_risk_rule_outcomes_total[6h]))", "{{profile}}")],
-          kind="bargauge", unit="percentunit", width=24,
-          description="Of the inspected vehicles a profile hit, the share held or seized; "
-                      "`bordersync risk report` gives the same per channel and rule from the topics."),
-]
-
 PIPELINE_HEALTH: list[Panel] = [
     Panel("Processes up", [('sum by (job) (up{job=~"bordersync-.*"})', "{{job}}")], kind="stat",
           width=8, height=4),
