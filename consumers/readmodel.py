@@ -119,11 +119,21 @@ class _Planner:
     ttl: int
     ops: list[Op] = field(default_factory=list)
 
-    def hset(self, key: str, fld: str, value: Mapping[str, Any]) -> None:
+    def hset(self, key: str, fld: str, value: Mapping[str, Any], at: float) -> None:
+        """Store one entry of a vehicle's hash, indexed by its time (``<key>|t``), and prune the
+        entries older than the retention: a vehicle that keeps crossing would otherwise keep
+        every journey for as long as it keeps coming (the key's TTL restarts at each write)."""
         self.ops.append(("hset", key, fld, dumps(value)))
+        self.ops.append(("zadd", index_key(key), at, fld))
+        self.ops.append(("hprune", key, self.now - self.ttl))
 
     def enroute_prune(self) -> None:
         self.ops.append(("zprune", self.keys.enroute(), self.now - self.ttl))
+
+
+def index_key(key: str) -> str:
+    """The time index of a vehicle hash: field -> epoch seconds of the entry's own time."""
+    return f"{key}|t"
 
 
 def _default(value: object) -> object:
@@ -185,12 +195,12 @@ def plan(
         idem = _plan_crossing(p, plate, kept, envelope)
     elif stream == "inspections":
         idem = _id(kept, "event_id")
-        p.hset(keys.inspections(plate), idem, envelope)
+        p.hset(keys.inspections(plate), idem, envelope, _time(kept, "event_time", now))
     elif stream == "matched":
         idem = _plan_matched(p, plate, kept, envelope)
     elif stream == "risk":
         idem = _id(kept, "risk_id")
-        p.hset(keys.risk(plate), idem, envelope)
+        p.hset(keys.risk(plate), idem, envelope, _time(kept, "event_time", now))
     else:
         idem = _plan_alert(p, plate, kept, envelope)
     stats: Op = ("hincrby", keys.stats(), str(stream), 1.0)
@@ -212,8 +222,8 @@ def _plan_crossing(p: _Planner, plate: str, rec: Mapping[str, Any],
     idem = _id(rec, "event_id")
     crossing = p.ctx.post_crossing.get(str(rec.get("post")))
     # Derived from the agreed ``post``; kept beside the record, never inside it.
-    p.hset(p.keys.crossings(plate), idem, {**envelope, "crossing": crossing})
     at = _time(rec, "event_time", p.now)
+    p.hset(p.keys.crossings(plate), idem, {**envelope, "crossing": crossing}, at)
     ours = rec.get("admin") == p.ctx.admin
     if rec.get("direction") == "EXIT" and not ours and crossing in p.ctx.crossings:
         p.ops.append(("zadd", p.keys.enroute(), at, plate))
@@ -227,11 +237,13 @@ def _plan_matched(p: _Planner, plate: str, rec: Mapping[str, Any],
                   envelope: dict[str, Any]) -> str:
     pair = f"{rec.get('exit_event_id')}|{rec.get('entry_event_id')}"
     idem = pair if "exit_event_id" in rec and "entry_event_id" in rec else content_id(rec)
-    p.hset(p.keys.matched(plate), idem, envelope)
+    p.hset(p.keys.matched(plate), idem, envelope,
+           _time(rec, "entry_time", _time(rec, "exit_time", p.now)))
     for insp in rec.get("inspections") or []:
         if isinstance(insp, Mapping):
             inner = {"stream": "matched", "shared_at": envelope["shared_at"], "record": dict(insp)}
-            p.hset(p.keys.inspections(plate), _id(insp, "event_id"), inner)
+            p.hset(p.keys.inspections(plate), _id(insp, "event_id"), inner,
+                   _time(insp, "event_time", p.now))
     if rec.get("entry_admin") == p.ctx.admin:
         at = _time(rec, "entry_time", _time(rec, "exit_time", p.now))
         p.ops.append(("zrem_if_le", p.keys.enroute(), plate, at))
@@ -241,7 +253,7 @@ def _plan_matched(p: _Planner, plate: str, rec: Mapping[str, Any],
 def _plan_alert(p: _Planner, plate: str, rec: Mapping[str, Any],
                 envelope: dict[str, Any]) -> str:
     idem = _id(rec, "alert_id")
-    p.hset(p.keys.alerts(plate), idem, envelope)
+    p.hset(p.keys.alerts(plate), idem, envelope, _time(rec, "raised_at", p.now))
     p.ops.append(("set", p.keys.alert(idem), dumps(envelope)))
     crossing = str(rec.get("crossing") or "unknown")
     by_crossing = p.keys.alerts_by_crossing(crossing)

@@ -24,7 +24,7 @@ local ttl = tonumber(ARGV[1])
 if ARGV[3] == '1' and redis.call('EXISTS', ARGV[2]) == 0 then return {-1, 0} end
 redis.call('SET', ARGV[2], '1')
 local batch = cjson.decode(ARGV[4])
-local applied, dups, pruned, touched = 0, 0, {}, {}
+local applied, dups, pruned, hpruned, touched = 0, 0, {}, {}, {}
 for _, rec in ipairs(batch) do
   if redis.call('EXISTS', rec[1]) == 0 then
     applied = applied + 1
@@ -43,6 +43,15 @@ for _, rec in ipairs(batch) do
         if not pruned[key] then
           pruned[key] = true
           redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. op[3])
+        end
+      elseif name == 'hprune' then
+        -- Entries of a vehicle hash older than the retention, by its time index (readmodel).
+        if not hpruned[key] then
+          hpruned[key] = true
+          local index = key .. '|t'
+          local old = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. op[3])
+          for _, f in ipairs(old) do redis.call('HDEL', key, f) end
+          if #old > 0 then redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. op[3]) end
         end
       elseif name == 'hincrby' then
         redis.call('HINCRBY', key, op[3], op[4])
