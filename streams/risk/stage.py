@@ -10,6 +10,7 @@ vehicle's state, metric tallies.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from streams.risk.profiles import ProfileBook
 if TYPE_CHECKING:
     from streams.processor import Tally
 
+log = logging.getLogger("bordersync.risk")
 DEFAULT_TRANSIT_S = 600.0  # until the crossing's first matched pair: minutes, not hours
 TRANSIT_ALPHA = 0.1  # EWMA weight of each new transit time
 POSITIVE = ("HOLD", "SEIZED")
@@ -77,8 +79,15 @@ class RiskStage:
                 statuses = src.book.evaluate(trust, now)
                 lists = build_lists(dict(src.lists), trust, dict(src.watch_keys), now)
             active = [s.profile for s in statuses if s.state == "active" and s.profile]
-            self.problems = [f"{s.key}: {s.state}: {s.detail}" for s in statuses
-                             if s.state == "invalid" or "rejected" in s.detail] + lists.problems
+            problems = [f"{s.key}: {s.state}: {s.detail}" for s in statuses
+                        if s.state == "invalid" or "rejected" in s.detail] + lists.problems
+            if problems != self.problems:  # said once per change, not once per minute
+                for problem in problems:
+                    log.warning("risk record not applied", extra={"fields": {"reason": problem}})
+            self.problems = problems
+            log.info("risk rules in force", extra={"fields": {
+                "profiles": [p.key for p in active], "watchlists": sorted(lists.watch),
+                "aeo": sorted(lists.aeo)}})
             self._in_force = {
                 c.id: InForce(tuple(p for p in active if p.applies_at(c.id, frozenset(c.sides))),
                               lists)

@@ -198,8 +198,8 @@ def test_the_agency_read_model_keeps_risk_records_per_vehicle() -> None:
     write = plan(share, b"SK1234AB", AgencyContext.of(border, "al-customs"), keys,
                  T0.timestamp(), 3600)
     assert isinstance(write, Write) and write.stream == "risk"
-    (op,) = [o for o in write.ops if o[1] == keys.risk("SK1234AB")]
-    assert op[0] == "hset" and "physical control" in json.dumps(op, default=str)
+    (op,) = [o for o in write.ops if o[0] == "hset" and o[1] == keys.risk("SK1234AB")]
+    assert "physical control" in json.dumps(op, default=str)
 
 
 def test_an_exit_side_control_reported_after_the_exit_joins_the_pre_arrival_assessment() -> None:
