@@ -99,4 +99,37 @@ def load_border_config(path: Path | None = None) -> BorderConfig:
         text = resources.files("bordersync").joinpath("data/border.json").read_text("utf-8")
     else:
         text = path.read_text("utf-8")
-    return BorderConfig.model_validate(json.loads(text))
+    config = BorderConfig.model_validate(json.loads(text))
+    check_agreements(config, shareable_fields())
+    return config
+
+
+def shareable_fields() -> dict[str, frozenset[str]]:
+    """Per shared stream, the fields its projection in the newest ``share`` schema can carry."""
+    from bordersync.codec import SHARE_BRANCHES
+    from bordersync.schemas import catalogue
+
+    branches = {}
+    for member in catalogue().latest("share").schema["fields"]:
+        if member["name"] != "record":
+            continue
+        for branch in member["type"]:
+            if isinstance(branch, dict) and branch.get("type") == "record":
+                branches[f"{branch.get('namespace', 'bordersync.share')}.{branch['name']}"] = \
+                    frozenset(f["name"] for f in branch["fields"])
+    return {stream: branches.get(name, frozenset()) for stream, name in SHARE_BRANCHES.items()}
+
+
+def check_agreements(config: BorderConfig, shareable: dict[str, frozenset[str]]) -> None:
+    """An agreement naming a field the stream cannot carry is an error at load time, never a field
+    silently dropped from every record: the message names the agency, the stream and the field."""
+    problems = []
+    for agency in config.agencies:
+        for stream, fields in agency.streams.items():
+            allowed = shareable.get(stream, frozenset())
+            for name in fields:
+                if name not in allowed:
+                    problems.append(f"agency {agency.name}: stream {stream}: field {name!r} is not "
+                                    f"in the shared {stream} schema (known: {', '.join(sorted(allowed))})")
+    if problems:
+        raise ValueError("border configuration: " + "; ".join(problems))

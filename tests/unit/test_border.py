@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -46,3 +49,15 @@ def test_post_code_in_two_crossings_is_rejected() -> None:
 def test_unknown_agency_error_lists_known() -> None:
     with pytest.raises(KeyError, match="mk-customs"):
         load_border_config().agency("nobody")
+
+
+def test_agreement_naming_a_field_that_does_not_exist_is_refused_at_load(tmp_path: Path) -> None:
+    """Regression: an agreement listing a field no shared record has was silently dropped."""
+    import json
+
+    shipped = json.loads(resources.files("bordersync").joinpath("data/border.json").read_text())
+    shipped["agencies"][1]["streams"]["crossings"].append("platee")
+    path = tmp_path / "border.json"
+    path.write_text(json.dumps(shipped))
+    with pytest.raises(ValueError, match=r"agency al-customs: stream crossings: field 'platee'"):
+        load_border_config(path)
