@@ -44,7 +44,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     home = tmp_path_factory.mktemp("stack")
-    base = Settings(home=home, dev_broker_port=stack.free_port(), dev_redis_port=stack.free_port())
+    # The API's admin port defaults to a fixed 8089: tests take a free one, so two never collide.
+    base = Settings(home=home, dev_broker_port=stack.free_port(), dev_redis_port=stack.free_port(),
+                    api_admin_port=0)
     info, _ = stack.up(base)
     # Stop the stack even if pytest is interrupted hard enough to skip fixture teardown.
     atexit.register(stack.down, base)
