@@ -32,6 +32,8 @@ from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.risk.stage import RiskStage
+from streams.rules import Context, Trigger
+from streams.rules import at as rules_at
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
 REKEY_HEADER = "bordersync.rekeyed-from"
@@ -248,9 +250,8 @@ class Processor:
             return
         if verdict is Verdict.CONFLICTING:
             tally.inc("duplicates", "conflicting")
-            self._alert(batch, "CONFLICTING_DUPLICATE", crossing.id, plate, [event["event_id"]],
-                        f"event {event['event_id']} re-sent with different content; "
-                        "the first version stands", now)
+            self._rules(batch, Trigger.DUPLICATE, Context(event=event, crossing=crossing.id),
+                        crossing.id, plate, now)
             return
         batch.dirty.add(plate)
         if verdict is Verdict.PHYSICAL:
@@ -267,16 +268,17 @@ class Processor:
             if self.risk is not None:
                 self.risk.on_inspection(st, event, crossing.id, tally)
             self._dwell_of_inspection(batch, st, event, crossing.id)
-            if event["result"] in ("HOLD", "SEIZED"):
-                self._alert(batch, "INSPECTION_HOLD", crossing.id, plate, [event["event_id"]],
-                            f"{event['admin']} {event['inspection_type']} inspection at "
-                            f"{event['post']}: {event['result']}", now)
+            self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=crossing.id),
+                        crossing.id, plate, now)
             return
         batch.facts.append(Fact(crossing.id, event["direction"], epoch(event["event_time"]), EVENT))
         self._dwell_of_crossing(batch, st, event, crossing.id)
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
+        self._rules(batch, Trigger.CROSSING, Context(
+            event=event, crossing=crossing.id, state=st, crossing_of_post=self._crossing_id),
+            crossing.id, plate, now)
         self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now), now)
 
     def _match(self, batch: _Batch, st: VehicleState, plate: str, new: Pending,
@@ -306,10 +308,9 @@ class Processor:
                    max(record["exit_time"], record["entry_time"]))
         for p in (exit_, entry):
             batch.facts.append(Fact(p.crossing, p.direction, p.t, MATCHED, record["transit_seconds"]))
-        if found:
-            fields = ", ".join(f"{d['field']} {d['exit_value']} -> {d['entry_value']}" for d in found)
-            self._alert(batch, "DISCREPANCY", new.crossing, plate, [exit_.event_id, entry.event_id],
-                        f"{exit_.admin} exit vs {entry.admin} entry: {fields}", now)
+        self._rules(batch, Trigger.MATCHED, Context(exit_=exit_, entry=entry,
+                                                    discrepancies=tuple(found)),
+                    new.crossing, plate, now)
 
     # --- dwell time at the post (docs/streams.md) --------------------------------------------
 
@@ -335,10 +336,20 @@ class Processor:
     def _unmatched(self, batch: _Batch, plate: str, p: Pending, now: datetime) -> None:
         batch.result.tally.inc("unmatched", p.crossing, p.direction)
         batch.facts.append(Fact(p.crossing, p.direction, p.t, UNMATCHED))
-        partner = "ENTRY" if p.direction == "EXIT" else "EXIT"
-        self._alert(batch, f"UNMATCHED_{p.direction}", p.crossing, plate, [p.event_id],
-                    f"{p.direction} {p.event_id} at {p.post}: no {partner} on the other side "
-                    "within the window", now)
+        self._rules(batch, Trigger.DEADLINE, Context(pending=p, crossing=p.crossing), p.crossing,
+                    plate, now)
+
+    def _rules(self, batch: _Batch, trigger: Trigger, ctx: Context, crossing: str, plate: str,
+               now: datetime) -> None:
+        """Ask every rule registered for ``trigger`` (streams.rules); alert on each finding."""
+        for rule in rules_at(trigger):
+            found = rule.check(ctx)
+            if found is not None:
+                self._alert(batch, rule.type, crossing, plate, found.event_ids, found.detail, now)
+
+    def _crossing_id(self, post: str) -> str | None:
+        crossing = self._crossing_of_post.get(post)
+        return None if crossing is None else crossing.id
 
     def _alert(self, batch: _Batch, type_: str, crossing: str, plate: str, ids: list[str],
                detail: str, now: datetime) -> None:

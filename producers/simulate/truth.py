@@ -13,10 +13,12 @@ from typing import Any
 from bordersync.events import format_time, parse_time
 from bordersync.plates import normalise_plate
 from producers.simulate.model import Copy, Observation, Vehicle
+from streams.rules import FIELD_RULES, expected_alerts
+from streams.rules.base import Observed, ObservedPair, OracleView
 
 TRUTH_FORMAT = "bordersync-sim-truth/1"
-DISCREPANCY_FIELDS = ("gross_mass_kg", "seals", "trailer_plate", "container_ids", "passengers")
-HOLD_RESULTS = ("HOLD", "SEIZED")
+# The rule table (streams.rules) says which fields and alerts exist and what each expects.
+DISCREPANCY_FIELDS = tuple(r.field for r in FIELD_RULES)
 
 
 def arrival_order(vehicles: list[Vehicle]) -> list[Copy]:
@@ -33,15 +35,7 @@ def _observations(v: Vehicle) -> list[Observation]:
 
 def discrepancy_fields(exit_event: dict[str, Any], entry_event: dict[str, Any],
                        tolerance_pct: float) -> list[str]:
-    fields = []
-    for name in DISCREPANCY_FIELDS:
-        a, b = exit_event.get(name), entry_event.get(name)
-        if name == "gross_mass_kg":
-            if a is not None and b is not None and abs(b - a) > a * tolerance_pct / 100:
-                fields.append(name)
-        elif a != b:
-            fields.append(name)
-    return fields
+    return [r.field for r in FIELD_RULES if r.differs(exit_event, entry_event, tolerance_pct)]
 
 
 class TruthBuilder:
@@ -58,11 +52,12 @@ class TruthBuilder:
 
     def build(self) -> dict[str, Any]:
         pairs: list[dict[str, Any]] = []
-        alerts: list[dict[str, Any]] = []
+        view = OracleView([], [], [], [], self.tolerance)
         non_matches: list[dict[str, Any]] = []
         dup: Counter[str] = Counter()
         exact, conflicting, physical = [], [], []
         forwarded = Counter[str]()
+        arrived: list[tuple[int, Observed]] = []
         for v in self.vehicles:
             for obs in _observations(v):
                 forwarded["inspections" if obs.role.endswith("inspection") else "crossings"] += 1
@@ -73,13 +68,14 @@ class TruthBuilder:
                         exact.append(copy.event["event_id"])
                     elif copy.kind == "conflicting":
                         conflicting.append(copy.event["event_id"])
-                        alerts.append(_alert("CONFLICTING_DUPLICATE", v, [copy.event["event_id"]]))
+                        view.conflicting.append(_seen(copy.event, v))
                 if len(obs.ids) > 1:
                     physical.append({"forwarded": fwd["event_id"],
                                      "dropped": [i for i in obs.ids if i != fwd["event_id"]]})
-                if obs.role.endswith("inspection") and fwd["result"] in HOLD_RESULTS:
-                    alerts.append(_alert("INSPECTION_HOLD", v, [fwd["event_id"]]))
-            self._passage(v, pairs, alerts, non_matches)
+                arrived.append((self.first[fwd["event_id"]][0], _seen(fwd, v)))
+            self._passage(v, pairs, view, non_matches)
+        view.forwarded.extend(o for _, o in sorted(arrived, key=lambda t: t[0]))
+        alerts = expected_alerts(view)
         return {
             "pairs": pairs, "alerts": alerts, "alert_counts": dict(sorted(Counter(
                 a["type"] for a in alerts).items())),
@@ -91,7 +87,7 @@ class TruthBuilder:
                           "inspections": forwarded["inspections"]},
         }
 
-    def _passage(self, v: Vehicle, pairs: list[dict[str, Any]], alerts: list[dict[str, Any]],
+    def _passage(self, v: Vehicle, pairs: list[dict[str, Any]], view: OracleView,
                  non_matches: list[dict[str, Any]]) -> None:
         exit_ev = self.forwarded(v.exit) if v.exit else None
         entry_ev = self.forwarded(v.entry) if v.entry else None
@@ -107,23 +103,22 @@ class TruthBuilder:
                 "discrepancy_fields": fields,
                 "exit_inspections": [e["event_id"] for e in inspections],
             })
-            if fields:
-                alerts.append(_alert("DISCREPANCY", v, [exit_ev["event_id"], entry_ev["event_id"]]))
+            view.pairs.append(ObservedPair(exit_ev, entry_ev, v.crossing, normalise_plate(v.plate),
+                                           fields))
             return
         if exit_ev and entry_ev:
             non_matches.append({"exit_event_id": exit_ev["event_id"],
                                 "entry_event_id": entry_ev["event_id"], "crossing": v.crossing,
                                 "exit_plate": exit_ev["plate"], "entry_plate": entry_ev["plate"]})
         if exit_ev:
-            alerts.append(_alert("UNMATCHED_EXIT", v, [exit_ev["event_id"]]))
+            view.unpaired.append(_seen(exit_ev, v))
         if entry_ev:
-            alerts.append(_alert("UNMATCHED_ENTRY", v, [entry_ev["event_id"]],
-                                 normalise_plate(entry_ev["plate"])))
+            view.unpaired.append(_seen(entry_ev, v, normalise_plate(entry_ev["plate"])))
 
 
-def _alert(kind: str, v: Vehicle, ids: list[str], plate: str | None = None) -> dict[str, Any]:
-    return {"type": kind, "event_ids": ids, "crossing": v.crossing,
-            "plate": plate or normalise_plate(v.plate)}
+def _seen(event: dict[str, Any], v: Vehicle, plate: str | None = None) -> Observed:
+    """An event with the crossing and plate its alert names (the vehicle's, unless told)."""
+    return Observed(event, v.crossing, plate or normalise_plate(v.plate))
 
 
 def time_bounds(events: list[dict[str, Any]], window: timedelta,

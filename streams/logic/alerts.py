@@ -6,8 +6,9 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-TYPES = ("DISCREPANCY", "UNMATCHED_EXIT", "UNMATCHED_ENTRY", "CONFLICTING_DUPLICATE",
-         "INSPECTION_HOLD")
+from streams.rules import alert_types
+
+TYPES = alert_types()  # the rule table (streams.rules) is the one list of alert types
 
 
 def alert_id(type_: str, event_ids: list[str]) -> str:

@@ -1,0 +1,102 @@
+"""Every alert and discrepancy rule, registered once in ``RULES``.
+
+A rule is one module with a pure function (what the processor asks) and the simulator oracle's
+expectation (what the ground truth says a correct processor raises). From this table come: the
+alert types the processor raises and in which order, the ``AlertType`` symbols the alert schema
+must carry, the simulator's expected alerts and discrepancy fields, and the rule tables of
+docs/records.md and docs/streams.md (``python -m streams.rules --write-docs``); unit tests
+(tests/unit/test_rules.py) fail when any of them disagrees with the table.
+
+Adding a rule: write ``streams/rules/<name>.py``, add one line below, add its symbol to a new
+alert schema version (docs/schemas.md), regenerate the docs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.logic.model import Pending
+from streams.rules import (
+    conflicting_duplicate,
+    container_ids,
+    discrepancy,
+    gross_mass,
+    inspection_hold,
+    passengers,
+    seals,
+    trailer_plate,
+    unmatched,
+)
+from streams.rules.base import AlertRule, Context, FieldRule, Finding, OracleView, Trigger
+
+__all__ = [
+    "ALERT_RULES",
+    "FIELD_RULES",
+    "RULES",
+    "AlertRule",
+    "Context",
+    "FieldRule",
+    "Finding",
+    "OracleView",
+    "Trigger",
+    "alert_types",
+    "at",
+    "expected_alerts",
+    "find_discrepancies",
+]
+
+# Order matters: field rules list discrepancies in this order; alert rules of one trigger are
+# asked in this order, which is the order of their alerts on the topic.
+RULES: tuple[AlertRule | FieldRule, ...] = (
+    FieldRule(gross_mass.FIELD, gross_mass.SUMMARY, gross_mass.compare, gross_mass.differs),
+    FieldRule(seals.FIELD, seals.SUMMARY, seals.compare, seals.differs),
+    FieldRule(trailer_plate.FIELD, trailer_plate.SUMMARY, trailer_plate.compare,
+              trailer_plate.differs),
+    FieldRule(container_ids.FIELD, container_ids.SUMMARY, container_ids.compare,
+              container_ids.differs),
+    FieldRule(passengers.FIELD, passengers.SUMMARY, passengers.compare, passengers.differs),
+    AlertRule(discrepancy.TYPE, Trigger.MATCHED, discrepancy.SUMMARY, discrepancy.check,
+              discrepancy.expect),
+    AlertRule("UNMATCHED_EXIT", Trigger.DEADLINE, unmatched.SUMMARY["EXIT"],
+              unmatched.check_for("EXIT"), unmatched.expect_for("EXIT")),
+    AlertRule("UNMATCHED_ENTRY", Trigger.DEADLINE, unmatched.SUMMARY["ENTRY"],
+              unmatched.check_for("ENTRY"), unmatched.expect_for("ENTRY")),
+    AlertRule(conflicting_duplicate.TYPE, Trigger.DUPLICATE, conflicting_duplicate.SUMMARY,
+              conflicting_duplicate.check, conflicting_duplicate.expect),
+    AlertRule(inspection_hold.TYPE, Trigger.INSPECTION, inspection_hold.SUMMARY,
+              inspection_hold.check, inspection_hold.expect),
+)
+
+ALERT_RULES: tuple[AlertRule, ...] = tuple(r for r in RULES if isinstance(r, AlertRule))
+FIELD_RULES: tuple[FieldRule, ...] = tuple(r for r in RULES if isinstance(r, FieldRule))
+_AT: dict[Trigger, tuple[AlertRule, ...]] = {
+    t: tuple(r for r in ALERT_RULES if r.trigger is t) for t in Trigger}
+
+
+def alert_types() -> tuple[str, ...]:
+    """Every alert type, in table order (the alert schema's enum symbols, same order)."""
+    return tuple(r.type for r in ALERT_RULES)
+
+
+def at(trigger: Trigger) -> tuple[AlertRule, ...]:
+    """The rules the processor asks when ``trigger`` fires (built once, no per-record filtering)."""
+    return _AT[trigger]
+
+
+def find_discrepancies(exit_: Pending, entry: Pending,
+                       tolerance_pct: float) -> list[dict[str, Any]]:
+    """``matched.discrepancies``: one ``{field, exit_value, entry_value}`` per field rule that
+    finds the sides disagree, values as strings or null."""
+    out: list[dict[str, Any]] = []
+    for rule in FIELD_RULES:
+        found = rule.compare(exit_, entry, tolerance_pct)
+        if found is not None:
+            a, b = found
+            out.append({"field": rule.field, "exit_value": None if a is None else str(a),
+                        "entry_value": None if b is None else str(b)})
+    return out
+
+
+def expected_alerts(view: OracleView) -> list[dict[str, Any]]:
+    """The simulator's ground truth: every alert a correct processor raises, rule by rule."""
+    return [a for rule in ALERT_RULES for a in rule.expect(view)]

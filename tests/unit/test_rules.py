@@ -1,0 +1,64 @@
+"""The rule table (streams.rules) is the one list of alerts and discrepancy fields: the schema, the
+processor, the simulator's ground truth and the docs agree with it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bordersync.schemas import catalogue
+from producers.simulate import simulate
+from producers.simulate.truth import DISCREPANCY_FIELDS
+from streams.logic import alerts, discrepancies, sharing
+from streams.rules import ALERT_RULES, FIELD_RULES, RULES, Trigger, alert_types, at
+from streams.rules.docs import stale
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _symbols(field_type: Any) -> list[str]:
+    t = next(b for b in field_type if b != "null") if isinstance(field_type, list) else field_type
+    return list(t["symbols"])
+
+
+def test_alert_schema_enum_is_the_table() -> None:
+    cat = catalogue()
+    alert = {f["name"]: f for f in cat.latest("alert").schema["fields"]}
+    assert _symbols(alert["type"]["type"]) == list(alert_types())
+    union = {f["name"]: f for f in cat.latest("share").schema["fields"]}["record"]["type"]
+    shared = {f["name"]: f for f in next(b for b in union if b["name"] == "SharedAlert")["fields"]}
+    assert _symbols(shared["type"]["type"]) == list(alert_types())
+
+
+def test_every_type_and_field_is_registered_once() -> None:
+    names = [r.type if hasattr(r, "type") else r.field for r in RULES]
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[A-Z][A-Z_]+", r.type) for r in ALERT_RULES)
+    assert alert_types() == alerts.TYPES
+    assert discrepancies.FIELDS == DISCREPANCY_FIELDS == tuple(r.field for r in FIELD_RULES)
+    assert set(sharing.RESULT_ALERTS) <= set(alert_types())
+    assert {r for t in Trigger for r in at(t)} == set(ALERT_RULES)
+    assert all(r.summary and "\n" not in r.summary for r in RULES)
+
+
+def test_the_processor_names_no_alert_type() -> None:
+    """Alerts come from the table, not from per-type branches in the processor."""
+    source = (ROOT / "streams" / "processor.py").read_text()
+    assert [t for t in alert_types() if f'"{t}' in source or f"_{t}" in source] == []
+    assert "UNMATCHED_{" not in source
+
+
+def test_docs_tables_are_generated_from_the_table() -> None:
+    assert stale(ROOT) == [], "run: python -m streams.rules --write-docs"
+    for name in ("docs/metrics.md", "README.md", "docs/producers.md"):
+        text = (ROOT / name).read_text()
+        missing = [t for t in alert_types() if t not in text]
+        assert missing == [], f"{name} does not name alert types {missing}"
+
+
+def test_ground_truth_alerts_come_from_the_table() -> None:
+    truth = simulate(3, 400, datetime(2026, 11, 20, tzinfo=UTC)).truth
+    assert set(truth["alert_counts"]) <= set(alert_types())
+    assert truth["alert_counts"], "the simulation raises alerts"
