@@ -200,8 +200,7 @@ def restore(settings: Settings, changelog: str, partitions: list[int], store: Di
     probe = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore",
                                    **{"isolation.level": "read_uncommitted"}))
     try:
-        ends = {p: probe.get_watermark_offsets(TopicPartition(changelog, p), timeout=10,
-                                               cached=False)[1] for p in partitions}
+        ends = {p: _end_offset(probe, TopicPartition(changelog, p)) for p in partitions}
     finally:
         probe.close()
     reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore"))
@@ -228,6 +227,22 @@ def restore(settings: Settings, changelog: str, partitions: list[int], store: Di
     finally:
         reader.close()
     return count
+
+
+def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
+    """The high watermark; retried while a just-created topic gets its leader and metadata."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return int(probe.get_watermark_offsets(tp, timeout=10, cached=False)[1])
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            settling = isinstance(error, KafkaError) and (error.retriable() or error.code() in (
+                KafkaError._UNKNOWN_PARTITION, KafkaError.NOT_LEADER_FOR_PARTITION,
+                KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART))
+            if not settling or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def run_engine(settings: Settings) -> int:

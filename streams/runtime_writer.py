@@ -99,7 +99,8 @@ class Writer:
                 self.producer.poll(0.05)
 
     def _report(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
+        # _PURGE_QUEUE: records of a transaction we aborted ourselves, reported after the abort.
+        if err is not None and err.code() != KafkaError._PURGE_QUEUE:
             self._errors.append(str(err))
 
     def fail(self, reason: str) -> None:
@@ -133,6 +134,10 @@ class Writer:
                 self.producer.send_offsets_to_transaction(
                     [TopicPartition(t, p, o) for (t, p), o in offsets.items()], group,
                     FLUSH_TIMEOUT_S)
+            # Every record delivered or failed before deciding: an abort with records in flight
+            # leaves the idempotent producer with a sequence gap (the next transaction fails
+            # with OUT_OF_ORDER_SEQUENCE_NUMBER and is aborted in turn).
+            self.producer.flush(FLUSH_TIMEOUT_S)
             if self._errors:
                 raise DeliveryFailed(f"{len(self._errors)} records not acknowledged: "
                                      f"{self._errors[:3]}")
@@ -145,8 +150,8 @@ class Writer:
     def abort(self) -> None:
         """Abort the open transaction (its records are never visible to read_committed readers);
         raises when the producer is fenced or fatally failed (the worker must exit)."""
-        self._errors.clear()
         if not self.in_transaction:
+            self._errors.clear()
             return
         self.in_transaction = False
         try:
@@ -156,6 +161,8 @@ class Writer:
             if isinstance(error, KafkaError) and error.fatal():
                 raise
             log.warning("abort failed", extra={"fields": {"error": str(exc)}})
+        self.producer.poll(0)  # serve the aborted records' reports before forgetting errors
+        self._errors.clear()
 
     def close(self) -> None:
         if self.in_transaction:
