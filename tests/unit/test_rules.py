@@ -52,10 +52,8 @@ def test_the_processor_names_no_alert_type() -> None:
 
 def test_docs_tables_are_generated_from_the_table() -> None:
     assert stale(ROOT) == [], "run: python -m streams.rules --write-docs"
-    for name in ("docs/metrics.md", "README.md", "docs/producers.md"):
-        text = (ROOT / name).read_text()
-        missing = [t for t in alert_types() if t not in text]
-        assert missing == [], f"{name} does not name alert types {missing}"
+    for name in ("docs/metrics.md", "README.md"):  # they point at the generated table
+        assert "docs/records.md" in (ROOT / name).read_text()
 
 
 def test_ground_truth_alerts_come_from_the_table() -> None:

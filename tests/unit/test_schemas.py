@@ -166,31 +166,35 @@ def _copy(tmp_path: Path) -> Path:
     return root
 
 
-def _add_alert_v2(root: Path, added: dict[str, Any]) -> None:
-    schema = json.loads((root / "alert" / "v1.avsc").read_text())
+def _add_alert_v2(root: Path, added: dict[str, Any]) -> int:
+    """A next alert version (v2 when only v1 ships) with ``added``; returns its number."""
+    latest = max(int(p.stem[1:]) for p in (root / "alert").glob("v*.avsc"))
+    schema = json.loads((root / "alert" / f"v{latest}.avsc").read_text())
     schema["fields"].append(added)
-    (root / "alert" / "v2.avsc").write_text(json.dumps(schema))
+    (root / "alert" / f"v{latest + 1}.avsc").write_text(json.dumps(schema))
+    return latest + 1
 
 
 def test_incompatible_v2_is_detected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _copy(tmp_path)
-    _add_alert_v2(root, {"name": "severity", "type": "string", "doc": "no default"})
+    new = _add_alert_v2(root, {"name": "severity", "type": "string", "doc": "no default"})
     problems = check(load_catalogue(root)).problems
-    assert any("alert: v2 cannot read v1: severity: field added without a default" in p
+    assert any(f"alert: v{new} cannot read v1: severity: field added without a default" in p
                for p in problems), problems
     # ... and old golden records no longer decode with the new reader.
     assert any("alert v1 golden #1: current reader cannot decode it" in p for p in problems)
     assert cli.main(["schemas", "check", "--dir", str(root)]) == 1
     err = capsys.readouterr().err
-    assert "FAIL alert: v2 cannot read v1" in err and "schemas check FAILED" in err
+    assert f"FAIL alert: v{new} cannot read v1" in err and "schemas check FAILED" in err
 
 
 def test_compatible_v2_needs_its_own_golden_records(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    _add_alert_v2(root, {"name": "severity", "type": ["null", "string"], "default": None,
-                         "doc": "optional"})
+    new = _add_alert_v2(root, {"name": "severity", "type": ["null", "string"], "default": None,
+                               "doc": "optional"})
     cat = load_catalogue(root)
-    assert check(cat).problems == [f"alert v2: no golden records ({root}/golden/alert/v2.json)"]
+    assert check(cat).problems == [
+        f"alert v{new}: no golden records ({root}/golden/alert/v{new}.json)"]
     v1 = json.loads((root / "golden" / "alert" / "v1.json").read_text())
     from bordersync.codec import Codec
 

