@@ -24,6 +24,7 @@ from bordersync import codec, stack
 from bordersync.border import load_border_config
 from bordersync.catalogue import all_topics
 from bordersync.codec import DecodeError
+from bordersync.demorisk import RiskTally, enable
 from bordersync.kafka import consumer_conf
 from bordersync.procs import Child, cli_path
 from bordersync.settings import Settings
@@ -37,6 +38,7 @@ class Tally:
     per_stream: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
     shared: Counter[str] = field(default_factory=Counter)
+    risk: RiskTally = field(default_factory=RiskTally)
     sample_plate: str | None = None
 
     def line(self) -> str:
@@ -44,7 +46,8 @@ class Tally:
         alerts = " ".join(f"{k}={v}" for k, v in sorted(self.alerts.items())) or "-"
         return (f"raw={s['raw']} crossings={s['crossings']} inspections={s['inspections']} "
                 f"matched={s['matched']} dlq={s['dlq']} | alerts: {alerts} | "
-                f"shared: {sum(self.shared.values())} records to {len(self.shared)} agencies")
+                f"shared: {sum(self.shared.values())} records to {len(self.shared)} agencies | "
+                f"{self.risk.line()}")
 
 
 class Monitor:
@@ -75,7 +78,9 @@ class Monitor:
             self.tally.shared[stream.removeprefix("share.")] += 1
             return
         self.tally.per_stream[stream] += 1
-        if stream == "alerts":
+        if stream == "risk":
+            self.tally.risk.count(value)
+        elif stream == "alerts":
             decoded = codec.decode("alerts", value)
             if not isinstance(decoded, DecodeError):
                 self.tally.alerts[str(decoded.get("type"))] += 1
@@ -106,7 +111,8 @@ def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.std
     monitor: Monitor | None = None
     print(f"bordersync demo: {duration:.0f}s of simulated traffic at ~{rate:.0f} events/s", file=out)
     try:
-        settings = stack.up_private(private, out)
+        # Joint risk management on: both sides' example profiles, signed by both (docs/risk.md).
+        settings = enable(stack.up_private(private, out))
         logs = home / "logs"
         children.append(Child("worker", ["streams", "worker"], settings, logs / "worker.log"))
         for agency in DEMO_AGENCIES:
@@ -153,6 +159,7 @@ def _final_summary(settings: Settings, tally: Tally, out: TextIO) -> None:
         "alerts": dict(tally.alerts),
         "dlq": tally.per_stream["dlq"],
         "shared_per_agency": dict(sorted(tally.shared.items())),
+        "risk": tally.risk.summary(),
     }
     print("final summary:", file=out)
     print(json.dumps(summary, indent=2), file=out)

@@ -27,6 +27,8 @@ def test_demo_shows_flow_and_leaves_nothing_running(tmp_path: Path) -> None:
     summary = json.loads(out.split("final summary:", 1)[1].split("\n}", 1)[0] + "\n}")
     assert summary["events_published"] > 0
     assert summary["crossings"] > 0
+    # Both sides' signed example profiles apply: every crossing gets an assessment.
+    assert summary["risk"]["assessments"] > 0 and "green_lane_share" in summary["risk"]
     assert "stopped: worker" in out
     assert not (tmp_path / "demo" / "stack.json").exists()
 
