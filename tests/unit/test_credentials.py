@@ -94,3 +94,14 @@ def test_dev_ca_keys_are_owner_only(tmp_path: Path) -> None:
         assert _mode(path) == 0o600
     assert b"PRIVATE KEY" in files.broker.read_bytes()
     assert ensure_tls(tmp_path / "tls").broker.read_bytes() == files.broker.read_bytes()
+
+
+def test_redis_prefix_is_the_read_models_key_prefix() -> None:
+    from bordersync.credentials import redis_prefix
+    from bordersync.settings import Settings
+    from consumers.readmodel import Keys
+
+    for prefix in ("bordersync.", "t123.", ""):
+        settings = Settings(topic_prefix=prefix)
+        for agency in BORDER.agencies:
+            assert redis_prefix(prefix, agency.name) == Keys.of(settings, agency.name).prefix
