@@ -15,40 +15,82 @@ from typing import Any
 
 WORKERS = ("worker-0", "worker-1")
 SIGNALS = ("SIGKILL", "SIGTERM")
+# What a border post breaks. worker: a stream worker killed (``rebalance``: while the group still
+# rebalances around the previous worker fault); consumer: an agency consumer killed; publisher:
+# the terminal process that publishes; broker: one Kafka node of three; redis-restart: Redis
+# shut down (data saved) and started again; redis-wipe: Redis killed and started empty (the read
+# models must notice and rebuild); pause: a worker SIGSTOPped past its session timeout, resumed.
+KINDS = ("worker", "consumer", "publisher", "broker", "redis-restart", "redis-wipe", "pause")
+# Draw weights after the first round (which has every kind once, in a seeded order).
+WEIGHTS = {"worker": 4, "consumer": 3, "publisher": 2, "broker": 2, "redis-restart": 1,
+           "redis-wipe": 1, "pause": 1}
 # Set by the worker per (re)processing, so a re-sent copy may differ in them and nothing else.
 VOLATILE = frozenset({"shared_at", "raised_at", "matched_at"})
 
 
 @dataclass(frozen=True)
 class Fault:
-    """Kill ``target`` with ``signal`` ``gap`` s after the previous restart, restart ``down`` s
-    later. ``rebalance``: the kill lands while the group is still rebalancing after the previous
-    fault's worker restart (Faust needs several seconds to rejoin)."""
+    """Break ``target`` ``gap`` s after the previous fault ended; restore it ``down`` s later.
+
+    ``signal``: SIGKILL / SIGTERM for processes and brokers, SIGSTOP for a pause (resumed with
+    SIGCONT after the session timeout), SHUTDOWN for a Redis restart that keeps its data.
+    ``rebalance``: the kill lands while the group still rebalances after the previous fault's
+    worker restart."""
 
     gap: float
     target: str
     signal: str
     down: float
     rebalance: bool = False
+    kind: str = "worker"
+
+
+def _target(rng: random.Random, kind: str, consumers: Sequence[str], brokers: int) -> str:
+    if kind in ("worker", "pause"):
+        return rng.choice(WORKERS)
+    if kind == "consumer":
+        return f"consumer-{rng.choice(list(consumers))}"
+    if kind == "broker":
+        return f"broker-{rng.randint(1, brokers)}"
+    return "publisher" if kind == "publisher" else "redis"
+
+
+def _signal(rng: random.Random, kind: str) -> str:
+    if kind == "pause":
+        return "SIGSTOP"
+    if kind == "redis-restart":
+        return "SHUTDOWN"
+    if kind == "redis-wipe":
+        return "SIGKILL"
+    return rng.choice(SIGNALS)
 
 
 def plan_faults(seed: int, count: int, consumers: Sequence[str], *,
                 gap: tuple[float, float] = (2.0, 6.0), down: tuple[float, float] = (0.5, 3.0),
-                rebalance_share: float = 0.3) -> list[Fault]:
-    """``count`` faults drawn from ``random.Random(seed)``: same seed, same schedule."""
+                rebalance_share: float = 0.3, kinds: Sequence[str] = KINDS,
+                brokers: int = 3) -> list[Fault]:
+    """``count`` faults drawn from ``random.Random(seed)``: same seed, same schedule.
+
+    The first ``len(kinds)`` faults are every kind once (seeded order), so a short run covers
+    them all; later ones are drawn by ``WEIGHTS``. About ``rebalance_share`` of the faults that
+    follow a worker fault kill the *other* worker while the group still rebalances."""
     rng = random.Random(seed)
-    targets = [*WORKERS, *(f"consumer-{a}" for a in consumers)]
+    first = list(kinds)
+    rng.shuffle(first)
+    pool = [k for k in kinds for _ in range(WEIGHTS.get(k, 1))]
     faults: list[Fault] = []
-    for _ in range(count):
-        sig = rng.choice(SIGNALS)
+    for n in range(count):
         pause = round(rng.uniform(*down), 2)
-        previous = faults[-1].target if faults else None
-        if previous in WORKERS and rng.random() < rebalance_share:
-            # The other worker, while the restarted one is still joining.
-            other = WORKERS[1 - WORKERS.index(previous)]
-            faults.append(Fault(round(rng.uniform(0.3, 1.5), 2), other, sig, pause, True))
-        else:
-            faults.append(Fault(round(rng.uniform(*gap), 2), rng.choice(targets), sig, pause))
+        previous = faults[-1] if faults else None
+        if (previous is not None and previous.kind == "worker" and n >= len(first)
+                and rng.random() < rebalance_share):
+            other = WORKERS[1 - WORKERS.index(previous.target)]
+            faults.append(Fault(round(rng.uniform(0.3, 1.5), 2), other, rng.choice(SIGNALS),
+                                pause, True, "worker"))
+            continue
+        kind = first[n] if n < len(first) else rng.choice(pool)
+        faults.append(Fault(round(rng.uniform(*gap), 2), _target(rng, kind, consumers, brokers),
+                            _signal(rng, kind), pause, False, kind))
     return faults
 
 

@@ -46,13 +46,14 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 class Child:
     def __init__(self, name: str, args: list[str], settings: Settings, log: Path,
-                 **env: str) -> None:
+                 argv: list[str] | None = None, **env: str) -> None:
+        """Runs ``bordersync ARGS`` (or ``argv`` as given) under exactly ``settings``."""
         self.name = name
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._out = log.open("ab")
         self.popen = subprocess.Popen(
-            [cli_path(), *args], env=settings_env(settings, **env), stdout=self._out,
+            argv or [cli_path(), *args], env=settings_env(settings, **env), stdout=self._out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
 

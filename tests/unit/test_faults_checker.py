@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from bordersync.faults import WORKERS, Observed, check, converged, plan_faults, schedule_seconds
+from bordersync.faults import KINDS, WORKERS, Observed, check, converged, plan_faults, schedule_seconds
 
 TRUTH: dict[str, Any] = {
     "forwarded": {"crossings": 3, "inspections": 1},
@@ -93,10 +93,18 @@ def test_the_schedule_is_deterministic_and_has_rebalance_faults() -> None:
     assert faults == plan_faults(9, 50, ["al-customs"])
     assert faults != plan_faults(10, 50, ["al-customs"])
     assert len(faults) == 50 and schedule_seconds(faults) > 0
-    assert {f.signal for f in faults} == {"SIGKILL", "SIGTERM"}
-    assert {f.target for f in faults} == {*WORKERS, "consumer-al-customs"}
+    assert {f.signal for f in faults} == {"SIGKILL", "SIGTERM", "SIGSTOP", "SHUTDOWN"}
+    assert {f.target for f in faults} == {*WORKERS, "consumer-al-customs", "publisher", "redis",
+                                          "broker-1", "broker-2", "broker-3"}
     for before, fault in pairwise(faults):
         if fault.rebalance:
-            assert before.target in WORKERS and fault.target in WORKERS
+            assert before.kind == "worker" and fault.kind == "worker"
             assert fault.target != before.target
     assert any(f.rebalance for f in faults)
+
+
+def test_a_short_schedule_has_every_kind_of_fault() -> None:
+    for seed in range(20):
+        faults = plan_faults(seed, 8, ["al-customs", "mk-border-police"])
+        assert {f.kind for f in faults} == set(KINDS)
+        assert all(f.signal == "SIGSTOP" for f in faults if f.kind == "pause")
