@@ -136,8 +136,9 @@ def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
 
     from bordersync.soak import run_soak
 
+    engines = ("faust", "batch") if args.engine == "both" else (args.engine,)
     return run_soak(settings, seed=args.seed, vehicles=args.vehicles, faults=args.faults,
-                    settle=args.settle, out=sys.stdout)
+                    settle=args.settle, out=sys.stdout, engines=engines)
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vehicles", type=int, default=4000)
     p.add_argument("--faults", type=int, default=50)
     p.add_argument("--settle", type=float, default=300.0, help="max seconds to wait for outputs")
+    p.add_argument("--engine", choices=["faust", "batch", "both"], default="both",
+                   help="stream engine(s), one after the other on a fresh 3-node stack each")
     p = add("bench", cmd_bench, "benchmark suite; --json prints one JSON object last")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="small sizes (the smoke run in make test)")
