@@ -23,12 +23,12 @@ AGENCY = "al-customs"
 PAIRS = 120
 
 
-@pytest.fixture
-def own_stack(tmp_path: Path) -> Iterator[Settings]:
-    """A stack of our own: killing its broker disturbs no other test."""
+@pytest.fixture(params=["batch", "faust"])
+def own_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """A stack of our own: killing its broker disturbs no other test. Both engines."""
     base = Settings(home=tmp_path / "own", dev_broker_port=stack.free_port(),
                     dev_redis_port=stack.free_port(), topic_prefix="kill.",
-                    stream_engine="batch")
+                    stream_engine=request.param, api_admin_port=0)
     info, _ = stack.up(base)
     try:
         live = base.model_copy(update={"bootstrap": info.bootstrap, "redis_url": info.redis_url})
