@@ -21,6 +21,7 @@ from streams.rules import (
     container_ids,
     discrepancy,
     gross_mass,
+    impossible_transit,
     inspection_hold,
     passengers,
     seals,
@@ -65,6 +66,8 @@ RULES: tuple[AlertRule | FieldRule, ...] = (
               conflicting_duplicate.check, conflicting_duplicate.expect),
     AlertRule(inspection_hold.TYPE, Trigger.INSPECTION, inspection_hold.SUMMARY,
               inspection_hold.check, inspection_hold.expect),
+    AlertRule(impossible_transit.TYPE, Trigger.CROSSING, impossible_transit.SUMMARY,
+              impossible_transit.check, impossible_transit.expect),
 )
 
 ALERT_RULES: tuple[AlertRule, ...] = tuple(r for r in RULES if isinstance(r, AlertRule))

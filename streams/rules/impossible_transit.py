@@ -1,0 +1,75 @@
+"""Alert ``IMPOSSIBLE_TRANSIT``: one plate at two different joint crossings closer in time than
+any vehicle can drive between them — a cloned plate (two vehicles carrying one registration) or a
+plate misread as another vehicle's.
+
+Officers cannot see this from one crossing: each post sees an ordinary, even matched, passage.
+The worker sees every crossing of a normalised plate in one partition (the plate is the key), so
+the vehicle's dedup memory (``VehicleState.seen``: post, direction and event time of every
+forwarded crossing, kept for the dedup TTL) is enough — no new state.
+
+The joint crossings in bordersync/data/border.json are all on North Macedonia's borders; the two
+closest by road (Blace and Tabanovce) are about an hour apart, so 30 minutes is a conservative
+physical minimum: no false alert from a genuine vehicle, and a clone used the same morning is
+still caught. Raised once per new crossing, naming the closest conflicting earlier one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from bordersync.events import format_time, parse_time
+from bordersync.plates import normalise_plate
+from streams.logic.model import epoch, from_epoch
+from streams.rules.base import Context, Finding, Observed, OracleView, expected
+
+TYPE = "IMPOSSIBLE_TRANSIT"
+MIN_SECONDS_BETWEEN_CROSSINGS = 30 * 60.0
+SUMMARY = ("one normalised plate at two different crossings less than 30 min apart by event time: "
+           "cloned or misread plate (`event_ids`: both crossings)")
+
+
+def check(ctx: Context) -> Finding | None:
+    e, st, crossing_of_post = ctx.event, ctx.state, ctx.crossing_of_post
+    if e is None or st is None or crossing_of_post is None or ctx.crossing is None:
+        return None
+    t = epoch(e["event_time"])
+    best: tuple[float, str, str] | None = None
+    for other_id, seen in st.seen.items():
+        if not seen.sig or other_id == e["event_id"]:
+            continue  # not a forwarded crossing (inspections, physical duplicates), or itself
+        gap = abs(seen.t - t)
+        post, _, direction = seen.sig.partition("|")
+        if gap < MIN_SECONDS_BETWEEN_CROSSINGS and crossing_of_post(post) not in (None, ctx.crossing):
+            candidate = (gap, other_id, f"{post} {direction} {format_time(from_epoch(seen.t))}")
+            best = candidate if best is None or candidate[:2] < best[:2] else best
+    if best is None:
+        return None
+    gap, other_id, where = best
+    return Finding([other_id, e["event_id"]],
+                   f"plate {normalise_plate(e['plate'])} at {where} and at {e['post']} "
+                   f"{e['direction']} {format_time(e['event_time'])}, {gap / 60:.0f} min apart at "
+                   f"two different crossings: cloned or misread plate")
+
+
+def expect(view: OracleView) -> list[dict[str, Any]]:
+    """Forwarded crossings in arrival order, per normalised plate: each one closer than the
+    minimum to an earlier one at another crossing raises one alert with the closest."""
+    earlier: dict[str, list[Observed]] = defaultdict(list)
+    out = []
+    for o in view.forwarded:
+        if o.event["kind"] != "crossing":
+            continue
+        plate = normalise_plate(o.event["plate"])
+        t = epoch(_time(o.event["event_time"]))
+        close = sorted((abs(epoch(_time(p.event["event_time"])) - t), p.event["event_id"])
+                       for p in earlier[plate] if p.crossing != o.crossing)
+        if close and close[0][0] < MIN_SECONDS_BETWEEN_CROSSINGS:
+            out.append({**expected(TYPE, o, [close[0][1], o.event["event_id"]]), "plate": plate})
+        earlier[plate].append(o)
+    return out
+
+
+def _time(value: Any) -> Any:
+    """Simulated events carry ISO strings, validated ones datetimes."""
+    return parse_time(value) if isinstance(value, str) else value
