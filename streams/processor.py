@@ -277,7 +277,7 @@ class Processor:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
         self._rules(batch, Trigger.CROSSING, Context(
-            event=event, crossing=crossing.id, state=st, crossing_of_post=self._crossing_id),
+            event=event, crossing=crossing.id, state=st, crossing_of_post=self._crossing_of_post.get),
             crossing.id, plate, now)
         self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now), now)
 
@@ -346,10 +346,6 @@ class Processor:
             found = rule.check(ctx)
             if found is not None:
                 self._alert(batch, rule.type, crossing, plate, found.event_ids, found.detail, now)
-
-    def _crossing_id(self, post: str) -> str | None:
-        crossing = self._crossing_of_post.get(post)
-        return None if crossing is None else crossing.id
 
     def _alert(self, batch: _Batch, type_: str, crossing: str, plate: str, ids: list[str],
                detail: str, now: datetime) -> None:

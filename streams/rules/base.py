@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bordersync.border import Crossing
 from streams.logic.model import Pending, VehicleState
 
 
@@ -32,7 +33,7 @@ class Context:
     event: dict[str, Any] | None = None  # DUPLICATE, INSPECTION, CROSSING: the validated event
     crossing: str | None = None  # the joint crossing of ``event``
     state: VehicleState | None = None  # CROSSING: the vehicle's state, the event already in it
-    crossing_of_post: Callable[[str], str | None] | None = None  # CROSSING: post -> crossing id
+    crossing_of_post: Callable[[str], Crossing | None] | None = None  # CROSSING: post -> crossing
     pending: Pending | None = None  # DEADLINE: the crossing past its deadline
     exit_: Pending | None = None  # MATCHED
     entry: Pending | None = None  # MATCHED

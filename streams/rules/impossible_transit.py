@@ -40,7 +40,8 @@ def check(ctx: Context) -> Finding | None:
             continue  # not a forwarded crossing (inspections, physical duplicates), or itself
         gap = abs(seen.t - t)
         post, _, direction = seen.sig.partition("|")
-        if gap < MIN_SECONDS_BETWEEN_CROSSINGS and crossing_of_post(post) not in (None, ctx.crossing):
+        other = crossing_of_post(post)
+        if gap < MIN_SECONDS_BETWEEN_CROSSINGS and other is not None and other.id != ctx.crossing:
             candidate = (gap, other_id, f"{post} {direction} {format_time(from_epoch(seen.t))}")
             best = candidate if best is None or candidate[:2] < best[:2] else best
     if best is None:
