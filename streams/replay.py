@@ -29,6 +29,7 @@ from bordersync.codec import DecodeError
 from bordersync.events import InvalidEvent, validate
 from bordersync.kafka import consumer_conf, producer_conf
 from bordersync.settings import Settings
+from streams import dlq
 
 REPLAYED_HEADER = "dlq.replayed-from"
 FLUSH_TIMEOUT_S = 30.0
@@ -105,18 +106,14 @@ def _bytes(value: object) -> bytes:
 
 def _source(msg: Message) -> tuple[str | None, str, list[tuple[str, str | bytes | None]]]:
     """The source topic, the stage that rejected it, and the original headers."""
-    topic, stage = None, ""
-    original: list[tuple[str, str | bytes | None]] = []
     raw = msg.headers() or []
-    pairs: list[tuple[str, object]] = list(raw.items()) if isinstance(raw, dict) else list(raw)
-    for name, value in pairs:
-        if name == "dlq.source.topic":
-            topic = _bytes(value).decode()
-        elif name == "dlq.stage":
-            stage = _bytes(value).decode(errors="replace")
-        elif not name.startswith("dlq."):
-            original.append((name, _bytes(value)))
-    return topic, stage, original
+    pairs = [(name, _bytes(value))
+             for name, value in (raw.items() if isinstance(raw, dict) else raw)]
+    # KIP-1034 names, or the dlq.* ones of letters written before issue #14 (streams.dlq).
+    found = dlq.source_headers(pairs)
+    original: list[tuple[str, str | bytes | None]] = [
+        (name, value) for name, value in pairs if not name.startswith(dlq.PREFIXES)]
+    return found.get(dlq.TOPIC), found.get(dlq.STAGE, ""), original
 
 
 def _commit_points(outcomes: dict[int, list[tuple[int, bool]]]) -> dict[int, int]:
