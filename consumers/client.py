@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 USER_AGENT = "bordersync-agency-client/1"
 
@@ -40,6 +40,7 @@ class EnrouteRow(TypedDict):
     vehicle_type: str | None
     inspections: int
     open_alerts: int
+    risk_channel: NotRequired[str | None]  # absent from servers before the risk assessments
 
 
 class AuditEntry(TypedDict):
@@ -64,6 +65,7 @@ class Vehicle(TypedDict):
     inspections: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
     resolved_alerts: list[dict[str, Any]]
+    risk: NotRequired[list[dict[str, Any]]]  # docs/risk.md; absent from older servers
     found: bool
 
 

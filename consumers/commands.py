@@ -79,6 +79,8 @@ def render_text(view: dict[str, Any]) -> str:
         lines.append(f"matched: {pair.get('exit_admin')} -> {pair.get('entry_admin')} in "
                      f"{pair.get('transit_seconds')} s; discrepancies: "
                      f"{len(pair.get('discrepancies') or [])}")
+    for r in view.get("risk") or []:
+        lines.extend(risk_lines(r))
     lines.append("inspections:")
     for i in view["inspections"]:
         mark = "recognised from the other side" if i["recognised"] else "own"
@@ -88,6 +90,27 @@ def render_text(view: dict[str, Any]) -> str:
     for a in view["alerts"]:
         lines.append(f"  {a.get('raised_at', '?')}  {a.get('type')}  {a.get('detail', '')}")
     return "\n".join(lines)
+
+
+PERSPECTIVES = {"pre_arrival_from_other_side": "pre-arrival assessment by {admin}",
+                "pre_arrival_by_our_side": "pre-arrival assessment by {admin} (our exit)",
+                "own_at_entry": "our assessment at entry",
+                "other_side_at_entry": "{admin}'s assessment at entry"}
+
+
+def risk_lines(r: dict[str, Any]) -> list[str]:
+    """The channel line of one risk assessment, then one line per profile that hit."""
+    whose = PERSPECTIVES.get(str(r.get("perspective")), "{admin}").format(admin=r.get("admin"))
+    line = (f"risk: {r.get('channel', '?')}  score {r.get('score', '?')}  ({whose}, "
+            f"{r.get('crossing', '?')})  {r.get('summary', '')}")
+    if r.get("green_lane") and r.get("operator"):
+        line += f"  [AEO {r['operator']}]"
+    if r.get("en_route") and r.get("expected_arrival"):
+        line += f"  expected {r['expected_arrival']}"
+    hits = [f"  - {h.get('reason', '?')}  [{h.get('profile_id', '?')}@"
+            f"{h.get('profile_version', '?')}, owner {h.get('owner', '?')}]"
+            for h in r.get("hits") or []]
+    return [line, *hits]
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:

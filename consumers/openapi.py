@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from consumers.paging import CURSOR_PATTERN
+from consumers.views import RISK_CHANNELS
 
 MAX_LIMIT = 500
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -76,7 +77,7 @@ SCHEMAS: dict[str, Any] = {
     "Vehicle": {
         "type": "object",
         "required": ["plate", "agency", "status", "crossing", "latest", "journey", "inspections",
-                     "alerts", "resolved_alerts", "found"],
+                     "alerts", "resolved_alerts", "risk", "found"],
         "properties": {
             "plate": {"type": "string"}, "agency": {"type": "string"},
             "status": {"enum": ["en_route", "arrived", "departed", "passed", "unknown"]},
@@ -92,7 +93,49 @@ SCHEMAS: dict[str, Any] = {
                                               "description": "by the other administration"}}}},
             "alerts": {"type": "array", "items": OBJ, "description": "open alerts"},
             "resolved_alerts": {"type": "array", "items": OBJ},
+            "risk": {"type": "array", "items": _ref("RiskAssessment"),
+                     "description": "joint risk assessments of the latest journey per crossing "
+                                    "(docs/risk.md), newest journey first; within a journey the "
+                                    "pre-arrival assessment before the entry one"},
             "found": {"const": True},
+        },
+    },
+    "RiskHit": {
+        "type": "object", "description": "one jointly signed risk profile that hit",
+        "properties": {"profile_id": {"type": "string"}, "profile_version": {"type": "integer"},
+                       "owner": {"type": "string",
+                                 "description": "administration that maintains the profile"},
+                       "rule": {"type": "string"}, "channel": {"type": "string"},
+                       "weight": {"type": "integer"},
+                       "reason": {"type": "string", "description": "for the officer"}},
+    },
+    "RiskAssessment": {
+        "type": "object",
+        "description": "a `risk` record (avro/risk/v1.avsc) as shared with this agency, plus "
+                       "`perspective` and `en_route`",
+        "required": ["perspective", "en_route"],
+        "properties": {
+            "risk_id": {"type": "string"},
+            "stage": {"enum": ["PRE_ARRIVAL", "ENTRY"]},
+            "perspective": {
+                "enum": ["pre_arrival_from_other_side", "pre_arrival_by_our_side",
+                         "own_at_entry", "other_side_at_entry"],
+                "description": "the other side's assessment before arrival, ours at entry, ..."},
+            "en_route": {"type": "boolean",
+                         "description": "the pre-arrival assessment of a vehicle still on its "
+                                        "way here (see `expected_arrival`)"},
+            "crossing": {"type": "string"}, "plate": {"type": "string"},
+            "event_id": {"type": "string"}, "admin": {"type": "string"},
+            "assessed_for": {"type": "string"}, "event_time": {"type": "string"},
+            "channel": {"type": "string", "description": " / ".join(RISK_CHANNELS)},
+            "score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "green_lane": {"type": "boolean"},
+            "operator": {**NULLABLE_STRING, "description": "AEO operator (green lane)"},
+            "summary": {"type": "string", "description": "one line: why this channel"},
+            "hits": {"type": "array", "items": _ref("RiskHit")},
+            "profile_versions": {"type": "array", "items": {"type": "string"}},
+            "expected_arrival": NULLABLE_STRING,
+            "assessed_at": {"type": "string"},
         },
     },
     "NotFound": {"type": "object", "required": ["plate", "found"],
@@ -107,7 +150,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"plate": {"type": "string"}, "crossing": NULLABLE_STRING,
                        "exit_time": NULLABLE_STRING, "exit_admin": NULLABLE_STRING,
                        "vehicle_type": NULLABLE_STRING, "inspections": {"type": "integer"},
-                       "open_alerts": {"type": "integer"}},
+                       "open_alerts": {"type": "integer"},
+                       "risk_channel": {**NULLABLE_STRING,
+                                        "description": "channel of the pre-arrival assessment "
+                                                       "of this exit"}},
     },
     "EnroutePage": {
         "type": "object", "required": ["agency", "vehicles", "next_cursor"],

@@ -141,8 +141,9 @@ class Reader:
             pipe.hgetall(self.keys.inspections(plate))
             pipe.hgetall(self.keys.matched(plate))
             pipe.hgetall(self.keys.alerts(plate))
+            pipe.hgetall(self.keys.risk(plate))
         found = pipe.execute()
-        return [vehicle_view(self.ctx, plate, *found[4 * i:4 * i + 4])
+        return [vehicle_view(self.ctx, plate, *found[5 * i:5 * i + 5])
                 for i, plate in enumerate(plates)]
 
     def vehicle(self, plate: str) -> dict[str, Any] | None:

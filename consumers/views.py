@@ -13,6 +13,9 @@ from typing import Any
 from consumers.readmodel import AgencyContext, epoch
 
 JOURNEY_LIMIT = 20
+# Risk assessments (docs/risk.md): the channels an officer acts on, most serious last.
+RISK_CHANNELS = ("GREEN", "STANDARD", "YELLOW", "RED")
+PRE_ARRIVAL, AT_ENTRY = "PRE_ARRIVAL", "ENTRY"
 # A late match resolves the "no partner" alert it answers.
 RESOLVED_BY_MATCH = ("UNMATCHED_EXIT", "UNMATCHED_ENTRY")
 
@@ -42,9 +45,11 @@ def vehicle_view(
     inspections: Mapping[str, str],
     matched: Mapping[str, str],
     alerts: Mapping[str, str],
+    risk: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """The officer's view of one vehicle, or None when the read model knows nothing of it."""
-    if not (crossings or inspections or matched or alerts):
+    risk = risk or {}
+    if not (crossings or inspections or matched or alerts or risk):
         return None
     steps = sorted(_load(crossings.values()), key=lambda e: _sort_key(e, "event_time"))
     pairs = sorted(_load(matched.values()), key=lambda e: _sort_key(e, "exit_time"))
@@ -63,10 +68,11 @@ def vehicle_view(
         resolved = rec.get("type") in RESOLVED_BY_MATCH and bool(
             paired_ids & {str(i) for i in rec.get("event_ids") or []})
         alert_rows.append({**rec, "open": not resolved})
+    status = _status(ctx, journey, latest_pair)
     return {
         "plate": plate,
         "agency": ctx.name,
-        "status": _status(ctx, journey, latest_pair),
+        "status": status,
         "crossing": (journey[-1]["crossing"] if journey
                      else latest_pair.get("crossing") if latest_pair else None),
         "latest": {"exit": latest_exit, "entry": latest_entry, "matched": latest_pair},
@@ -74,7 +80,63 @@ def vehicle_view(
         "inspections": insp,
         "alerts": [a for a in alert_rows if a["open"]],
         "resolved_alerts": [a for a in alert_rows if not a["open"]],
+        "risk": risk_rows(ctx, risk.values(), pairs, latest_exit if status == "en_route" else None),
     }
+
+
+def _perspective(ctx: AgencyContext, rec: Mapping[str, Any]) -> str:
+    """Whose assessment this is, seen from ``ctx``'s side."""
+    ours = rec.get("admin") == ctx.admin
+    if rec.get("stage") == PRE_ARRIVAL:
+        return "pre_arrival_by_our_side" if ours else "pre_arrival_from_other_side"
+    return "own_at_entry" if ours else "other_side_at_entry"
+
+
+def _risk_row(ctx: AgencyContext, rec: Mapping[str, Any],
+              en_route_exit: Mapping[str, Any] | None) -> dict[str, Any]:
+    # The vehicle exited the other side and this is the assessment of that EXIT: the officers
+    # here are waiting for it, and ``expected_arrival`` says until when.
+    waiting = (en_route_exit is not None and rec.get("stage") == PRE_ARRIVAL
+               and rec.get("event_id") == en_route_exit.get("event_id"))
+    return {**rec, "perspective": _perspective(ctx, rec), "en_route": waiting}
+
+
+def risk_rows(ctx: AgencyContext, values: Iterable[str], pairs: list[dict[str, Any]],
+              en_route_exit: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The latest journey's risk assessments per crossing, newest crossing first.
+
+    Per crossing: the latest assessment; when it is an ENTRY assessment, preceded by the
+    pre-arrival assessment of the same journey (the EXIT paired with that ENTRY, else the latest
+    pre-arrival by the other side since the previous ENTRY assessment). Older journeys'
+    assessments are not shown.
+    """
+    by_crossing: dict[str, list[Mapping[str, Any]]] = {}
+    for e in sorted(_load(values), key=lambda e: _risk_key(e["record"])):
+        by_crossing.setdefault(str(e["record"].get("crossing") or ""), []).append(e["record"])
+    exit_of = {str(p["record"].get("entry_event_id")): str(p["record"].get("exit_event_id"))
+               for p in pairs}
+    journeys: list[list[Mapping[str, Any]]] = []
+    for recs in by_crossing.values():
+        latest, before = recs[-1], recs[:-1]
+        pre: Mapping[str, Any] | None = None
+        if latest.get("stage") != PRE_ARRIVAL:
+            paired = exit_of.get(str(latest.get("event_id")))
+            pre = next((r for r in before if r.get("stage") == PRE_ARRIVAL
+                        and r.get("event_id") == paired), None)
+            for r in reversed(before) if pre is None else ():
+                if r.get("stage") != PRE_ARRIVAL:
+                    break  # an earlier journey's entry: its pre-arrival is not this one's
+                if r.get("admin") != latest.get("admin"):
+                    pre = r
+                    break
+        journeys.append([latest] if pre is None else [pre, latest])
+    journeys.sort(key=lambda j: _risk_key(j[-1]), reverse=True)
+    return [_risk_row(ctx, rec, en_route_exit) for j in journeys for rec in j]
+
+
+def _risk_key(rec: Mapping[str, Any]) -> tuple[float, float, str]:
+    return (epoch(rec.get("event_time")) or 0.0, epoch(rec.get("assessed_at")) or 0.0,
+            str(rec.get("risk_id") or ""))
 
 
 def _status(ctx: AgencyContext, journey: list[dict[str, Any]],
@@ -100,6 +162,7 @@ def _status(ctx: AgencyContext, journey: list[dict[str, Any]],
 def enroute_row(view: Mapping[str, Any]) -> dict[str, Any]:
     """One line of the 'on their way to this side' list."""
     exit_ = view["latest"]["exit"] or {}
+    pre = next((r for r in view.get("risk") or [] if r.get("en_route")), None)
     return {
         "plate": view["plate"],
         "crossing": exit_.get("crossing") or view.get("crossing"),
@@ -108,6 +171,7 @@ def enroute_row(view: Mapping[str, Any]) -> dict[str, Any]:
         "vehicle_type": exit_.get("vehicle_type"),
         "inspections": sum(1 for i in view["inspections"] if i["recognised"]),
         "open_alerts": len(view["alerts"]),
+        "risk_channel": pre.get("channel") if pre else None,
     }
 
 

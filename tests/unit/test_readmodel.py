@@ -10,7 +10,7 @@ import pytest
 from bordersync.border import load_border_config
 from consumers.readmodel import AgencyContext, Keys, Rejection, Write, plan
 from consumers.runner import lag
-from consumers.views import vehicle_view
+from consumers.views import enroute_row, vehicle_view
 
 NOW = 1_795_600_000.0
 KEYS = Keys("bs:t:al-customs:")
@@ -93,7 +93,8 @@ def _hash(*writes: Write, kind: str) -> dict[str, str]:
 
 def _view(*writes: Write) -> dict[str, Any]:
     view = vehicle_view(AL, "SK1234AB", *(_hash(*writes, kind=k) for k in
-                                          ("crossings", "inspections", "matched", "alerts")))
+                                          ("crossings", "inspections", "matched", "alerts",
+                                           "risk")))
     assert view is not None
     return view
 
@@ -121,6 +122,74 @@ def test_view_status_journey_inspections_and_late_match_resolving_alert() -> Non
         assert view["latest"]["exit"]["event_id"] == "x1"
         assert view["latest"]["entry"]["event_id"] == "n1"
         assert view["alerts"] == [] and view["resolved_alerts"][0]["alert_id"] == "a1"
+
+
+def assessment(risk_id: str, stage: str, event_id: str, at: str, channel: str,
+               admin: str = "MK", **kw: Any) -> Write:
+    hits = [{"profile_id": "watch", "profile_version": 2, "owner": "MK", "rule": "watchlist",
+             "channel": "RED", "weight": 100, "reason": "trailer on the MK watchlist"}]
+    rec = {"risk_id": risk_id, "stage": stage, "crossing": "kjafasan-qafe-thane",
+           "plate": "SK1234AB", "event_id": event_id, "admin": admin, "assessed_for": "AL",
+           "event_time": at, "channel": channel, "score": 100 if channel == "RED" else 0,
+           "green_lane": channel == "GREEN", "operator": None,
+           "summary": f"{channel.lower()} {risk_id}", "hits": hits if channel == "RED" else [],
+           "profile_versions": ["watch@2"], "expected_arrival": None,
+           "assessed_at": at, **kw}
+    return planned(AL, share("risk", rec))
+
+
+def test_view_shows_the_latest_journeys_pre_arrival_and_entry_assessments() -> None:
+    old_pre = assessment("r0", "PRE_ARRIVAL", "x0", "2026-11-20T09:00:00Z", "GREEN",
+                         green_lane=True, operator="OP-1")
+    old_entry = assessment("r0n", "ENTRY", "n0", "2026-11-20T09:20:00Z", "STANDARD", admin="AL")
+    exit_ = planned(AL, share("crossings", mk_exit()))
+    pre = assessment("r1", "PRE_ARRIVAL", "x1", "2026-11-25T09:00:00.000Z", "RED",
+                     expected_arrival="2026-11-25T09:10:00.000Z")
+    # The pre-arrival assessment reaches the entry side before the vehicle: it is en route.
+    view = _view(old_pre, old_entry, exit_, pre)
+    assert view["status"] == "en_route"
+    (row,) = view["risk"]
+    assert (row["risk_id"], row["channel"], row["perspective"], row["en_route"]) == (
+        "r1", "RED", "pre_arrival_from_other_side", True)
+    assert row["expected_arrival"] == "2026-11-25T09:10:00.000Z"
+    assert row["hits"][0]["reason"] == "trailer on the MK watchlist"
+    assert enroute_row(view)["risk_channel"] == "RED"
+    # Arrived: our own assessment at entry follows the other side's pre-arrival one; the
+    # previous journey's assessments are not shown, whatever the order of arrival.
+    entry = planned(AL, share("crossings", mk_exit(event_id="n1", admin="AL", post="ALQTH01",
+                                                   direction="ENTRY",
+                                                   event_time="2026-11-25T09:12:00Z")))
+    at_entry = assessment("r2", "ENTRY", "n1", "2026-11-25T09:12:00Z", "YELLOW", admin="AL")
+    for order in ((old_pre, old_entry, exit_, pre, entry, at_entry),
+                  (at_entry, entry, pre, exit_, old_entry, old_pre)):
+        view = _view(*order)
+        assert view["status"] == "arrived"
+        assert [(r["risk_id"], r["perspective"], r["en_route"]) for r in view["risk"]] == [
+            ("r1", "pre_arrival_from_other_side", False), ("r2", "own_at_entry", False)]
+    # The vehicle goes back: our exit's pre-arrival assessment, made for the other side.
+    back = assessment("r3", "PRE_ARRIVAL", "x2", "2026-11-26T08:00:00Z", "GREEN", admin="AL",
+                      assessed_for="MK", green_lane=True, operator="OP-1")
+    (row,) = _view(old_pre, exit_, pre, entry, at_entry, back)["risk"]
+    assert (row["risk_id"], row["perspective"], row["operator"]) == (
+        "r3", "pre_arrival_by_our_side", "OP-1")
+
+
+def test_a_vehicle_known_only_by_its_assessment_has_a_view() -> None:
+    view = _view(assessment("r1", "PRE_ARRIVAL", "x1", "2026-11-25T09:00:00Z", "RED"))
+    assert view["status"] == "unknown" and view["journey"] == []
+    assert [r["risk_id"] for r in view["risk"]] == ["r1"]
+    assert vehicle_view(AL, "SK1234AB", {}, {}, {}, {}) is None
+
+
+def test_lookup_text_prints_the_channel_line_and_every_reason() -> None:
+    from consumers.commands import render_text
+
+    pre = assessment("r1", "PRE_ARRIVAL", "x1", "2026-11-25T09:00:00.000Z", "RED",
+                     expected_arrival="2026-11-25T09:10:00.000Z")
+    text = render_text(_view(planned(AL, share("crossings", mk_exit())), pre))
+    assert ("risk: RED  score 100  (pre-arrival assessment by MK, kjafasan-qafe-thane)  red r1"
+            "  expected 2026-11-25T09:10:00.000Z") in text
+    assert "  - trailer on the MK watchlist  [watch@2, owner MK]" in text
 
 
 def test_unknown_vehicle_has_no_view() -> None:

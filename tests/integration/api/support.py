@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from bordersync.border import load_border_config
 from bordersync.settings import Settings
 from consumers.auth import SCOPE_AUDIT, SCOPE_LOOKUP, issue_dev_token
 from consumers.bench import ShareRecord
+from consumers.bench import share as share_record
 from consumers.readmodel import AgencyContext, Keys, Write, plan
 from consumers.sink import RedisSink, connect
 from tests.conftest import Proc, wait_for
@@ -41,6 +43,43 @@ def seed(settings: Settings, records: Iterable[ShareRecord], agency: str = AGENC
         assert isinstance(found, Write), found
         writes.append(found)
     assert RedisSink(connect(settings), keys, settings.readmodel_ttl_seconds).apply(writes, False)
+
+
+RED_HITS = [
+    {"profile_id": "watch", "profile_version": 2, "owner": "MK", "rule": "watchlist",
+     "channel": "RED", "weight": 100, "reason": "trailer on the MK watchlist"},
+    {"profile_id": "unsealed-declared-truck", "profile_version": 1, "owner": "AL",
+     "rule": "cargo_unsealed", "channel": "YELLOW", "weight": 50,
+     "reason": "truck with declaration 26MK000000000001A1 travels without a seal"},
+]
+
+
+def risk(ctx: AgencyContext, plate: str, tag: str, exit_time: datetime, *,
+         stage: str = "PRE_ARRIVAL", channel: str = "RED", hits: list[dict[str, Any]] | None = None,
+         summary: str | None = None, operator: str | None = None) -> ShareRecord:
+    """The ``risk`` share record (avro/risk/v1.avsc) of the EXIT ``<tag>-x`` of
+    ``consumers.bench.journey`` (PRE_ARRIVAL, by the other side) or of its ENTRY ``<tag>-n``
+    (ENTRY, by ``ctx``'s side, 12 minutes later)."""
+    border = load_border_config()
+    crossing = next(c for c in border.crossings if c.id in ctx.crossings)
+    other = crossing.other_admin(ctx.admin)
+    pre = stage == "PRE_ARRIVAL"
+    hits = RED_HITS if hits is None and channel == "RED" else hits or []
+    at = exit_time if pre else exit_time + timedelta(minutes=12)
+    record = {
+        "risk_id": f"{tag}-r-{stage}", "stage": stage, "crossing": crossing.id, "plate": plate,
+        "event_id": f"{tag}-x" if pre else f"{tag}-n", "admin": other if pre else ctx.admin,
+        "assessed_for": ctx.admin, "event_time": at, "channel": channel,
+        "score": min(100, sum(int(h["weight"]) for h in hits)), "green_lane": channel == "GREEN",
+        "operator": operator,
+        "summary": summary if summary is not None else (
+            ("physical control: " if channel == "RED" else "")
+            + ("; ".join(str(h["reason"]) for h in hits) or "no profile hit")),
+        "hits": hits, "profile_versions": ["unsealed-declared-truck@1", "watch@2"],
+        "expected_arrival": exit_time + timedelta(minutes=10) if pre else None,
+        "assessed_at": at + timedelta(seconds=1),
+    }
+    return plate, share_record(ctx.name, "risk", record)
 
 
 def _iso(value: object) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from bordersync.settings import Settings
 from consumers.bench import journey
 from tests.conftest import ROOT, Proc
-from tests.integration.api.support import CTX, OTHER, call, seed, start_api, token
+from tests.integration.api.support import CTX, OTHER, call, risk, seed, start_api, token
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 MAX_EXAMPLES = os.environ.get("BORDERSYNC_FUZZ_EXAMPLES", "25")
@@ -59,7 +59,11 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(
         api_settings: Settings, spawn: Callable[..., Proc], tmp_path: Path) -> None:
     at = datetime.now(UTC) - timedelta(minutes=30)
     seed(api_settings, [*journey(CTX, "SK1234AB", "f1", at),
-                        *journey(CTX, "BT555XY", "f2", at, arrived=False)])
+                        *journey(CTX, "BT555XY", "f2", at, arrived=False),
+                        risk(CTX, "SK1234AB", "f1", at),  # the example plate's assessments
+                        risk(CTX, "SK1234AB", "f1", at, stage="ENTRY", channel="GREEN",
+                             operator="MK-AEO-17"),
+                        risk(CTX, "BT555XY", "f2", at)])
     # The fuzzer is one client sending hundreds of requests: not what the rate limit is for.
     settings = api_settings.model_copy(update={"api_rate_per_second": 10_000.0,
                                                "api_rate_burst": 100_000})

@@ -1,7 +1,7 @@
 """The officer page in a real browser (Debian's headless Chromium) against the live API.
 
 Screenshots of the main views at 1366x768 go to artifacts/ (officer-signin.png,
-officer-vehicle.png, officer-xss.png) to be looked at by a person.
+officer-vehicle.png, officer-risk.png, officer-xss.png) to be looked at by a person.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from bordersync.settings import Settings
 from consumers.bench import journey
 from tests.conftest import ROOT, Proc
-from tests.integration.api.support import CTX, seed, start_api, token
+from tests.integration.api.support import CTX, risk, seed, start_api, token
 
 CHROMIUM = "/usr/bin/chromium"
 SCREEN = "--window-size=1366,768"
@@ -71,6 +71,41 @@ def test_officer_page_signs_in_and_shows_journey_inspections_alerts_and_enroute(
     assert picture.exists() and picture.stat().st_size > 10_000
 
 
+def test_officer_page_shows_a_red_pre_arrival_assessment_before_the_vehicle_arrives(
+        api_settings: Settings, spawn: Callable[..., Proc], tmp_path: Path) -> None:
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    green = datetime.now(UTC) - timedelta(minutes=2)
+    seed(api_settings, [*journey(CTX, "BT777RR", "r1", at, arrived=False),
+                        risk(CTX, "BT777RR", "r1", at),
+                        *journey(CTX, "BT888GG", "g1", green, arrived=False),
+                        risk(CTX, "BT888GG", "g1", green, channel="GREEN", operator="MK-AEO-17",
+                             summary="green lane: operator MK-AEO-17 (AEO of MK, mutually "
+                                     "recognised), clean history")])
+    api = start_api(api_settings, spawn)
+    picture = shot("officer-risk.png")
+    dom = chromium(tmp_path, f"--screenshot={picture}", SCREEN, "--dump-dom",
+                   f"{api.base}/?plate=bt%20777%20rr#token={token(api_settings)}")
+    assert 'id="vehicle-status">en route<' in dom, dom[-3000:]
+    card = section(dom, "risk")
+    assert 'data-channel="RED"' in card and 'data-stage="PRE_ARRIVAL"' in card
+    assert "RED · physical control" in card  # the channel in words, not colour alone
+    assert "Pre-arrival assessment by MK (the other side)" in card
+    assert "physical control: trailer on the MK watchlist; truck with declaration" in card
+    assert "trailer on the MK watchlist" in card and "profile watch@2, owner MK" in card
+    assert "profile unsealed-declared-truck@1, owner AL" in card
+    assert "score 100 / 100" in card and "Expected arrival: " in card
+    assert (at + timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M UTC") in card
+    assert "AEO operator" not in card  # not in the green lane
+    # The list of vehicles on their way carries each one's pre-arrival channel.
+    enroute = dom[dom.index('id="enroute"'):]
+    assert "risk RED" in enroute and "risk GREEN" in enroute
+    assert picture.exists() and picture.stat().st_size > 10_000
+    dom = chromium(tmp_path, "--dump-dom", f"{api.base}/?plate=BT888GG#token={token(api_settings)}")
+    card = section(dom, "risk")
+    assert 'data-channel="GREEN"' in card and "GREEN · green lane" in card
+    assert "AEO operator: <strong>MK-AEO-17</strong>" in card
+
+
 def test_officer_page_without_a_valid_token_asks_to_sign_in(
         api_settings: Settings, spawn: Callable[..., Proc], tmp_path: Path) -> None:
     api = start_api(api_settings, spawn)
@@ -121,7 +156,12 @@ def test_xss_payloads_in_plates_and_findings_are_shown_as_text(
             rec["detail"] = evil_text
         for inspection in rec.get("inspections") or []:  # the matched pair's copy
             inspection["findings"] = evil_text
-    seed(api_settings, [*looked_up, *journey(CTX, evil_plate, "x2", at, arrived=False)])
+    evil_hit = {"profile_id": evil_text, "profile_version": 1, "owner": evil_text,
+                "rule": "watchlist", "channel": "RED", "weight": 100, "reason": evil_text}
+    seed(api_settings, [*looked_up, *journey(CTX, evil_plate, "x2", at, arrived=False),
+                        risk(CTX, "XS100", "x1", at, hits=[evil_hit], summary=evil_text),
+                        risk(CTX, "XS100", "x1", at, stage="ENTRY", channel=evil_text,
+                             summary=evil_text, operator=evil_text)])
     api = start_api(api_settings, spawn)
     picture = shot("officer-xss.png")
     dom = chromium(tmp_path, f"--screenshot={picture}", SCREEN, "--dump-dom",
@@ -130,6 +170,8 @@ def test_xss_payloads_in_plates_and_findings_are_shown_as_text(
     assert 'id="vehicle-plate">XS100<' in dom
     assert "&lt;img src=x onerror=" in dom and "&lt;script&gt;document.title" in dom
     assert "&lt;SVG/ONLOAD=DOCUMENTTITLE=1&gt;" in dom  # the plate, normalised, as text
+    card = section(dom, "risk")  # summary, reasons, profile, owner and channel as text
+    assert card.count("&lt;img src=x onerror=") >= 5 and 'data-channel="UNKNOWN"' in card
     elements = re.sub(r'="[^"]*"', '=""', dom).lower()  # attribute values are text too
     assert "<img" not in elements and "<svg" not in elements
     assert dom.count("<script>") == 1  # only the page's own
