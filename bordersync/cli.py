@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bordersync import logs
+from bordersync.output import add_output, emit
 from bordersync.settings import Settings, load
 from bordersync.stack import StackError
 
@@ -71,7 +72,10 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             print(note)
     else:
         state = stack.status(settings)
-        print(json.dumps(state, indent=2))
+        if args.output is None:  # the indented document it always printed
+            print(json.dumps(state, indent=2))
+        else:
+            emit([state], args.output, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
         return 0 if state.get("running") else 1
     return 0
 
@@ -81,12 +85,13 @@ def cmd_crossings(args: argparse.Namespace, settings: Settings) -> int:
 
     border = load_border_config(settings.border_config)
     rows = [c.model_dump() for c in border.crossings]
-    if args.json:
+    if args.json:  # the contract's JSON array
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
-        for c in border.crossings:
-            sides = "  ".join(f"{a}:{p}" for a, p in c.sides.items())
-            print(f"{c.id:24} {c.name:28} {sides}  window={c.window_minutes}min")
+        emit(rows, args.output, lambda c: (
+            f"{c['id']:24} {c['name']:28} "
+            + "  ".join(f"{a}:{p}" for a, p in c["sides"].items())
+            + f"  window={c['window_minutes']}min"))
     return 0
 
 
@@ -94,24 +99,21 @@ def cmd_agencies(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.border import load_border_config
 
     border = load_border_config(settings.border_config)
-    if args.json:
-        rows = [
-            {**a.model_dump(), "crossings": sorted(border.agency_crossings(a))}
-            for a in border.agencies
-        ]
+    rows = [{**a.model_dump(), "crossings": sorted(border.agency_crossings(a))}
+            for a in border.agencies]
+    if args.json:  # the contract's JSON array
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
-        for a in border.agencies:
-            streams = ", ".join(f"{s}({len(f)})" for s, f in a.streams.items())
-            print(f"{a.name:18} admin={a.admin}  {streams}")
+        emit(rows, args.output, lambda a: f"{a['name']:18} admin={a['admin']}  " + ", ".join(
+            f"{s}({len(f)})" for s, f in a["streams"].items()))
     return 0
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.topics import create_topics
 
-    for topic, state in create_topics(settings):
-        print(f"{state:8} {topic}")
+    emit(({"topic": t, "state": s} for t, s in create_topics(settings)), args.output,
+         lambda r: f"{r['state']:8} {r['topic']}")
     return 0
 
 
@@ -176,12 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secure", action="store_true",
                    help="up: TLS + SASL/SCRAM listeners only, a principal per role and agency, "
                         "ACLs; prints secrets=DIR of per-principal client properties files")
+    add_output(p, "status: key: value lines (without -o: the indented JSON document)")
     p = add("crossings", cmd_crossings, "joint crossings")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON array (the contract's form)")
+    add_output(p)
     p = add("agencies", cmd_agencies, "partner agencies and the fields they may receive")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON array (the contract's form)")
+    add_output(p)
     p = add("topics", cmd_topics, "topic catalogue")
     p.add_argument("action", choices=["create"])
+    add_output(p)
     p = add("tail", cmd_tail, "decoded records of a logical stream")
     p.add_argument("stream")
     p.add_argument("--json", action="store_true", help="the decoded record alone, one JSON line each")

@@ -1,0 +1,40 @@
+"""``-o json|table``: one convention for every command that reports (docs/cli.md).
+
+``json`` writes JSON lines — one object per record, so a stream of records can be piped into
+``jq`` or read line by line while it is still being written; ``table`` writes one readable line
+per record. Errors never go to stdout: they go to stderr with a documented exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TextIO
+
+FORMATS = ("json", "table")
+
+
+def add_output(parser: argparse.ArgumentParser, what: str = "one line per record") -> None:
+    parser.add_argument("-o", "--output", choices=FORMATS, default=None,
+                        help=f"json: JSON lines, one object per record; table: {what} (default)")
+
+
+def _default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_line(record: Any) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def emit(rows: Iterable[Any], output: str | None, table: Callable[[Any], str],
+         out: TextIO | None = None) -> None:
+    """Write ``rows`` as JSON lines (``-o json``) or through ``table`` (``-o table``, default)."""
+    stream = out or sys.stdout
+    for row in rows:
+        print(json_line(row) if output == "json" else table(row), file=stream, flush=True)
