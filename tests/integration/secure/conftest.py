@@ -62,8 +62,11 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
     home = tmp_path_factory.mktemp("secure")
     bport, rport = stack.free_port(), stack.free_port()
     base = Settings(home=home, dev_broker_port=bport, dev_redis_port=rport, dev_secure=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "BORDERSYNC_HOME": str(home),
-           "BORDERSYNC_DEV_BROKER_PORT": str(bport), "BORDERSYNC_DEV_REDIS_PORT": str(rport)}
+    # The caller's environment (PATH, HOME, the jar cache) without its BORDERSYNC_* settings.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("BORDERSYNC_") or k == "BORDERSYNC_KAFKA_CACHE"}
+    env |= {"BORDERSYNC_HOME": str(home), "BORDERSYNC_DEV_BROKER_PORT": str(bport),
+            "BORDERSYNC_DEV_REDIS_PORT": str(rport)}
     atexit.register(stack.down, base)
     done = subprocess.run([str(BIN), "dev", "up", "--secure"], env=env, capture_output=True,
                           text=True, timeout=300)
