@@ -41,18 +41,23 @@ def _open_outbox(settings: Settings, terminal: str, *, append_only_if_busy: bool
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.keys import KeyStoreError
+    from bordersync.progress import Progress
     from producers.publish import publish
 
     outbox = _open_outbox(settings, args.terminal, append_only_if_busy=True)
     if outbox is None:
         return 1
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    # A live line on stderr when it is a terminal; silent otherwise (bordersync.progress).
+    progress = Progress.for_file("publish", stream)
     try:
-        report = publish(stream, settings, outbox, deliver_timeout=args.timeout)
+        report = publish(progress.wrap(stream), settings, outbox, err=progress.err,
+                         deliver_timeout=args.timeout)
     except KeyStoreError as exc:
         print(f"bordersync: cannot sign: {exc}", file=sys.stderr)
         return 1
     finally:
+        progress.close()
         outbox.close()
         if stream is not sys.stdin:
             stream.close()
