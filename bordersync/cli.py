@@ -76,7 +76,10 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(state, indent=2))
         else:
             emit([state], args.output, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
-        return 0 if state.get("running") else 1
+        if not state.get("running"):
+            print("bordersync: the local stack is not running (`bordersync dev up`)",
+                  file=sys.stderr)
+            return 1
     return 0
 
 
@@ -242,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bordersync: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("bordersync: interrupted", file=sys.stderr)
         return 130
     return code
 
