@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secure", action="store_true",
                    help="up: TLS + SASL/SCRAM listeners only, a principal per role and agency, "
                         "ACLs; prints secrets=DIR of per-principal client properties files")
-    add_output(p, "status: key: value lines (without -o: the indented JSON document)")
+    add_output(p, "status: key: value lines", default="the indented JSON document")
     p = add("crossings", cmd_crossings, "joint crossings")
     p.add_argument("--json", action="store_true", help="one JSON array (the contract's form)")
     add_output(p)

@@ -18,6 +18,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 from bordersync.cli import AddCommand
 from bordersync.kafka import consumer_conf
 from bordersync.metrics import PartitionLag
+from bordersync.output import add_output, emit
 from bordersync.settings import Settings
 
 TIMEOUT_S = 10.0
@@ -97,8 +98,9 @@ def cmd_lag(args: argparse.Namespace, settings: Settings) -> int:
     if args.serve:
         return _export(settings, groups, topics, args.interval)
     rows = [r for g in groups for r in read_lag(settings, g, topics)]
-    for r in rows:
-        print(json.dumps({**asdict(r), "lag": r.lag}))
+    # JSON lines unless -o table (what lag always printed: scripts read it).
+    emit(({**asdict(r), "lag": r.lag} for r in rows), args.output or "json",
+         lambda r: f"{r['group']:28} {r['topic']:28} {r['partition']:>3}  lag={r['lag']}")
     return 0
 
 
@@ -110,3 +112,4 @@ def register(add: AddCommand) -> None:
     p.add_argument("--serve", action="store_true",
                    help="export bordersync_consumer_lag_records on BORDERSYNC_METRICS_PORT")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes")
+    add_output(p, "group, topic, partition, lag", default="json")

@@ -17,9 +17,11 @@ from typing import Any, TextIO
 FORMATS = ("json", "table")
 
 
-def add_output(parser: argparse.ArgumentParser, what: str = "one line per record") -> None:
+def add_output(parser: argparse.ArgumentParser, what: str = "one line per record",
+               default: str = "table") -> None:
     parser.add_argument("-o", "--output", choices=FORMATS, default=None,
-                        help=f"json: JSON lines, one object per record; table: {what} (default)")
+                        help=f"json: JSON lines, one object per record; table: {what} "
+                             f"(default: {default})")
 
 
 def _default(value: object) -> str:
@@ -29,7 +31,7 @@ def _default(value: object) -> str:
 
 
 def json_line(record: Any) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_default)
+    return json.dumps(record, ensure_ascii=False, default=_default)
 
 
 def emit(rows: Iterable[Any], output: str | None, table: Callable[[Any], str],

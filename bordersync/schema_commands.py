@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bordersync.output import add_output, json_line
 from bordersync.settings import Settings
 
 
@@ -21,15 +22,20 @@ def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     except SchemaCatalogueError as exc:
         print(f"schemas check FAILED: {exc}", file=sys.stderr)
         return 1
-    for note in report.notes:
-        print(note)
+    if args.output == "json":  # one object; the FAIL lines still go to stderr
+        print(json_line({"ok": report.ok, "dir": str(root), "notes": report.notes,
+                         "problems": report.problems}))
+    else:
+        for note in report.notes:
+            print(note)
     if not report.ok:
         for problem in report.problems:
             print(f"FAIL {problem}", file=sys.stderr)
         print(f"schemas check FAILED: {len(report.problems)} problem(s) in {root}", file=sys.stderr)
         return 1
-    print(f"schemas check OK: every version in {root} is readable by every later one "
-          "(BACKWARD_TRANSITIVE) and all golden records decode with the current readers")
+    if args.output != "json":
+        print(f"schemas check OK: every version in {root} is readable by every later one "
+              "(BACKWARD_TRANSITIVE) and all golden records decode with the current readers")
     return 0
 
 
@@ -38,3 +44,4 @@ def register(add: Callable[..., Any]) -> None:
     p.add_argument("action", choices=["check"])
     p.add_argument("--dir", type=Path, default=None,
                    help="schema directory (default: the shipped avro/ schemas)")
+    add_output(p, "one line per family and the verdict")
