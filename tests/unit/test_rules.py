@@ -60,3 +60,22 @@ def test_ground_truth_alerts_come_from_the_table() -> None:
     truth = simulate(3, 400, datetime(2026, 11, 20, tzinfo=UTC)).truth
     assert set(truth["alert_counts"]) <= set(alert_types())
     assert truth["alert_counts"], "the simulation raises alerts"
+
+
+def test_a_type_added_after_this_reader_reads_as_the_enum_default() -> None:
+    """The AlertType default lets today's reader read an alert of a rule added later."""
+    import copy
+    from io import BytesIO
+
+    from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
+    reader = catalogue().latest("alert").schema
+    writer = copy.deepcopy(reader)
+    writer["fields"][1]["type"]["symbols"].append("FUTURE_RULE")
+    record = {"alert_id": "a" * 32, "type": "FUTURE_RULE", "crossing": None, "plate": None,
+              "event_ids": ["e"], "detail": "why", "raised_at": datetime(2026, 11, 30, tzinfo=UTC)}
+    body = BytesIO()
+    schemaless_writer(body, parse_schema(writer), record)
+    body.seek(0)
+    got = schemaless_reader(body, parse_schema(writer), parse_schema(reader))
+    assert isinstance(got, dict) and (got["type"], got["detail"]) == ("DISCREPANCY", "why")
