@@ -23,7 +23,7 @@ from bordersync.settings import Settings
 from streams.app import BorderApp
 from streams.processor import STATS_FACTS, InRecord
 from streams.runtime import Clock, Runtime, utcnow
-from streams.runtime_writer import Offsets
+from streams.runtime_writer import DeliveryFailed, Offsets
 from streams.state import TableStore
 
 T = TypeVar("T")
@@ -90,12 +90,20 @@ class FaustDriver:
             self._acking = events
             try:
                 await self.runtime.run_batch(records, offsets)
+            except DeliveryFailed as exc:
+                # Nothing after a failed delivery may be acked: stop the worker (a restart
+                # replays from the committed offsets).
+                await self.app.crash(exc)
+                raise
             finally:
                 self._acking = []
 
     async def sweep(self) -> None:
-        async with self.lock:
-            await self.runtime.sweep()
+        more = True
+        while more:  # slice by slice, letting batches in between
+            async with self.lock:
+                more = await self.runtime.sweep()
+            await asyncio.sleep(0)
 
     async def flush_stats(self) -> None:
         async with self.lock:

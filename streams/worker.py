@@ -29,6 +29,9 @@ class QuietWorker(Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
         logs.setup(self._settings.log_level, self._settings.log_json)
+        # The batch-cut timer (every stream_batch_seconds, 10 ms) overruns its interval whenever
+        # a batch takes longer than that, which is normal under load: not worth a warning each.
+        logging.getLogger("mode.timers").setLevel(logging.ERROR)
 
 
 def run_worker(settings: Settings) -> int:
