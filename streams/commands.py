@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bordersync.cli import AddCommand
+from bordersync.output import add_output
 from bordersync.settings import Settings
 
 
@@ -28,7 +29,7 @@ def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     scope = Scope(frozenset(args.stage or ()), since, args.limit)
     summary = replay(settings, dry_run=args.dry_run, idle_timeout=args.idle_timeout, scope=scope)
-    if args.json:
+    if args.json or args.output == "json":
         print(json.dumps(summary.as_json(args.dry_run)))
     else:
         for line in summary.lines(args.dry_run):
@@ -45,9 +46,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--dry-run", action="store_true", help="check and count, publish nothing")
     p.add_argument("--idle-timeout", type=float, default=2.0,
                    help="stop after this many seconds without a new dead letter")
-    p.add_argument("--json", action="store_true", help="one JSON summary line")
+    p.add_argument("--json", action="store_true", help="one JSON summary line (= -o json)")
+    add_output(p, "the summary in readable lines")
     p.add_argument("--stage", action="append",
-                   help="only dead letters of this worker stage (dlq.stage header; repeatable)")
+                   help="only dead letters of this worker stage (__bordersync.errors.stage, or "
+                        "dlq.stage before; repeatable)")
     p.add_argument("--since", help="only dead letters that reached the DLQ at or after this "
                                    "ISO 8601 time (with UTC offset)")
     p.add_argument("--limit", type=int, help="replay at most this many")

@@ -28,3 +28,11 @@ def test_schemas_check_as_one_json_object(capsys: pytest.CaptureFixture[str]) ->
     (line,) = _out(["schemas", "check", "-o", "json"], capsys).splitlines()
     report = json.loads(line)
     assert report["ok"] is True and report["problems"] == [] and report["notes"]
+
+
+def test_every_reporting_command_documented_with_o_takes_it() -> None:
+    """docs/cli.md lists the commands on ``-o``; each parses ``-o json`` and ``-o table``."""
+    for argv in (["crossings"], ["agencies"], ["topics", "create"], ["dev", "status"],
+                 ["schemas", "check"], ["lag"], ["dlq", "replay"]):
+        for fmt in ("json", "table"):
+            assert cli.build_parser().parse_args([*argv, "-o", fmt]).output == fmt
