@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -29,6 +30,26 @@ def interrupt_on_signals() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGINT, _interrupt)
+
+
+DEFERRED = {signal.SIGTERM, signal.SIGINT}
+
+
+def unblock_deferred() -> None:
+    # In the child, before exec: the mask is inherited, and a child that cannot get SIGTERM
+    # could only be SIGKILLed.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, DEFERRED)
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGTERM/SIGINT wait until the block is done: starting a child *and recording it* is then
+    one step, so an interrupt cannot land between them and leave the child unrecorded."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def cli_path() -> str:
@@ -55,6 +76,7 @@ class Child:
         self.popen = subprocess.Popen(
             argv or [cli_path(), *args], env=settings_env(settings, **env), stdout=self._out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=unblock_deferred,
         )
 
     def alive(self) -> bool:

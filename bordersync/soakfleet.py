@@ -23,7 +23,7 @@ import redis
 
 from bordersync import devbroker, stack
 from bordersync.faults import Fault
-from bordersync.procs import Child
+from bordersync.procs import Child, deferred_signals, unblock_deferred
 from bordersync.settings import Settings
 
 HEALTH_TIMEOUT_S = 120.0
@@ -75,8 +75,9 @@ class Fleet:
     def start(self, name: str) -> None:
         log = self.logs / f"{name}.log"
         argv = self.publisher_argv if name == "publisher" else None
-        self.children[name] = Child(name, self.args[name], self.settings, log, argv=argv,
-                                    BORDERSYNC_LOG_LEVEL="INFO")
+        with deferred_signals():
+            self.children[name] = Child(name, self.args[name], self.settings, log, argv=argv,
+                                        BORDERSYNC_LOG_LEVEL="INFO")
 
     # -- faults ------------------------------------------------------------------------------
     def inflict(self, fault: Fault) -> None:
@@ -115,7 +116,8 @@ class Fleet:
             _signal_group(pid, signal.SIGKILL)
             _gone(pid, 10.0)
         time.sleep(fault.down)
-        stack.start_node(self.settings, node_id)
+        with deferred_signals():  # started and recorded in stack.json as one step
+            stack.start_node(self.settings, node_id)
 
     def wait_cluster_healthy(self, timeout: float = HEALTH_TIMEOUT_S) -> None:
         """Every partition has its full ISR (a restarted node caught up) before the next kill."""
@@ -160,11 +162,12 @@ class Fleet:
             for dump in (self.home / "redis").glob("*.rdb"):
                 dump.unlink()
         time.sleep(fault.down)
-        with (self.logs / "redis.log").open("ab") as out:
+        # Started and recorded at once, so `stack.down` stops the new Redis whatever happens next.
+        with deferred_signals(), (self.logs / "redis.log").open("ab") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        # Recorded at once, so `stack.down` stops the new Redis whatever happens next.
-        stack._write_state(self.home, replace(info, redis_pid=proc.pid))
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=unblock_deferred)
+            stack._write_state(self.home, replace(info, redis_pid=proc.pid))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(redis.RedisError):
@@ -194,11 +197,15 @@ class Fleet:
             stack._alive(pid, devbroker.marker(self.home, n))
             for pid, n in zip(info.broker_pids, cluster.nodes, strict=True))  # type: ignore[union-attr]
 
-    def stop(self) -> None:
-        for child in reversed(self.children.values()):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.popen.pid, signal.SIGCONT)  # a paused child cannot exit
-            child.stop()
+    def stop(self, grace: float = 15.0) -> None:
+        """All at once (one by one, eleven slow shutdowns add up past any caller's patience)."""
+        for child in self.children.values():
+            if child.alive():
+                _signal_group(child.popen.pid, signal.SIGCONT)  # a paused child cannot exit
+                _signal_group(child.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in self.children.values():
+            child.stop(grace=max(0.1, deadline - time.monotonic()))
 
 
 def publisher_argv(events: Path, progress: Path, chunks: int, start: float,

@@ -57,7 +57,7 @@ def _interrupt_when(args: list[str], home: Path, ready: Callable[[], bool], what
         assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
         assert processes_of(home), "nothing started yet"
         proc.send_signal(sig)
-        code = proc.wait(90)
+        code = proc.wait(150)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
