@@ -15,12 +15,14 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
 from bordersync import acl, stack
 from bordersync.border import load_border_config
-from bordersync.credentials import admin_client
+from bordersync.credentials import admin_client, redis_prefix
 from bordersync.kafka import read_properties
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
@@ -82,6 +84,12 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
         wanted = [r for prefix in PREFIXES for r in acl.rules(border, prefix)]
         acl.sync(admin_client(secure.properties(acl.ADMIN)), wanted,
                  [p.name for p in acl.principals(border)])
+        # Redis users are per tenant prefix: each agency's user also gets its key prefix of the
+        # other prefixes (as one Redis serving several deployments would be configured).
+        redis_admin: Any = redis.Redis.from_url(secure.redis_url(acl.ADMIN))
+        for agency in border.agencies:
+            patterns = [f"~{redis_prefix(prefix, agency.name)}*" for prefix in PREFIXES[1:]]
+            redis_admin.execute_command("ACL", "SETUSER", acl.agency(agency.name), *patterns)
         yield secure
     finally:
         stack.down(base)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,72 @@ def test_batch_engine_over_sasl_ssl(
 
     wait_for(paired, 90, "the pair on matched (batch worker, SASL_SSL)")
     assert worker.popen.poll() is None, worker.output()[-2000:]
+
+
+def test_production_profile_end_to_end_over_sasl_ssl(
+    secure_stack: SecureStack, spawn: Callable[..., Proc], tmp_path: Path
+) -> None:
+    """Signatures that cannot be dodged: every process in the production profile, keys exchanged
+    with `keys export` / `keys import --admin`; signed events flow to the agency's read model
+    (share records signed by the pipeline key), an unsigned record and a signed replay older
+    than the dedup TTL are dead-lettered."""
+    from confluent_kafka import Producer
+
+    from bordersync import codec
+    from bordersync.border import load_border_config
+    from bordersync.events import validate
+    from bordersync.kafka import producer_conf
+
+    def as_(name: str, home: str) -> Settings:
+        path = tmp_path / home
+        path.mkdir(exist_ok=True)
+        return secure_stack.as_(name, PREFIXES[1], home=path, profile="production",
+                                require_signatures=True, stream_engine="batch")
+
+    mk, al = as_(acl.terminal("MK"), "mk"), as_(acl.terminal("AL"), "al")
+    worker, agency = as_(acl.WORKER, "worker"), as_(acl.agency("al-customs"), "agency")
+    _cli(["keys", "generate", "--admin", "MK"], mk)
+    _cli(["keys", "generate", "--admin", "AL"], al)
+    _cli(["keys", "generate", "--admin", "BORDERSYNC"], worker)
+    for source, admin, target in ((mk, "MK", worker), (al, "AL", worker),
+                                  (worker, "BORDERSYNC", agency)):
+        exported = tmp_path / f"{admin}-trust.json"
+        exported.write_text(_cli(["keys", "export"], source))
+        _cli(["keys", "import", "--admin", admin, "--file", str(exported)], target)
+
+    procs = [spawn(["streams", "worker"], worker), spawn(["consume", "--agency", "al-customs"],
+                                                          agency)]
+    now = datetime.now(UTC)
+    exit_, entry = _pair("prod", "SK 7003 SS")
+    exit_["event_time"] = (now - timedelta(minutes=20)).isoformat()
+    entry["event_time"] = (now - timedelta(minutes=5)).isoformat()
+    _publish(mk, exit_)
+    _publish(al, entry)
+    # Signed, but older than the dedup TTL: a replay.
+    _publish(mk, crossing(event_id="prod-replayed", plate="SK 7004 SS",
+                          event_time=(now - timedelta(days=8)).isoformat()))
+    # Unsigned, produced straight to raw by the MK terminal principal.
+    unsigned = validate(crossing(event_id="prod-unsigned", plate="SK 7005 SS",
+                                 event_time=now.isoformat()), load_border_config())
+    producer = Producer(producer_conf(mk))
+    producer.produce(mk.topic("raw"), codec.encode("raw", unsigned), b"SK7005SS",
+                     headers=[("event_id", b"prod-unsigned")])
+    assert producer.flush(30) == 0
+
+    def stored() -> bool:
+        done = run_cli(["lookup", "--plate", "SK 7003 SS", "--agency", "al-customs", "--json"],
+                       agency)
+        return done.returncode == 0 and "prod-entry" in done.stdout and '"matched"' in done.stdout
+
+    try:
+        wait_for(stored, 120, "the signed pair in al-customs' read model (production profile)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n" + "\n".join(p.output()[-3000:] for p in procs)) from exc
+    admin = as_(acl.ADMIN, "admin")
+
+    def dead() -> dict[str, str]:
+        return {str(r["headers"].get("event_id")): str(r["headers"].get("dlq.stage"))
+                for r in _tail(admin, "dlq")}
+
+    wait_for(lambda: {"prod-unsigned", "prod-replayed"} <= set(dead()), 60, "two dead letters")
+    assert dead()["prod-unsigned"] == "signature" and dead()["prod-replayed"] == "replay"
