@@ -28,6 +28,10 @@ class Mess:
     entry_inspected: float = 0.04  # per truck, by the entry side after entry
     hold: float = 0.04  # of inspections
     seized: float = 0.01  # of inspections; a seized vehicle does not cross
+    # per vehicle: carries the plate of the vehicle generated before it (a cloned plate) and
+    # passes another crossing within 20 min of it (IMPOSSIBLE_TRANSIT); 0 draws nothing, so
+    # every seed's traffic is the same as before this option existed
+    plate_clone: float = 0.0
     # Each post's clock is off by up to this much; below half the shortest transit (2 min) so an
     # entry is never stamped before its exit.
     max_skew_seconds: float = 45.0

@@ -42,6 +42,7 @@ class Traffic:
         self.tolerance = mass_tolerance_pct
         self.id_prefix = id_prefix
         self.used_plates: set[str] = set()
+        self.last: tuple[str, str, datetime] | None = None  # plate, crossing, passage (clones)
         self.crossings = sorted(border.crossings, key=lambda c: c.id)
         weights = [CROSSING_WEIGHT.get(c.id, 0.1) for c in self.crossings]
         self.crossing_weights = weights
@@ -87,8 +88,15 @@ class Traffic:
         entry_admin = crossing.other_admin(exit_admin)
         nationality = self._nationality(admins)
         vtype = rng.choices([v for v, _ in VEHICLE_MIX], [w for _, w in VEHICLE_MIX])[0]
-        plate = self.unique_plate(nationality)
-        passage = self.start + self.span * rng.random()  # true moment of leaving the exit post
+        clone = self.last if (mess.plate_clone and self.last is not None
+                              and self.last[1] != crossing.id
+                              and rng.random() < mess.plate_clone) else None
+        plate = clone[0] if clone else self.unique_plate(nationality)
+        # true moment of leaving the exit post
+        passage = (clone[2] + timedelta(minutes=rng.uniform(-20, 20)) if clone
+                   else self.start + self.span * rng.random())
+        if mess.plate_clone:
+            self.last = (plate, crossing.id, passage)
         transit = timedelta(minutes=rng.uniform(4, 40) if vtype == "TRUCK" else rng.uniform(2, 15))
         details = self._details(vtype, nationality, exit_admin, passage)
         vehicle = Vehicle(crossing.id, plate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from producers.simulate import simulate
+from producers.simulate import Mess, Simulation, simulate
 from tests.unit.streams_support import Harness
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -23,6 +23,17 @@ def score(name: str, got: set[Any], want: set[Any]) -> tuple[float, float]:
 def test_simulated_day_matches_ground_truth() -> None:
     sim = simulate(seed=11, vehicles=3000, start=START)
     assert len(sim.events) >= 7000  # the 20k-event run goes through the worker (integration)
+    _matches_ground_truth(sim)
+
+
+def test_cloned_plates_match_ground_truth() -> None:
+    """Cloned plates (IMPOSSIBLE_TRANSIT) in the simulator's own traffic and truth."""
+    sim = simulate(seed=12, vehicles=1500, start=START, mess=Mess(plate_clone=0.05))
+    assert sim.truth["alert_counts"].get("IMPOSSIBLE_TRANSIT", 0) >= 20
+    _matches_ground_truth(sim)
+
+
+def _matches_ground_truth(sim: Simulation) -> None:
     h = Harness()
     h.now = START + timedelta(days=2)  # the whole day arrives as a backlog
     got: dict[str, list[Any]] = {"matched": [], "alerts": [], "crossings": []}

@@ -180,5 +180,5 @@ def test_exact_and_conflicting_copies_share_ids(sim: Simulation) -> None:
 def test_truth_agrees_with_the_oracle_under_heavy_mess() -> None:
     heavy = Mess(exact_resend=0.2, conflicting_resend=0.1, physical_duplicate=0.25,
                  late_arrival=0.4, unmatched_exit=0.1, unmatched_entry=0.1, plate_typo=0.2,
-                 plate_variant=0.6, cyrillic=0.6, hold=0.3, seized=0.1)
+                 plate_variant=0.6, cyrillic=0.6, hold=0.3, seized=0.1, plate_clone=0.1)
     test_truth_agrees_with_the_oracle(simulate(99, 800, START, mess=heavy))
