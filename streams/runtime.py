@@ -121,11 +121,12 @@ class Runtime:
         """The batch protocol (module docstring). Returns the number of records processed."""
         owns = self.driver.owns
         raw: list[InRecord] = []
+        facts: list[bytes | None] = []
         for rec in records:
             if not owns(rec.topic, rec.partition):
                 continue  # revoked since it was fetched: the new owner reads it again
             if rec.topic == self.facts_topic:
-                self.add_facts(rec.value)
+                facts.append(rec.value)
             else:
                 raw.append(rec)
         offsets = {tp: o for tp, o in offsets.items() if owns(*tp)}
@@ -135,6 +136,8 @@ class Runtime:
         n = self.batches
         result = self.processor.process(raw, self.clock(), self.driver.store.get) if raw else None
         await self._write(result, offsets, n)
+        for value in facts:  # only once their offsets are committed: an aborted batch is re-read
+            self.add_facts(value)
         return len(raw)
 
     async def _write(self, result: BatchResult | None, offsets: Offsets, n: int) -> None:
