@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,12 @@ def redis_prefix(tenant_prefix: str, agency: str) -> str:
     return f"bs:{tenant}:{agency}:"
 
 
-def redis_rule(p: Principal, tenant_prefix: str, password: str, hashed: bool = True) -> list[str]:
-    """``ACL SETUSER`` arguments of an agency's Redis user: its own prefix, no channels."""
-    secret = f"#{hashlib.sha256(password.encode()).hexdigest()}" if hashed else f">{password}"
-    return ["reset", "on", secret, f"~{redis_prefix(tenant_prefix, p.subject)}*", "resetchannels",
-            *REDIS_AGENCY_RULES.split()]
+def redis_rule(p: Principal, tenants: Iterable[str], password: str) -> list[str]:
+    """``ACL SETUSER`` arguments of an agency's Redis user: its own key prefix (in each tenant's
+    key space when one Redis serves several topic prefixes), no channels, hashed password."""
+    secret = f"#{hashlib.sha256(password.encode()).hexdigest()}"
+    patterns = [f"~{redis_prefix(tenant, p.subject)}*" for tenant in tenants]
+    return ["reset", "on", secret, *patterns, "resetchannels", *REDIS_AGENCY_RULES.split()]
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,17 @@ class CredentialStore:
         return {p.stem: read_properties(p)["sasl.password"]
                 for p in sorted(self.directory.glob("*.properties"))}
 
-    def _layout(self) -> dict[str, str]:
+    def _layout(self) -> dict[str, Any]:
         path = self.directory / LAYOUT_FILE
-        return {k: str(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+        found: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        return found
+
+    def set_tenants(self, border: BorderConfig, tenants: Iterable[str]) -> Path:
+        """The topic prefixes whose read models the agencies' Redis users may reach (one Redis
+        serving several deployments); rewrites the Redis ACL file."""
+        layout = {**self._layout(), "tenants": sorted(set(tenants))}
+        write_secret(self.directory / LAYOUT_FILE, json.dumps(layout, indent=2).encode())
+        return self.write_redis_acl(border)
 
     def _write(self, p: Principal, password: str) -> None:
         layout = self._layout()
@@ -121,7 +131,7 @@ class CredentialStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o700)
         layout = {"bootstrap": bootstrap, "ca": ca, "redis": redis_url or "",
-                  "mount": mount or ""}
+                  "mount": mount or "", "tenants": self._layout().get("tenants", [tenant])}
         write_secret(self.directory / LAYOUT_FILE, json.dumps(layout, indent=2).encode())
         created = []
         for p in principals(border):
@@ -129,20 +139,20 @@ class CredentialStore:
                 continue
             self._write(p, new_password())
             created.append(p.name)
-        self.write_redis_acl(border, tenant)
+        self.write_redis_acl(border)
         return created
 
-    def rotate(self, border: BorderConfig, name: str, tenant: str = "bordersync.") -> str:
+    def rotate(self, border: BorderConfig, name: str) -> str:
         """A new password for ``name`` (same layout as ``generate`` wrote); returns it."""
         found = [p for p in principals(border) if p.name == name]
         if not found:
             raise KeyError(f"unknown principal {name!r}")
         password = new_password()
         self._write(found[0], password)
-        self.write_redis_acl(border, tenant)
+        self.write_redis_acl(border)
         return password
 
-    def write_redis_acl(self, border: BorderConfig, tenant: str) -> Path:
+    def write_redis_acl(self, border: BorderConfig) -> Path:
         """Redis ACL file: ``default`` off (no anonymous access), the admin user for operators,
         one user per agency restricted to its prefix (hashed passwords)."""
         lines = ["user default off"]
@@ -153,7 +163,8 @@ class CredentialStore:
             if p.name == ADMIN:
                 lines.append(f"user {ADMIN} on #{digest} ~* &* +@all")
             elif p.role == "agency":
-                rule = redis_rule(p, tenant, self.password(p.name))
+                rule = redis_rule(p, self._layout().get("tenants", ["bordersync."]),
+                                  self.password(p.name))
                 lines.append(" ".join(["user", p.name, *[r for r in rule if r != "reset"]]))
         path = self.directory / REDIS_ACL_FILE
         write_secret(path, ("\n".join(lines) + "\n").encode())
@@ -179,15 +190,3 @@ def register_scram(admin: Any, passwords: dict[str, str], timeout: float = 30.0)
                for user, password in sorted(passwords.items())]
     for future in admin.alter_user_scram_credentials(upserts, request_timeout=timeout).values():
         future.result(timeout)
-
-
-def apply_redis_users(client: Any, border: BorderConfig, store: CredentialStore,
-                      tenant: str) -> list[str]:
-    """``ACL SETUSER`` every agency's user on a running Redis (dev stack, tests)."""
-    done = []
-    for p in principals(border):
-        if p.role == "agency" and store.path(p.name).exists():
-            client.execute_command("ACL", "SETUSER", p.name,
-                                   *redis_rule(p, tenant, store.password(p.name)))
-            done.append(p.name)
-    return done

@@ -57,7 +57,7 @@ def cmd_credentials(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     old_admin = store.path(acl.ADMIN).read_text() if store.path(acl.ADMIN).exists() else None
     try:
-        password = store.rotate(border, args.principal, settings.topic_prefix)
+        password = store.rotate(border, args.principal)
     except KeyError as exc:
         print(f"bordersync: {exc.args[0]}", file=sys.stderr)
         return 2

@@ -105,3 +105,13 @@ def test_redis_prefix_is_the_read_models_key_prefix() -> None:
         settings = Settings(topic_prefix=prefix)
         for agency in BORDER.agencies:
             assert redis_prefix(prefix, agency.name) == Keys.of(settings, agency.name).prefix
+
+
+def test_one_redis_for_several_topic_prefixes_keeps_them_across_rotation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _generate(tmp_path, capsys)
+    store.set_tenants(BORDER, ["bordersync.", "second."])
+    store.rotate(BORDER, "agency-al-customs")
+    line = next(x for x in (store.directory / "redis-users.acl").read_text().splitlines()
+                if x.startswith("user agency-al-customs "))
+    assert "~bs:bordersync:al-customs:*" in line.split() and "~bs:second:al-customs:*" in line.split()

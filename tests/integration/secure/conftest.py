@@ -22,7 +22,7 @@ import redis
 
 from bordersync import acl, stack
 from bordersync.border import load_border_config
-from bordersync.credentials import admin_client, redis_prefix
+from bordersync.credentials import CredentialStore, admin_client
 from bordersync.kafka import read_properties
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
@@ -84,12 +84,12 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
         wanted = [r for prefix in PREFIXES for r in acl.rules(border, prefix)]
         acl.sync(admin_client(secure.properties(acl.ADMIN)), wanted,
                  [p.name for p in acl.principals(border)])
-        # Redis users are per tenant prefix: each agency's user also gets its key prefix of the
-        # other prefixes (as one Redis serving several deployments would be configured).
+        # Redis users are per tenant prefix: each agency's user reaches its key prefix under
+        # every test prefix (one Redis serving several deployments), kept in the ACL file so a
+        # later `credentials rotate --apply` (ACL LOAD) keeps them.
+        CredentialStore(secure.secrets).set_tenants(border, PREFIXES)
         redis_admin: Any = redis.Redis.from_url(secure.redis_url(acl.ADMIN))
-        for agency in border.agencies:
-            patterns = [f"~{redis_prefix(prefix, agency.name)}*" for prefix in PREFIXES[1:]]
-            redis_admin.execute_command("ACL", "SETUSER", acl.agency(agency.name), *patterns)
+        redis_admin.execute_command("ACL", "LOAD")
         yield secure
     finally:
         stack.down(base)
