@@ -1,10 +1,11 @@
 """What the soak prints when its outputs do not converge: where the missing events sit.
 
 Lost and stuck look the same from the outputs. What tells them apart is on the broker: for every
-partition of the raw topic the group's committed offset against the true end (read to EOF; Tansu's
-ListOffsets high watermark is the base offset of the last batch + 1) and against the offsets of
-the missing events. A missing event *below* the committed offset was skipped (a commit ran ahead
-of processing: lost); one at or above it is still to be consumed (stuck: is the partition owned?).
+partition of the raw topic the group's committed offset against the true end (read to EOF, next
+to ListOffsets' high watermark; with transactions the two differ by the commit markers) and
+against the offsets of the missing events. A missing event *below* the committed offset was
+skipped (a commit ran ahead of processing: lost); one at or above it is still to be consumed
+(stuck: is the partition owned?).
 Groups' members and assignments come from DescribeGroups where the broker answers it.
 """
 
@@ -30,7 +31,7 @@ TIMEOUT_S = 10.0
 class PartitionScan:
     """One topic-partition read from the beginning to EOF."""
 
-    listed_end: int  # ListOffsets' high watermark (too low on Tansu when the tail batch is big)
+    listed_end: int  # ListOffsets' high watermark (includes transaction markers)
     end: int = 0  # last offset read + 1
     records: int = 0
     # raw topics only: event id -> offsets it occupies
