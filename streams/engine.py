@@ -26,7 +26,7 @@ from bordersync.settings import Settings
 from streams.due import DueIndex
 from streams.processor import BatchResult, InRecord
 from streams.runtime import Clock, Runtime, run_sync, utcnow
-from streams.runtime_writer import DeliveryFailed, Offsets
+from streams.runtime_writer import DeliveryFailed, Offsets, abortable
 
 log = logging.getLogger("bordersync.streams.engine")
 RESTORE_TIMEOUT_S = 300.0
@@ -162,7 +162,7 @@ class BatchEngine:
         try:
             run_sync(self.runtime.run_batch(records, offsets))
         except (KafkaException, DeliveryFailed) as exc:
-            if not self.runtime.exactly_once:
+            if not (self.runtime.exactly_once and abortable(exc)):
                 raise  # nothing after a failure is committed; a restart replays from the commit
             # The transaction was aborted (the writer did it): read the batch again.
             log.warning("batch aborted; re-reading it", extra={"fields": {"error": str(exc)}})

@@ -31,6 +31,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from confluent_kafka import KafkaException
+
 from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.keys import pipeline_signer
@@ -40,11 +42,12 @@ from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.risk.feed import risk_stage
 from streams.runtime_faults import Faults
-from streams.runtime_writer import Offsets, Writer
+from streams.runtime_writer import DeliveryFailed, Offsets, Writer, abortable
 from streams.verify import RecordVerifier
 
 log = logging.getLogger("bordersync.streams.runtime")
 CHANGELOG = "streams-vehicles-changelog"
+ABORTED = (KafkaException, DeliveryFailed)  # a transaction the writer aborted (not fatal)
 SWEEP_SLICE = 1000  # vehicles per sweep call: a big due set (after a restore) never stalls a batch
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -145,15 +148,19 @@ class Runtime:
         faults.crash("after-process", n)
         if self.exactly_once:
             writer.begin()
-            if result is not None:
-                writer.outputs(result.outputs)
-                faults.crash("after-outputs", n)
-                self._changelog(result, local=False)
-                if faults.fail_changelog(n):
-                    writer.fail("fault hook: changelog write failed")
-                faults.crash("after-changelog", n)
-            group = self.driver.group_metadata()
-            await self.driver.blocking(lambda: writer.commit(offsets, group))
+            try:
+                if result is not None:
+                    writer.outputs(result.outputs)
+                    faults.crash("after-outputs", n)
+                    self._changelog(result, local=False)
+                    if faults.fail_changelog(n):
+                        writer.fail("fault hook: changelog write failed")
+                    faults.crash("after-changelog", n)
+                group = self.driver.group_metadata()
+                await self.driver.blocking(lambda: writer.commit(offsets, group))
+            except BaseException:
+                writer.abort()  # e.g. a produce that raised: never leave a half batch open
+                raise
             faults.crash("after-commit", n)
             if result is not None:
                 for plate, value in result.state.items():
@@ -189,12 +196,25 @@ class Runtime:
     async def sweep(self) -> bool:
         """UNMATCHED alerts and TTL for due vehicles; True when more are due than one slice."""
         now = self.clock()
-        items = self.driver.store.due(now.timestamp(), SWEEP_SLICE)
+        store = self.driver.store
+        items = store.due(now.timestamp(), SWEEP_SLICE)
         result = self.processor.sweep(items, now)
         if result.outputs or result.state:
-            await self._write(result, {}, 0)
+            try:
+                await self._write(result, {}, 0)
+            except ABORTED as exc:
+                if not (self.exactly_once and abortable(exc)):
+                    raise  # at-least-once: the writer stays failed, the worker must restart
+                # Aborted: nothing of the sweep is visible and no local state changed, so its
+                # vehicles are due again.
+                log.warning("sweep aborted; its vehicles are due again",
+                            extra={"fields": {"error": str(exc)}})
+                again = BatchResult(schedule={plate: (now.timestamp(), pending)
+                                              for plate, (_, pending) in result.schedule.items()})
+                store.schedule(again)
+                return False
         else:
-            self.driver.store.schedule(result)
+            store.schedule(result)
         metrics.set_pending({c: n for c, n in self.driver.store.pending(result).items() if n > 0},
                             self._crossings)
         return len(items) == SWEEP_SLICE
@@ -206,6 +226,8 @@ class Runtime:
 
     async def flush_stats(self) -> None:
         """Emit the stats windows that are due (in their own transaction when exactly-once)."""
+        windows = self.stats.windows
+        dirty = [key for key, window in windows.items() if window.dirty]
         records = self.stats.due(self.clock().timestamp())
         if not records:
             return
@@ -215,10 +237,19 @@ class Runtime:
         for r in records:
             self.writer.send(topic, codec.encode("stats", r),
                              f"{r['crossing']}|{r['direction']}".encode(), {})
-        if self.exactly_once:
-            await self.driver.blocking(lambda: self.writer.commit({}, None))
-        else:
+        if not self.exactly_once:
             await self.driver.blocking(self.writer.flush)
+            return
+        try:
+            await self.driver.blocking(lambda: self.writer.commit({}, None))
+        except ABORTED as exc:
+            if not abortable(exc):
+                raise
+            log.warning("stats flush aborted; emitted again next time",
+                        extra={"fields": {"error": str(exc)}})
+            for key in dirty:
+                if key in windows:
+                    windows[key].dirty = True
 
     # --- rebalancing ---------------------------------------------------------------------------
 

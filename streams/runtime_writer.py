@@ -37,6 +37,20 @@ class DeliveryFailed(RuntimeError):
     """A record was not acknowledged: nothing produced after it may be committed."""
 
 
+class WriterFatal(RuntimeError):
+    """The transactional producer is fenced (a newer owner exists) or fatally failed: the worker
+    must exit. Deliberately not a KafkaException, so no retry path catches it."""
+
+
+def abortable(exc: BaseException) -> bool:
+    """A failure after which the transaction was aborted and the work can be redone (not a
+    fenced or fatally failed producer)."""
+    if isinstance(exc, DeliveryFailed):
+        return True
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    return isinstance(error, KafkaError) and not error.fatal()
+
+
 def transactional_id(settings: Settings) -> str:
     """One id per worker *process*, not per input partition: KIP-447 (Kafka 2.5+) fences a
     zombie through the group generation sent with the offsets, so per-partition producers are
@@ -159,7 +173,7 @@ class Writer:
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.fatal():
-                raise
+                raise WriterFatal(str(exc)) from exc
             log.warning("abort failed", extra={"fields": {"error": str(exc)}})
         self.producer.poll(0)  # serve the aborted records' reports before forgetting errors
         self._errors.clear()
