@@ -23,9 +23,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
-from streams.due import DueIndex
-from streams.processor import BatchResult, InRecord
-from streams.runtime import Clock, Runtime, run_sync, utcnow
+from streams.processor import InRecord
+from streams.runtime import Clock, DueSchedule, Runtime, run_sync, utcnow
 from streams.runtime_writer import DeliveryFailed, Offsets, abortable
 
 log = logging.getLogger("bordersync.streams.engine")
@@ -33,13 +32,12 @@ RESTORE_TIMEOUT_S = 300.0
 T = TypeVar("T")
 
 
-class DictStore:
+class DictStore(DueSchedule):
     """Per-vehicle state of the owned partitions in memory, with the sweep's time index."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.state: dict[str, bytes] = {}
-        self.owner: dict[str, int] = {}
-        self.index = DueIndex()
 
     def get(self, plate: str) -> bytes | None:
         return self.state.get(plate)
@@ -47,25 +45,14 @@ class DictStore:
     def put(self, plate: str, partition: int, value: bytes | None) -> None:
         if value is None:
             self.state.pop(plate, None)
-            self.owner.pop(plate, None)
-            self.index.remove(plate)
+            self.forget(plate)
         else:
             self.state[plate] = value
             self.owner[plate] = partition
 
-    def schedule(self, result: BatchResult) -> None:
-        for plate, (due, pending) in result.schedule.items():
-            if plate in self.state:
-                self.index.set(plate, due, pending)
-            else:
-                self.index.remove(plate)
-
     def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
         plates = self.index.pop_due(now, limit)
         return [(p, self.owner[p], self.state[p]) for p in plates if p in self.state]
-
-    def pending(self, result: BatchResult) -> dict[str, int]:
-        return dict(self.index.pending)
 
     def drop(self, partitions: set[int]) -> None:
         for plate in [p for p, part in self.owner.items() if part in partitions]:

@@ -38,6 +38,7 @@ from bordersync.border import load_border_config
 from bordersync.keys import pipeline_signer
 from bordersync.settings import Settings
 from streams import metrics
+from streams.due import DueIndex
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.risk.feed import risk_stage
@@ -70,6 +71,29 @@ class StateStore(Protocol):
 
     def pending(self, result: BatchResult) -> dict[str, int]:
         """Pending crossings per crossing id, after a sweep."""
+
+class DueSchedule:
+    """The sweep's time index, shared by both engines' stores: the partition owning each known
+    vehicle and its next due time, fed by every batch's ``BatchResult.schedule``."""
+
+    def __init__(self) -> None:
+        self.index = DueIndex()
+        self.owner: dict[str, int] = {}
+
+    def schedule(self, result: BatchResult) -> None:
+        for plate, (due, pending) in result.schedule.items():
+            if plate in self.owner:
+                self.index.set(plate, due, pending)
+            else:
+                self.index.remove(plate)
+
+    def forget(self, plate: str) -> None:
+        self.owner.pop(plate, None)
+        self.index.remove(plate)
+
+    def pending(self, result: BatchResult) -> dict[str, int]:
+        return dict(self.index.pending)
+
 
 class Driver(Protocol):
     """The engine, as the runtime sees it: ownership, state, offsets, and how to wait."""

@@ -17,22 +17,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from streams.due import DueIndex
 from streams.faust_private import in_partition, note_partition, owned_items
-from streams.processor import BatchResult
+from streams.runtime import DueSchedule
 
 FULL_SCAN_SECONDS = 60.0
 
 
-class TableStore:
+class TableStore(DueSchedule):
     """``streams.runtime.StateStore`` over a Faust table (keys: plate bytes, values: state)."""
 
     def __init__(self, table: Any, raw_topic: str, actives: Callable[[], set[int]]) -> None:
+        super().__init__()
         self.table = table
         self.raw_topic = raw_topic
         self._actives = actives  # raw partitions this worker owns (Faust's assignor)
-        self.index = DueIndex()
-        self.owner: dict[str, int] = {}
         self._next_scan = 0.0
 
     def get(self, plate: str) -> bytes | None:
@@ -45,19 +43,11 @@ class TableStore:
             if value is None:
                 if key in store:
                     del store[key]
-                self.owner.pop(plate, None)
-                self.index.remove(plate)
+                self.forget(plate)
             else:
                 store[key] = value
                 note_partition(self.table, key, partition)
                 self.owner[plate] = partition
-
-    def schedule(self, result: BatchResult) -> None:
-        for plate, (due, pending) in result.schedule.items():
-            if plate in self.owner:
-                self.index.set(plate, due, pending)
-            else:
-                self.index.remove(plate)
 
     def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
         actives = self._actives()
@@ -69,8 +59,7 @@ class TableStore:
             partition = self.owner.get(plate)
             value = self.get(plate) if partition in actives else None
             if partition is None or value is None:
-                self.owner.pop(plate, None)
-                self.index.remove(plate)  # revoked or gone: its new owner sweeps it
+                self.forget(plate)  # revoked or gone: its new owner sweeps it
                 continue
             items.append((plate, partition, value))
         return items
@@ -85,8 +74,4 @@ class TableStore:
                 self.owner[plate] = partition
                 self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule
         for plate in [p for p in self.owner if p not in seen]:
-            self.owner.pop(plate, None)
-            self.index.remove(plate)
-
-    def pending(self, result: BatchResult) -> dict[str, int]:
-        return dict(self.index.pending)
+            self.forget(plate)
