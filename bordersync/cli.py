@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bordersync import logs
+from bordersync.cliapi import AddCommand, Handler
 from bordersync.output import add_output, emit
 from bordersync.settings import Settings, load
 from bordersync.stack import StackError
 
-Handler = Callable[[argparse.Namespace, Settings], int]
-AddCommand = Callable[[str, Handler, str], argparse.ArgumentParser]
+__all__ = ["AddCommand", "Handler", "build_parser", "main"]
 
 
 def _version() -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
 
-from bordersync.cli import AddCommand
+from bordersync.cliapi import AddCommand
 from bordersync.kafka import consumer_conf
 from bordersync.metrics import PartitionLag
 from bordersync.output import add_output, emit

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from bordersync.cli import AddCommand
+from bordersync.cliapi import AddCommand
 from bordersync.settings import Settings
 
 
