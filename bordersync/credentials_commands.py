@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from bordersync.settings import Settings
 
 if TYPE_CHECKING:
-    from bordersync.cli import AddCommand
+    from bordersync.cliapi import AddCommand
     from bordersync.credentials import CredentialStore
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bordersync.settings import Settings
 
 if TYPE_CHECKING:
-    from bordersync.cli import AddCommand
+    from bordersync.cliapi import AddCommand
 
 
 def _state(key_not_after: datetime | None, revoked: bool, now: datetime) -> str:
