@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bordersync import logs
 from bordersync.cliapi import AddCommand, Handler
+from bordersync.endpoints import StackError
 from bordersync.output import add_output, emit
 from bordersync.settings import Settings, load
-from bordersync.stack import StackError
 
 __all__ = ["AddCommand", "Handler", "build_parser", "main"]
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from bordersync.acl import ADMIN, Principal, principals
 from bordersync.border import BorderConfig
-from bordersync.kafka import read_properties
+from bordersync.endpoints import read_properties
 from bordersync.tlsca import write_secret
 
 MECHANISM = "SCRAM-SHA-512"

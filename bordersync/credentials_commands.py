@@ -82,7 +82,7 @@ def cmd_credentials(args: argparse.Namespace, settings: Settings) -> int:
 
 def _reload_redis(store: CredentialStore) -> None:
     """``ACL LOAD`` on the stack's Redis as admin, when this directory has an admin Redis URL."""
-    from bordersync.kafka import read_properties
+    from bordersync.endpoints import read_properties
 
     env = store.directory / "admin.env"
     if not env.exists():

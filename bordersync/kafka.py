@@ -10,28 +10,15 @@ Every client — librdkafka producers, consumers and admin clients, and the Faus
 from __future__ import annotations
 
 import ssl
-from pathlib import Path
 from typing import Any
 
+from bordersync.endpoints import read_properties, resolve_bootstrap
 from bordersync.settings import Settings
-from bordersync.stack import resolve_bootstrap
 
 # Entries of a client properties file that configure who we are and where the cluster is.
 PROPERTY_KEYS = ("bootstrap.servers", "security.protocol", "sasl.mechanism", "sasl.username",
                  "sasl.password", "ssl.ca.location", "ssl.certificate.location",
                  "ssl.key.location", "ssl.endpoint.identification.algorithm")
-
-
-def read_properties(path: Path) -> dict[str, str]:
-    """``key=value`` lines of a Java/librdkafka properties file (``#`` comments, no escapes)."""
-    out: dict[str, str] = {}
-    for line in path.read_text("utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", "!")) or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def client_properties(settings: Settings) -> dict[str, str]:

@@ -32,7 +32,7 @@ from bordersync.credentials import (
     register_scram,
 )
 from bordersync.devbroker import Cluster
-from bordersync.kafka import read_properties
+from bordersync.endpoints import read_properties
 from bordersync.settings import Settings
 from bordersync.tlsca import BROKER_CN, TlsFiles, ensure_tls
 

@@ -18,76 +18,27 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
 from bordersync import devbroker
+from bordersync.endpoints import (
+    StackError,
+    StackInfo,
+    read_state,
+    resolve_bootstrap,
+    resolve_redis_url,
+    state_file,
+)
 from bordersync.settings import Settings
+
+__all__ = ["StackError", "StackInfo", "read_state", "resolve_bootstrap", "resolve_redis_url"]
 
 READY_TIMEOUT_S = 30.0
 # A JVM start on a busy 2-core machine: seconds usually, a minute at worst.
 BROKER_READY_TIMEOUT_S = 120.0
-
-
-class StackError(RuntimeError):
-    """A clear, user-facing reason why the stack could not be started or found."""
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    bootstrap: str
-    redis_url: str
-    broker_pids: list[int]
-    redis_pid: int
-    brokers: int = 1
-    broker: str = devbroker.describe()
-    # `dev up --secure`: the directory of per-principal client properties files.
-    secrets: str | None = None
-
-
-def _state_file(home: Path) -> Path:
-    return home / "stack.json"
-
-
-def read_state(home: Path) -> StackInfo | None:
-    path = _state_file(home)
-    if not path.exists():
-        return None
-    try:
-        return StackInfo(**json.loads(path.read_text()))
-    except (ValueError, TypeError):
-        return None
-
-
-def resolve_bootstrap(settings: Settings) -> str:
-    """The setting, else the client properties file's ``bootstrap.servers``, else the stack's."""
-    if settings.bootstrap:
-        return settings.bootstrap
-    if settings.client_properties is not None:
-        from bordersync.kafka import read_properties  # kafka -> stack: import cycle
-
-        found = read_properties(settings.client_properties).get("bootstrap.servers")
-        if found:
-            return found
-    info = read_state(settings.home)
-    if info is None:
-        raise StackError(
-            "no broker configured: run `bordersync dev up` or set BORDERSYNC_BOOTSTRAP / --bootstrap"
-        )
-    return info.bootstrap
-
-
-def resolve_redis_url(settings: Settings) -> str:
-    if settings.redis_url:
-        return settings.redis_url
-    info = read_state(settings.home)
-    if info is None:
-        raise StackError(
-            "no Redis configured: run `bordersync dev up` or set BORDERSYNC_REDIS_URL / --redis"
-        )
-    return info.redis_url
 
 
 def free_port() -> int:
@@ -247,7 +198,7 @@ def start_node(settings: Settings, node_id: int) -> int:
 
 
 def _write_state(home: Path, info: StackInfo) -> None:
-    _state_file(home).write_text(json.dumps(asdict(info)))
+    state_file(home).write_text(json.dumps(asdict(info)))
 
 
 def up(settings: Settings) -> tuple[StackInfo, list[str]]:

@@ -9,8 +9,8 @@ from typing import Any
 
 import redis
 
+from bordersync.endpoints import resolve_redis_url
 from bordersync.settings import Settings
-from bordersync.stack import resolve_redis_url
 from consumers import metrics
 from consumers.readmodel import AgencyContext, Keys, Op, Write
 from consumers.views import alert_rows, enroute_row, vehicle_view

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import faust
 
+from bordersync.endpoints import resolve_bootstrap
 from bordersync.kafka import faust_credentials
 from bordersync.settings import Settings
-from bordersync.stack import resolve_bootstrap
 from bordersync.topics import replication
 from streams.faust_private import SCHEME
 

@@ -13,7 +13,7 @@ from bordersync import acl
 from bordersync.border import load_border_config
 from bordersync.cli import main
 from bordersync.credentials import CredentialStore
-from bordersync.kafka import read_properties
+from bordersync.endpoints import read_properties
 from bordersync.tlsca import ensure_tls
 
 BORDER = load_border_config()

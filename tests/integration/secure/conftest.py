@@ -23,7 +23,7 @@ import redis
 from bordersync import acl, stack
 from bordersync.border import load_border_config
 from bordersync.credentials import CredentialStore, admin_client
-from bordersync.kafka import read_properties
+from bordersync.endpoints import read_properties
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
 from tests.conftest import BIN

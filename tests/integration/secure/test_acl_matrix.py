@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from bordersync import acl
 from bordersync.border import load_border_config
 from bordersync.catalogue import all_topics
-from bordersync.kafka import read_properties
+from bordersync.endpoints import read_properties
 from tests.integration.secure.conftest import PREFIXES, SecureStack
 
 PREFIX = PREFIXES[2]

@@ -17,7 +17,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from bordersync import acl
 from bordersync.border import load_border_config
 from bordersync.credentials import admin_client
-from bordersync.kafka import read_properties
+from bordersync.endpoints import read_properties
 from tests.conftest import run_cli, wait_for
 from tests.integration.secure.conftest import PREFIXES, SecureStack
 
