@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from streams.processor import Tally
+from streams.tally import Tally
 
 EVENTS_IN = Counter("bordersync_events_in_total", "Raw records read by the streams worker.",
                     ["stream", "crossing"])

@@ -34,6 +34,7 @@ from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.risk.stage import RiskStage
 from streams.rules import Context, Trigger
 from streams.rules import at as rules_at
+from streams.tally import Tally
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
 REKEY_HEADER = "bordersync.rekeyed-from"
@@ -70,20 +71,6 @@ class OutRecord:
     value: bytes | None
     headers: list[tuple[str, bytes]] | None = None
     partition: int | None = None
-
-
-@dataclass
-class Tally:
-    """Metric increments of one batch, applied to Prometheus by the runner (``streams.metrics``)."""
-
-    counts: Counter[tuple[str, tuple[str, ...]]] = field(default_factory=Counter)
-    observations: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
-
-    def inc(self, metric: str, *labels: str, by: int = 1) -> None:
-        self.counts[(metric, labels)] += by
-
-    def observe(self, metric: str, value: float, *labels: str) -> None:
-        self.observations.append((metric, labels, value))
 
 
 @dataclass

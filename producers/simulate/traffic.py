@@ -6,10 +6,10 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+import producers.simulate.cargo as cargo
 from bordersync.border import BorderConfig, Crossing
 from bordersync.events import format_time
 from bordersync.plates import normalise_plate
-from producers.simulate import cargo
 from producers.simulate.model import Copy, Mess, Observation, Vehicle
 from producers.simulate.plates import (
     CYRILLIC_KEYBOARDS,

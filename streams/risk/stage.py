@@ -26,7 +26,7 @@ from streams.risk.lists import build_lists
 from streams.risk.profiles import ProfileBook
 
 if TYPE_CHECKING:
-    from streams.processor import Tally
+    from streams.tally import Tally
 
 log = logging.getLogger("bordersync.risk")
 DEFAULT_TRANSIT_S = 600.0  # until the crossing's first matched pair: minutes, not hours
