@@ -17,7 +17,7 @@ from streams.processor import InRecord, Processor
 
 
 def _exits(count: int, base: datetime) -> list[InRecord]:
-    from bordersync.bench import event_pair
+    from bordersync.benchload import event_pair
 
     records = []
     for i in range(count):
@@ -83,7 +83,7 @@ def _fill_exits(settings: Settings, count: int, base: datetime) -> None:
     """``count`` EXITs of distinct vehicles: each is deduplicated and forwarded, none matches."""
     from confluent_kafka import Producer
 
-    from bordersync.bench import event_pair
+    from bordersync.benchload import event_pair
     from bordersync.kafka import producer_conf
 
     producer = Producer(producer_conf(settings, **{"linger.ms": 20, "batch.num.messages": 10000}))
@@ -112,7 +112,7 @@ def engine_figures(settings: Settings, quick: bool = False) -> dict[str, Any]:
     """
     import json
 
-    from bordersync.bench import fill, pipeline
+    from bordersync.benchload import fill, pipeline
 
     count = 5_000 if quick else 40_000
     base = datetime.now(UTC) - timedelta(days=1)

@@ -41,7 +41,7 @@ _tick = time.perf_counter  # the stage clocks: cheap enough to wrap calls a few 
 
 
 def raw_records(events: int) -> list[InRecord]:
-    from bordersync.bench import event_pair
+    from bordersync.benchload import event_pair
 
     base = NOW - timedelta(hours=1)
     records: list[InRecord] = []

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bordersync import codec
-from bordersync.bench import event_pair
+from bordersync.benchload import event_pair
 from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
