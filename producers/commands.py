@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bordersync.cli import AddCommand
+from bordersync.cliapi import AddCommand
 from bordersync.settings import Settings
 
 if TYPE_CHECKING:

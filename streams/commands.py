@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bordersync.cli import AddCommand
+from bordersync.cliapi import AddCommand
 from bordersync.output import add_output
 from bordersync.settings import Settings
 
