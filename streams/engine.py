@@ -25,7 +25,7 @@ from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from streams.processor import InRecord
 from streams.runtime import Clock, DueSchedule, Runtime, run_sync, utcnow
-from streams.runtime_writer import DeliveryFailed, Offsets, abortable
+from streams.runtime_writer import DeliveryFailed, Offsets, WriterFatal
 
 log = logging.getLogger("bordersync.streams.engine")
 RESTORE_TIMEOUT_S = 300.0
@@ -148,10 +148,10 @@ class BatchEngine:
             records.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset))
         try:
             run_sync(self.runtime.run_batch(records, offsets))
-        except (KafkaException, DeliveryFailed) as exc:
-            if not (self.runtime.exactly_once and abortable(exc)):
+        except (KafkaException, DeliveryFailed, WriterFatal) as exc:
+            if not self.runtime.recovered(exc):
                 raise  # nothing after a failure is committed; a restart replays from the commit
-            # The transaction was aborted (the writer did it): read the batch again.
+            # The transaction was aborted (or its producer replaced): read the batch again.
             log.warning("batch aborted; re-reading it", extra={"fields": {"error": str(exc)}})
             for (topic, partition), offset in firsts.items():
                 if self.owns(topic, partition):

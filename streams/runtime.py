@@ -43,12 +43,12 @@ from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.risk.feed import risk_stage
 from streams.runtime_faults import Faults
-from streams.runtime_writer import DeliveryFailed, Offsets, Writer, abortable
+from streams.runtime_writer import DeliveryFailed, Offsets, Writer, WriterFatal, abortable
 from streams.verify import RecordVerifier
 
 log = logging.getLogger("bordersync.streams.runtime")
 CHANGELOG = "streams-vehicles-changelog"
-ABORTED = (KafkaException, DeliveryFailed)  # a transaction the writer aborted (not fatal)
+FAILED = (KafkaException, DeliveryFailed, WriterFatal)  # a batch transaction that failed
 SWEEP_SLICE = 1000  # vehicles per sweep call: a big due set (after a restore) never stalls a batch
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -226,11 +226,11 @@ class Runtime:
         if result.outputs or result.state:
             try:
                 await self._write(result, {}, 0)
-            except ABORTED as exc:
-                if not (self.exactly_once and abortable(exc)):
+            except FAILED as exc:
+                if not self.recovered(exc):
                     raise  # at-least-once: the writer stays failed, the worker must restart
-                # Aborted: nothing of the sweep is visible and no local state changed, so its
-                # vehicles are due again.
+                # Nothing of the sweep is visible and no local state changed: its vehicles are
+                # due again.
                 log.warning("sweep aborted; its vehicles are due again",
                             extra={"fields": {"error": str(exc)}})
                 again = BatchResult(schedule={plate: (now.timestamp(), pending)
@@ -266,14 +266,30 @@ class Runtime:
             return
         try:
             await self.driver.blocking(lambda: self.writer.commit({}, None))
-        except ABORTED as exc:
-            if not abortable(exc):
+        except FAILED as exc:
+            if not self.recovered(exc):
                 raise
             log.warning("stats flush aborted; emitted again next time",
                         extra={"fields": {"error": str(exc)}})
             for key in dirty:
                 if key in windows:
                     windows[key].dirty = True
+
+    def recovered(self, exc: BaseException) -> bool:
+        """After a failed transaction: True when the work can simply be redone — the writer
+        aborted it, or the producer was fenced or failed fatally (e.g. after the worker was
+        paused past its session and transaction timeouts) and a new one replaces it. A zombie's
+        new producer cannot commit either: its offsets carry the stale group generation."""
+        if not self.exactly_once:
+            return False
+        if abortable(exc):
+            return True
+        if isinstance(exc, WriterFatal | KafkaException):
+            log.warning("producer fenced or failed fatally; replacing it",
+                        extra={"fields": {"error": str(exc)}})
+            self.writer = Writer(self.settings, transactional=True)
+            return True
+        return False
 
     # --- rebalancing ---------------------------------------------------------------------------
 
