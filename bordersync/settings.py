@@ -91,11 +91,11 @@ class Settings(BaseSettings):
 
     # Streams worker.
     faust_store: str = "memory://"
-    # "faust": the processor in a Faust agent with changelogged tables (default: it survived the
-    # fault-injection soak on the embedded broker). "batch": the same processor in a plain
-    # confluent-kafka loop (streams/engine.py), ~2x the throughput and ~15x lower latency, but
-    # on Tansu a member killed mid-rebalance can stall its group (docs/reliability.md).
-    # All workers of one deployment use one engine.
+    # "faust": the processor driven by a Faust agent (at-least-once with idempotent ids).
+    # "batch": the same processor in a plain confluent-kafka loop (streams/engine.py), each batch
+    # in one Kafka transaction (exactly-once, `stream_guarantee`). Both run the one runtime
+    # (streams/runtime.py); guarantees per engine in docs/reliability.md. All workers of one
+    # deployment use one engine.
     stream_engine: Literal["faust", "batch"] = "faust"
     # Processing guarantee of the batch engine: "exactly_once" writes outputs, state changelog and
     # input offsets in one Kafka transaction; "at_least_once" flushes outputs, then state, then
