@@ -86,24 +86,21 @@ def cache_dir() -> Path:
     return Path(base) / "bordersync" / f"kafka-{KAFKA_VERSION}"
 
 
-def java_binary() -> str:
-    found = shutil.which("java")
+def _required(command: str, why: str, package: str) -> str:
+    """The command's path, or an error that says what needs it and which Debian package has it."""
+    found = shutil.which(command)
     if not found:
-        raise BrokerSetupError(
-            "java not found: Apache Kafka needs Java 17+; install Debian's package: "
-            "apt-get install openjdk-17-jre-headless (make install does)"
-        )
+        raise BrokerSetupError(f"{command} not found: {why}; install Debian's package: "
+                               f"apt-get install {package} (make install does)")
     return found
+
+
+def java_binary() -> str:
+    return _required("java", "Apache Kafka needs Java 17+", "openjdk-17-jre-headless")
 
 
 def _maven_binary() -> str:
-    found = shutil.which("mvn")
-    if not found:
-        raise BrokerSetupError(
-            "mvn not found: the Kafka jars come from Maven Central through Maven; install "
-            "Debian's package: apt-get install maven (make install does)"
-        )
-    return found
+    return _required("mvn", "the Kafka jars come from Maven Central through Maven", "maven")
 
 
 @contextlib.contextmanager
