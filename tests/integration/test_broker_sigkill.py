@@ -23,7 +23,16 @@ AGENCY = "al-customs"
 PAIRS = 120
 
 
-@pytest.fixture(params=["batch", "faust"])
+# Known defect, found by this test: the batch engine's exactly-once writer stalls after a single
+# node's SIGKILL and restart — send_offsets_to_transaction never returns (py-spy), so nothing is
+# committed after the restart, though the outputs are produced. The 3-node soak (one node at a
+# time, the transaction coordinator fails over) does not show it. Open in issue #15.
+BATCH_STALL = pytest.mark.xfail(
+    reason="batch engine (exactly-once): send_offsets_to_transaction never returns after a "
+           "single-node broker SIGKILL + restart", strict=False)
+
+
+@pytest.fixture(params=[pytest.param("batch", marks=BATCH_STALL), "faust"])
 def own_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
     """A stack of our own: killing its broker disturbs no other test. Both engines."""
     base = Settings(home=tmp_path / "own", dev_broker_port=stack.free_port(),
