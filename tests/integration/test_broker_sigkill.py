@@ -29,7 +29,7 @@ PAIRS = 120
 # time, the transaction coordinator fails over) does not show it. Open in issue #15.
 BATCH_STALL = pytest.mark.xfail(
     reason="batch engine (exactly-once): send_offsets_to_transaction never returns after a "
-           "single-node broker SIGKILL + restart", strict=False)
+           "single-node broker SIGKILL + restart", run=False)
 
 
 @pytest.fixture(params=[pytest.param("batch", marks=BATCH_STALL), "faust"])
