@@ -26,7 +26,7 @@ from bordersync.catalogue import all_topics
 from bordersync.codec import DecodeError
 from bordersync.demorisk import RiskTally, enable
 from bordersync.kafka import consumer_conf
-from bordersync.procs import Child, cli_path
+from bordersync.procs import Child, cli_path, deferred_signals
 from bordersync.settings import Settings
 
 DEMO_AGENCIES = ("al-customs", "mk-customs", "al-border-police")
@@ -114,16 +114,23 @@ def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.std
         # Joint risk management on: both sides' example profiles, signed by both (docs/risk.md).
         settings = enable(stack.up_private(private, out))
         logs = home / "logs"
-        children.append(Child("worker", ["streams", "worker"], settings, logs / "worker.log"))
+        # Each child is started and recorded as one step (SIGTERM/SIGINT deferred meanwhile): an
+        # interrupt between the two left the feeder running after the demo had stopped.
+        with deferred_signals():
+            children.append(Child("worker", ["streams", "worker"], settings, logs / "worker.log"))
         for agency in DEMO_AGENCIES:
-            children.append(Child(f"consume-{agency}", ["consume", "--agency", agency],
-                                  settings, logs / f"consume-{agency}.log"))
+            with deferred_signals():
+                children.append(Child(f"consume-{agency}", ["consume", "--agency", agency],
+                                      settings, logs / f"consume-{agency}.log"))
         from consumers.apidemo import start_officer_page  # the officer page, signed in
 
-        children.append(start_officer_page(settings, logs, DEMO_AGENCIES[0], out))
-        feeder = Child("simulate", ["simulate", "--seed", "7", "--rate", str(rate),
-                                    "--duration", str(duration)], settings, logs / "simulate.log")
-        children.append(feeder)
+        with deferred_signals():
+            children.append(start_officer_page(settings, logs, DEMO_AGENCIES[0], out))
+        with deferred_signals():
+            feeder = Child("simulate", ["simulate", "--seed", "7", "--rate", str(rate),
+                                        "--duration", str(duration)], settings,
+                           logs / "simulate.log")
+            children.append(feeder)
         monitor = Monitor(settings)
         started = time.monotonic()
         while time.monotonic() - started < duration + 5 and feeder.alive():
