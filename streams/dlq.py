@@ -8,6 +8,13 @@ verdicts on a record (it does not decode, validate or verify), not crashes, so t
 Our worker stage travels as ``__bordersync.errors.stage`` (not in the Kafka namespace, which is
 Kafka's to extend).
 
+The original record's timestamp travels as ``__bordersync.errors.timestamp`` (ms since the epoch,
+decimal, like the partition and offset). Neither KIP-1034 nor Kafka Connect names a header for it:
+Kafka Streams gives the dead letter the original's timestamp as its own. Ours keeps the time it
+was dead-lettered as its own timestamp, because ``dlq replay --since`` selects by that and an
+operator reads "when did this fail" from it; so the original time needs a header of our own. It is
+left out when the original's timestamp is unknown (-1).
+
 The earlier ``dlq.*`` headers are still written beside them (docs/records.md): dead letters
 already in a DLQ and scripts reading them keep working; ``dlq replay`` reads either
 (``source_headers``).
@@ -23,6 +30,7 @@ TOPIC = "__streams.errors.topic"
 PARTITION = "__streams.errors.partition"
 OFFSET = "__streams.errors.offset"
 STAGE = "__bordersync.errors.stage"
+TIMESTAMP = "__bordersync.errors.timestamp"
 # Legacy names (before issue #14), still written and read.
 LEGACY = {MESSAGE: "dlq.error", STAGE: "dlq.stage", TOPIC: "dlq.source.topic",
           PARTITION: "dlq.source.partition", OFFSET: "dlq.source.offset"}
@@ -47,7 +55,7 @@ class DeadLetter:
 
 def dead_letter(
     *, key: bytes | None, value: bytes | None, original_headers: list[tuple[str, bytes]] | None,
-    error: str, stage: str, topic: str, partition: int, offset: int,
+    error: str, stage: str, topic: str, partition: int, offset: int, timestamp: int = -1,
 ) -> DeadLetter:
     headers = list(original_headers or [])
     headers += [
@@ -58,6 +66,8 @@ def dead_letter(
         (OFFSET, str(offset).encode()),
         (STAGE, stage.encode()),
     ]
+    if timestamp >= 0:
+        headers.append((TIMESTAMP, str(timestamp).encode()))
     headers += [
         ("dlq.error", error.encode()),
         ("dlq.stage", stage.encode()),
@@ -75,7 +85,7 @@ def source_headers(headers: list[tuple[str, bytes]]) -> dict[str, str]:
     legacy = {old: new for new, old in LEGACY.items()}
     for name, value in headers:
         text = value.decode(errors="replace")
-        if name in LEGACY or name == EXCEPTION:
+        if name in LEGACY or name in (EXCEPTION, TIMESTAMP):
             found[name] = text
         elif name in legacy:
             found.setdefault(legacy[name], text)

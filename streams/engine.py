@@ -145,7 +145,8 @@ class BatchEngine:
             offsets[(topic, partition)] = offset + 1
             firsts.setdefault((topic, partition), offset)
             headers = [(str(h[0]), h[1]) for h in msg.headers() or [] if isinstance(h[1], bytes)]
-            records.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset))
+            records.append(InRecord(msg.key(), msg.value(), headers, topic, partition, offset,
+                                    msg.timestamp()[1]))
         try:
             run_sync(self.runtime.run_batch(records, offsets))
         except (KafkaException, DeliveryFailed, WriterFatal) as exc:

@@ -37,6 +37,11 @@ def _headers(raw: Any) -> list[tuple[str, bytes]]:
     return [(str(k), bytes(v)) for k, v in raw]
 
 
+def _millis(seconds: float | None) -> int:
+    """Faust's message timestamp (seconds, from aiokafka's ms) back to Kafka's ms; -1 unknown."""
+    return round(seconds * 1000) if seconds is not None and seconds >= 0 else -1
+
+
 class FaustDriver:
     """The runtime's driver inside a Faust app (``streams.runtime.Driver``)."""
 
@@ -82,7 +87,8 @@ class FaustDriver:
             return
         events, self.buffer = self.buffer, []
         records = [InRecord(e.message.key, e.message.value, _headers(e.message.headers),
-                            e.message.topic, e.message.partition, e.message.offset)
+                            e.message.topic, e.message.partition, e.message.offset,
+                            _millis(e.message.timestamp))
                    for e in events]
         offsets = {(r.topic, r.partition): r.offset + 1 for r in records}
         async with self.lock:

@@ -58,6 +58,10 @@ class InRecord:
     topic: str
     partition: int
     offset: int
+    # The record's Kafka timestamp (ms since the epoch), for the dead letter's header: a DLQ
+    # record's own timestamp is when it was dead-lettered (``dlq replay --since`` reads it).
+    # -1 = unknown (Kafka's NO_TIMESTAMP): records built outside a consumer (tests, bench).
+    timestamp: int = -1
 
 
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
@@ -391,7 +395,7 @@ class Processor:
     def _dead(self, batch: _Batch, rec: InRecord, error: str, stage: str) -> None:
         letter = dead_letter(key=rec.key, value=rec.value, original_headers=rec.headers,
                              error=error, stage=stage, topic=rec.topic, partition=rec.partition,
-                             offset=rec.offset)
+                             offset=rec.offset, timestamp=rec.timestamp)
         batch.result.outputs.append(OutRecord("dlq", letter.key, letter.value, letter.headers))
         batch.result.tally.inc("dlq", rec.topic, stage)
         batch.result.tally.inc("events_in", "raw", "unknown")

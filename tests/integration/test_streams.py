@@ -17,7 +17,7 @@ from bordersync.settings import Settings
 from streams.processor import InRecord, Processor
 from tests.conftest import Proc, run_cli
 from tests.helpers import crossing, inspection
-from tests.integration.streams_support import Reader, pair_ids, produce_raw, publish
+from tests.integration.streams_support import Reader, pair_ids, produce_raw, publish, read_to_end
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -74,6 +74,9 @@ def test_worker_end_to_end(settings: Settings, spawn: Callable[..., Proc]) -> No
     assert letter.value() == b"\x00\x00not avro at all" and letter.key() == b"junk"
     assert headers["dlq.stage"] == b"decode" and headers["origin"] == b"test"
     assert headers["dlq.source.topic"] == settings.topic("raw").encode()
+    # The original record's timestamp (issue #14), whichever engine runs this test.
+    (junk,) = [m for m in read_to_end(settings, settings.topic("raw")) if m.key() == b"junk"]
+    assert headers["__bordersync.errors.timestamp"] == str(junk.timestamp()[1]).encode()
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         exposed = resp.read().decode()
     for line in ('bordersync_matched_total{crossing="kjafasan-qafe-thane"} 1.0',

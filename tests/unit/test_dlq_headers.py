@@ -3,11 +3,15 @@ reads letters written with either naming."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from confluent_kafka import Message
 
+from bordersync.border import load_border_config
+from bordersync.settings import Settings
 from streams import dlq
+from streams.processor import InRecord, Processor
 from streams.replay import _source
 
 
@@ -58,3 +62,18 @@ def test_replay_prefers_the_kip_names_when_both_disagree() -> None:
             ("__bordersync.errors.stage", b"decode"), ("dlq.stage", b"validate")]
     assert _source(cast(Message, _Letter(both)))[:2] == ("new", "decode")
     assert _source(cast(Message, _Letter([("origin", b"t")]))) == (None, "", [("origin", b"t")])
+
+
+def test_a_dead_letter_carries_the_original_records_timestamp() -> None:
+    """Issue #14: the original topic/partition/offset were there, the original time was not."""
+    h = dict(_letter(timestamp=1764500000123).headers)
+    assert h["__bordersync.errors.timestamp"] == b"1764500000123"
+    assert dlq.source_headers(list(h.items()))[dlq.TIMESTAMP] == "1764500000123"
+    assert "__bordersync.errors.timestamp" not in dict(_letter().headers)  # -1: unknown
+    # ... and the processor passes the consumed record's timestamp through (both engines build
+    # InRecord with it: streams/engine.py, streams/ingest.py).
+    record = InRecord(b"k", b"garbage", [], "raw", 0, 3, timestamp=1764500000456)
+    (out,) = Processor(Settings(), load_border_config(), 4).process(
+        [record], datetime(2026, 11, 30, tzinfo=UTC), lambda _plate: None).outputs
+    assert out.stream == "dlq"
+    assert dict(out.headers or [])["__bordersync.errors.timestamp"] == b"1764500000456"
