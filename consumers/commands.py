@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from bordersync.cliapi import AddCommand
+from bordersync.output import add_output, emit
 from bordersync.settings import Settings
 
 
@@ -56,14 +57,14 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bordersync: read model unavailable (Redis): {exc}", file=sys.stderr)
         return 1
     if view is None:
-        if args.json:
+        if args.json or args.output == "json":
             print(json.dumps({"plate": plate, "agency": agency, "found": False}))
         print(f"no record of plate {plate} in the read model of {agency}", file=sys.stderr)
         return 1
-    if args.json:
+    if args.json:  # the contract's indented document
         print(json.dumps({**view, "found": True}, ensure_ascii=False, indent=2))
-    else:
-        print(render_text(view))
+    else:  # -o json: the same document on one line; table: the officer's readable view
+        emit([{**view, "found": True}], args.output, render_text)
     return 0
 
 
@@ -144,7 +145,8 @@ def register(add: AddCommand) -> None:
     p = add("lookup", cmd_lookup, "what an agency's read model knows about a vehicle")
     p.add_argument("--plate", required=True, help="any spelling: spaces, lower case, Cyrillic")
     p.add_argument("--agency", help="default: BORDERSYNC_AGENCY, else the first configured agency")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one indented JSON document (the contract's form)")
+    add_output(p, "the journey, risk, inspections and alerts as readable lines")
     p = add("api", cmd_api, "HTTP JSON API and officer page over an agency's read model")
     p.add_argument("action", nargs="?", choices=["serve", "token", "audit"], default="serve",
                    help="serve (default); token: print a dev token; audit: export the audit "

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bordersync.cliapi import AddCommand
+from bordersync.output import add_output, emit
 from bordersync.settings import Settings
 
 if TYPE_CHECKING:
@@ -84,6 +85,11 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return 2 if report.rejected else 0
 
 
+def _pairs(row: dict[str, object]) -> str:
+    """``-o table`` for the outbox's reports: one line of ``name=value`` per record."""
+    return "  ".join(f"{name}={value}" for name, value in row.items())
+
+
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.events import format_time
     from producers.outbox import OutboxBusy
@@ -98,6 +104,7 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
         except OutboxBusy as exc:
             print(f"bordersync: {exc}", file=sys.stderr)
             return 1
+    output = args.output or "json"  # JSON lines by default, as these always printed
     # Reading and requeueing need no sender lock: they work beside a running `serve`.
     outbox = _open_outbox(settings, args.terminal,
                           append_only_if_busy=args.action in ("status", "poisoned", "requeue"))
@@ -106,7 +113,7 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "status":
             error = outbox.notes().get("last_error")
-            print(json.dumps({
+            emit([{
                 "terminal": args.terminal, "path": str(outbox.path),
                 "depth": outbox.refresh_depth(),
                 "oldest_age_seconds": round(outbox.oldest_age_seconds(), 3),
@@ -114,25 +121,24 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
                 "poisoned": len(outbox.poisoned()),
                 "last_error": error[0] if error else None,
                 "last_error_at": format_time(datetime.fromtimestamp(error[1], UTC)) if error else None,
-            }))
+            }], output, _pairs)
             return 0
         if args.action == "poisoned":
-            for row in outbox.poisoned():
-                print(json.dumps({
-                    "seq": row.seq, "event_id": row.event_id, "bytes": row.size, "error": row.error,
-                    "accepted_at": format_time(datetime.fromtimestamp(row.accepted_at, UTC)),
-                    "poisoned_at": format_time(datetime.fromtimestamp(row.poisoned_at, UTC))}))
+            emit(({"seq": row.seq, "event_id": row.event_id, "bytes": row.size, "error": row.error,
+                   "accepted_at": format_time(datetime.fromtimestamp(row.accepted_at, UTC)),
+                   "poisoned_at": format_time(datetime.fromtimestamp(row.poisoned_at, UTC))}
+                  for row in outbox.poisoned()), output, _pairs)
             return 0
         if args.action == "requeue":
             moved = outbox.requeue(args.seq or None)
-            print(json.dumps({"requeued": moved, "depth": outbox.refresh_depth()}))
+            emit([{"requeued": moved, "depth": outbox.refresh_depth()}], output, _pairs)
             return 0
         stats = deliver_all(outbox, settings, args.terminal, args.timeout)
     finally:
         outbox.close()
-    print(json.dumps({"delivered": stats.delivered, "queued": stats.remaining,
-                      "failed_attempts": stats.failed, "poisoned": stats.poisoned,
-                      "last_error": stats.last_error}))
+    emit([{"delivered": stats.delivered, "queued": stats.remaining,
+           "failed_attempts": stats.failed, "poisoned": stats.poisoned,
+           "last_error": stats.last_error}], output, _pairs)
     return 0 if stats.remaining == 0 else 1
 
 
@@ -185,6 +191,7 @@ def register(add: AddCommand) -> None:
                    help="serve: on SIGTERM/SIGINT keep sending this long, then stop")
     p.add_argument("--seq", type=int, action="append",
                    help="requeue: only this poison row (repeatable; default all)")
+    add_output(p, "name=value pairs, one line per record", default="json")
 
     p = add("simulate", cmd_simulate, "deterministic border traffic: a file + truth, or live")
     p.add_argument("--seed", type=int, default=1)

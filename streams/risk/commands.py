@@ -8,7 +8,9 @@
     bordersync risk lists import --admin MK --kind aeo --file operators.json --recognises AL
     bordersync risk report [--json]
 
-Signing uses the administration's active key on this host (``bordersync keys``).
+Signing uses the administration's active key on this host (``bordersync keys``). Every action
+takes ``-o json|table`` (docs/cli.md): a JSON line per profile, or one for the report or for what an
+action wrote.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bordersync.output import add_output, emit, json_line
 from bordersync.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +32,12 @@ if TYPE_CHECKING:
 def _fail(message: str) -> int:
     print(f"bordersync: {message}", file=sys.stderr)
     return 2
+
+
+def _done(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
+    """What an action did: one JSON line with ``-o json`` (scripts read the key it wrote), else
+    the sentence."""
+    print(json_line(record) if args.output == "json" else text, flush=True)
 
 
 def _signer(settings: Settings, admin: str | None) -> Any:
@@ -72,7 +81,8 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
             record = propose(doc, _signer(settings, args.admin))
             key = f"{doc['id']}@{doc['version']}"
             feed.publish(settings, feed.PROFILES, key, json.dumps(record).encode())
-            print(f"proposed {key}, signed by {args.admin.upper()}; needs the other party's "
+            _done(args, {"action": "proposed", "key": key, "admin": args.admin.upper()},
+                  f"proposed {key}, signed by {args.admin.upper()}; needs the other party's "
                   "`risk profiles sign`")
             return 0
         records = feed.read_topic(settings, feed.PROFILES)
@@ -85,11 +95,10 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
                      **({"channel": s.profile.channel, "weight": s.profile.weight,
                          "rule": s.profile.rule, "owner": s.profile.owner} if s.profile else {})}
                     for s in statuses]
-            if args.json:
+            if args.json:  # the contract's JSON array
                 print(json.dumps(rows, ensure_ascii=False))
             else:
-                for r in rows:
-                    print(f"{r['key']:32} {r['state']:14} {r['detail']}")
+                emit(rows, args.output, lambda r: f"{r['key']:32} {r['state']:14} {r['detail']}")
             return 0
         if not args.id:
             return _fail(f"risk profiles {args.action} needs --id")
@@ -102,7 +111,9 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
         record = countersign(json.loads(records[key]), _signer(settings, args.admin),
                              retire=args.action == "retire")
         feed.publish(settings, feed.PROFILES, key, json.dumps(record).encode())
-        print(f"{'retired' if args.action == 'retire' else 'signed'} {key} as {args.admin.upper()}")
+        done = "retired" if args.action == "retire" else "signed"
+        _done(args, {"action": done, "key": key, "admin": args.admin.upper()},
+              f"{done} {key} as {args.admin.upper()}")
         return 0
     except (ProfileError, KeyStoreError, ValueError, KeyError) as exc:
         return _fail(str(exc))
@@ -133,7 +144,9 @@ def cmd_lists(args: argparse.Namespace, settings: Settings) -> int:
     except (KeyStoreError, ValueError, KeyError, TypeError) as exc:
         return _fail(f"{args.file}: {exc}")
     feed.publish(settings, feed.LISTS, list_key(doc), json.dumps(record).encode())
-    print(f"published {list_key(doc)}: {size} entries, valid until {until.isoformat()}")
+    _done(args, {"action": "published", "key": list_key(doc), "kind": args.kind, "entries": size,
+                 "valid_until": until},
+          f"published {list_key(doc)}: {size} entries, valid until {until.isoformat()}")
     return 0
 
 
@@ -147,7 +160,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     inspections = list(records(settings, "inspections", True, args.idle_timeout))
     windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
     report = hit_rates(assessments, inspections, windows)
-    print(json.dumps(report.as_dict()) if args.json else render(report))
+    if args.json:  # the contract's form, = -o json
+        print(json.dumps(report.as_dict()))
+    else:
+        emit([report.as_dict()], args.output, lambda _row: render(report))
     return 0
 
 
@@ -168,5 +184,7 @@ def register(add: AddCommand) -> None:
     p.add_argument("--kind", choices=["watchlist", "aeo"])
     p.add_argument("--recognises", help="AEO programmes this list recognises, e.g. AL,RS")
     p.add_argument("--valid-days", type=int, default=30)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="profiles list: one JSON array; report: one JSON object (contract forms)")
+    add_output(p, "one readable line per profile, the report's lines, or what an action did")
     p.add_argument("--idle-timeout", type=float, default=3.0)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bordersync import cli
+from bordersync import cli, tail
+from consumers import api
+from consumers.commands import render_text
 
 
 def _out(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -33,6 +37,52 @@ def test_schemas_check_as_one_json_object(capsys: pytest.CaptureFixture[str]) ->
 def test_every_reporting_command_documented_with_o_takes_it() -> None:
     """docs/cli.md lists the commands on ``-o``; each parses ``-o json`` and ``-o table``."""
     for argv in (["crossings"], ["agencies"], ["topics", "create"], ["dev", "status"],
-                 ["schemas", "check"], ["lag"], ["dlq", "replay"]):
+                 ["schemas", "check"], ["lag"], ["dlq", "replay"],
+                 ["lookup", "--plate", "SK1"], ["risk", "profiles"], ["risk", "report"],
+                 ["risk", "lists", "import"], ["outbox", "status"], ["outbox", "poisoned"]):
         for fmt in ("json", "table"):
             assert cli.build_parser().parse_args([*argv, "-o", fmt]).output == fmt
+
+
+VIEW: dict[str, Any] = {
+    "plate": "SK1234AB", "agency": "al-customs", "status": "MATCHED", "crossing": "qafe-thane",
+    "journey": [{"event_time": "2026-11-30T09:00:00Z", "direction": "EXIT", "admin": "MK"}],
+    "latest": {"matched": None}, "risk": [], "inspections": [], "alerts": []}
+
+
+class _Reader:
+    def vehicle(self, plate: str) -> dict[str, Any] | None:
+        return VIEW if plate == VIEW["plate"] else None
+
+
+def test_lookup_json_line_is_the_contract_document(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(api, "reader_for", lambda _settings, _agency: _Reader())
+    argv = ["lookup", "--plate", "sk 1234 ab", "--agency", "al-customs"]
+    document = json.loads(_out([*argv, "--json"], capsys))
+    (line,) = _out([*argv, "-o", "json"], capsys).splitlines()
+    assert json.loads(line) == document == {**VIEW, "found": True}
+    assert _out([*argv, "-o", "table"], capsys) == _out(argv, capsys) == render_text(VIEW) + "\n"
+    # Not found: the JSON line says so, the reason goes to stderr, exit 1 (docs/cli.md).
+    assert cli.main(["lookup", "--plate", "XX1", "--agency", "al-customs", "-o", "json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["found"] is False and "no record of plate XX1" in err
+
+
+def test_risk_report_json_line_is_the_contract_object(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(tail, "records", lambda *_args, **_kw: iter(()))
+    obj = json.loads(_out(["risk", "report", "--json"], capsys))
+    (line,) = _out(["risk", "report", "-o", "json"], capsys).splitlines()
+    assert json.loads(line) == obj and obj["trips"] == 0
+    assert _out(["risk", "report", "-o", "table"], capsys) == _out(["risk", "report"], capsys)
+
+
+def test_outbox_status_json_by_default_and_a_table_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["outbox", "status", "--terminal", "t1", "--home", str(tmp_path)]
+    (line,) = _out(argv, capsys).splitlines()
+    assert json.loads(line) == json.loads(_out([*argv, "-o", "json"], capsys))
+    assert json.loads(line)["depth"] == 0
+    (row,) = _out([*argv, "-o", "table"], capsys).splitlines()
+    assert row.startswith("terminal=t1  path=") and "  depth=0  " in row
