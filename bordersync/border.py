@@ -106,8 +106,8 @@ def load_border_config(path: Path | None = None) -> BorderConfig:
 
 def shareable_fields() -> dict[str, frozenset[str]]:
     """Per shared stream, the fields its projection in the newest ``share`` schema can carry."""
-    from bordersync.codec import SHARE_BRANCHES
-    from bordersync.schemas import catalogue
+    from bordersync.wire.codec import SHARE_BRANCHES
+    from bordersync.wire.schemas import catalogue
 
     branches = {}
     for member in catalogue().latest("share").schema["fields"]:

@@ -34,55 +34,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    from bordersync import stack
-
-    if args.action == "up":
-        from bordersync.procs import interrupt_on_signals
-
-        interrupt_on_signals()  # interrupted mid-start: up() stops what it started (issue #15)
-        if args.brokers:
-            settings = settings.model_copy(update={"dev_brokers": args.brokers})
-        if args.secure:
-            settings = settings.model_copy(update={"dev_secure": True})
-        info, notes = stack.up(settings)
-        print(f"bootstrap={info.bootstrap} redis={info.redis_url}"
-              + (f" secrets={info.secrets}" if info.secrets else ""))
-        print(f"# {'; '.join(notes)} (home {settings.home.resolve()}; topics survive `dev down`, "
-              "`dev down --purge` clears them)", file=sys.stderr)
-        if "started" in notes:
-            from bordersync.topics import create_topics
-
-            live = settings.model_copy(update={"bootstrap": info.bootstrap})
-            if info.secrets:
-                live = live.model_copy(update={"client_properties": Path(info.secrets)
-                                               / "admin.properties"})
-            created = create_topics(live)
-            print(f"# {len(created)} topics ready", file=sys.stderr)
-    elif args.action == "fetch":
-        from bordersync import devbroker
-
-        try:
-            jars = devbroker.ensure_jars()
-        except devbroker.BrokerSetupError as exc:
-            raise StackError(str(exc)) from exc
-        print(f"{devbroker.describe()}: {jars}")
-    elif args.action == "down":
-        for note in stack.down(settings, purge=args.purge):
-            print(note)
-    else:
-        state = stack.status(settings)
-        if args.output is None:  # the indented document it always printed
-            print(json.dumps(state, indent=2))
-        else:
-            emit([state], args.output, lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
-        if not state.get("running"):
-            print("bordersync: the local stack is not running (`bordersync dev up`)",
-                  file=sys.stderr)
-            return 1
-    return 0
-
-
 def cmd_crossings(args: argparse.Namespace, settings: Settings) -> int:
     from bordersync.border import load_border_config
 
@@ -130,29 +81,6 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bordersync.demo import run_demo
-
-    return run_demo(settings, duration=args.duration, rate=args.rate)
-
-
-def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
-    import sys
-
-    from bordersync.soak import run_soak
-
-    engines = ("faust", "batch") if args.engine == "both" else (args.engine,)
-    return run_soak(settings, seed=args.seed, vehicles=args.vehicles, faults=args.faults,
-                    settle=args.settle, out=sys.stdout, engines=engines)
-
-
-def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from bordersync.bench import run_bench
-
-    return run_bench(settings, quick=args.quick, as_json=args.json, events=args.events,
-                     backlog=args.backlog)
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: otherwise a subcommand's default None overwrites a flag given before it.
@@ -173,15 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    p = add("dev", cmd_dev, "local Apache Kafka (KRaft) and Redis on loopback")
-    p.add_argument("action", choices=["up", "down", "status", "fetch"])
-    p.add_argument("--brokers", type=int, choices=[1, 3], default=None,
-                   help="up: Kafka nodes (3 = replication factor 3, min.insync.replicas 2)")
-    p.add_argument("--purge", action="store_true", help="down: also delete Kafka's data")
-    p.add_argument("--secure", action="store_true",
-                   help="up: TLS + SASL/SCRAM listeners only, a principal per role and agency, "
-                        "ACLs; prints secrets=DIR of per-principal client properties files")
-    add_output(p, "status: key: value lines", default="the indented JSON document")
     p = add("crossings", cmd_crossings, "joint crossings")
     p.add_argument("--json", action="store_true", help="one JSON array (the contract's form)")
     add_output(p)
@@ -199,21 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "headers, value); table: one readable line per record")
     p.add_argument("--from-beginning", action="store_true")
     p.add_argument("--idle-timeout", type=float, default=None)
-    p = add("demo", cmd_demo, "the whole pipeline on simulated traffic (what `make demo` runs)")
-    p.add_argument("--duration", type=float, default=60.0)
-    p.add_argument("--rate", type=float, default=40.0, help="simulated events per second")
-    p = add("soak", cmd_soak, "fault injection on a private stack; last line is one JSON object")
-    p.add_argument("--seed", type=int, default=9)
-    p.add_argument("--vehicles", type=int, default=4000)
-    p.add_argument("--faults", type=int, default=50)
-    p.add_argument("--settle", type=float, default=300.0, help="max seconds to wait for outputs")
-    p.add_argument("--engine", choices=["faust", "batch", "both"], default="both",
-                   help="stream engine(s), one after the other on a fresh 3-node stack each")
-    p = add("bench", cmd_bench, "benchmark suite; --json prints one JSON object last")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--quick", action="store_true", help="small sizes (the smoke run in make test)")
-    p.add_argument("--events", type=int, help="events for the throughput runs (default 200000)")
-    p.add_argument("--backlog", type=int, help="queued events for the catch-up run (default 1M)")
+    # The operations tooling (dev, demo, soak, bench, simulate): the only import of ``tooling``
+    # from the core, here and lazily, so that no vocabulary module depends on it.
+    from tooling import commands as tooling_commands
+
+    tooling_commands.register(add)
     # Each role package adds its own commands; imports inside handlers stay lazy.
     from bordersync import lag as lag_commands
     from consumers import commands as consumer_commands
@@ -222,11 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (producer_commands, stream_commands, consumer_commands, lag_commands):
         module.register(add)
-    from bordersync import credentials_commands, keys_commands
+    from bordersync.security import credentials_commands, keys_commands
 
     keys_commands.register(add)
     credentials_commands.register(add)
-    from bordersync import schema_commands
+    from bordersync.wire import schema_commands
 
     schema_commands.register(add)
     from streams.risk import commands as risk_commands

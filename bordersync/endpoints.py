@@ -2,7 +2,7 @@
 ``bordersync dev up`` recorded in ``$BORDERSYNC_HOME/stack.json``.
 
 Vocabulary every role needs (clients resolve their bootstrap here); starting and stopping the local
-stack is ``bordersync.stack``'s business, which no role imports.
+stack is ``tooling.stack``'s business, which no role imports.
 """
 
 from __future__ import annotations

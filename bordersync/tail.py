@@ -12,11 +12,11 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
-from bordersync import codec
-from bordersync.codec import DecodeError
 from bordersync.events import format_time
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
+from bordersync.wire import codec
+from bordersync.wire.codec import DecodeError
 
 
 def _text_or_b64(data: bytes | None) -> dict[str, str] | None:

@@ -26,13 +26,13 @@ from typing import Any
 import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from bordersync import codec
 from bordersync.border import load_border_config
-from bordersync.codec import DecodeError
 from bordersync.kafka import consumer_conf
-from bordersync.keys import KeyStore, TrustFile
+from bordersync.security.keys import KeyStore, TrustFile
+from bordersync.security.signing import PIPELINE_ADMIN, Rejected, TrustStore, check
 from bordersync.settings import Settings
-from bordersync.signing import PIPELINE_ADMIN, Rejected, TrustStore, check
+from bordersync.wire import codec
+from bordersync.wire.codec import DecodeError
 from consumers import metrics
 from consumers.readmodel import AgencyContext, Keys, Rejection, Write, plan
 from consumers.sink import RedisSink, connect

@@ -1,12 +1,11 @@
-"""CLI commands of the terminal side: publish, outbox, simulate."""
+"""CLI commands of the terminal side: publish, outbox (the simulator's `simulate` is in tooling.commands)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bordersync.cliapi import AddCommand
@@ -41,8 +40,8 @@ def _open_outbox(settings: Settings, terminal: str, *, append_only_if_busy: bool
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from bordersync.keys import KeyStoreError
     from bordersync.progress import Progress
+    from bordersync.security.keys import KeyStoreError
     from producers.publish import publish
 
     outbox = _open_outbox(settings, args.terminal, append_only_if_busy=True)
@@ -142,38 +141,6 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if stats.remaining == 0 else 1
 
 
-def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    if args.rate is not None:
-        from producers.outbox import OutboxBusy
-        from producers.simulate.live import run_live
-
-        if settings.metrics_port:
-            from bordersync.metrics import serve
-
-            serve(settings.metrics_port)
-        try:
-            run_live(settings, args.seed, args.rate, args.duration, args.terminal)
-        except OutboxBusy as exc:
-            print(f"bordersync: {exc}", file=sys.stderr)
-            return 1
-        return 0
-    from bordersync.events import parse_time
-    from producers.simulate import default_start, simulate
-
-    start = parse_time(args.start, "--start") if args.start else default_start()
-    sim = simulate(args.seed, args.vehicles, start, span=timedelta(hours=args.span_hours),
-                   invalid=args.invalid, settings=settings)
-    if args.out == "-":
-        sys.stdout.write("".join(f"{line}\n" for line in sim.lines()))
-        sim.write(None, args.truth)
-    else:
-        sim.write(Path(args.out), args.truth)
-    t = sim.truth
-    print(f"# {t['lines']} lines ({t['events']} events, {len(t['invalid_lines'])} invalid), "
-          f"{len(t['pairs'])} expected pairs, alerts {t['alert_counts']}", file=sys.stderr)
-    return 0
-
-
 def register(add: AddCommand) -> None:
     p = add("publish", cmd_publish, "validate and publish JSON-lines events")
     p.add_argument("--file", required=True, help="JSON-lines file, - for stdin")
@@ -192,15 +159,3 @@ def register(add: AddCommand) -> None:
     p.add_argument("--seq", type=int, action="append",
                    help="requeue: only this poison row (repeatable; default all)")
     add_output(p, "name=value pairs, one line per record", default="json")
-
-    p = add("simulate", cmd_simulate, "deterministic border traffic: a file + truth, or live")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--vehicles", type=int, default=1000)
-    p.add_argument("--out", default="-", help="events file (JSON lines), - for stdout")
-    p.add_argument("--truth", type=Path, help="ground-truth JSON file")
-    p.add_argument("--start", help="ISO time of the first exits (default: 00:00 UTC 2 days ago)")
-    p.add_argument("--span-hours", type=float, default=24.0)
-    p.add_argument("--invalid", type=int, default=0, help="deliberately invalid lines to mix in")
-    p.add_argument("--rate", type=float, help="live mode: publish this many events/s")
-    p.add_argument("--duration", type=float, default=60.0, help="live mode: seconds")
-    p.add_argument("--terminal", default="simulator", help="live mode: outbox name")

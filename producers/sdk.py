@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import InvalidEvent, format_time, validate
-from bordersync.keys import KeyStore, KeyStoreError
 from bordersync.plates import normalise_plate
+from bordersync.security.keys import KeyStore, KeyStoreError
+from bordersync.security.signing import Signer, sign
 from bordersync.settings import Settings
-from bordersync.signing import Signer, sign
+from bordersync.wire import codec
 from producers.outbox import Outbox, OutboxRecord, outbox_path
 from producers.sender import Sender, SendStats
 

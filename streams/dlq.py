@@ -38,11 +38,11 @@ LEGACY = {MESSAGE: "dlq.error", STAGE: "dlq.stage", TOPIC: "dlq.source.topic",
 PREFIXES = ("__streams.errors.", "__bordersync.errors.", "dlq.")
 # The error class each worker stage stands for (the KIP-1034 exception header).
 EXCEPTIONS = {
-    "decode": "bordersync.codec.DecodeError",
+    "decode": "bordersync.wire.codec.DecodeError",
     "validate": "bordersync.events.InvalidEvent",
-    "signature": "bordersync.signing.Rejected",
-    "replay": "bordersync.signing.Rejected",
-    "encode": "bordersync.codec.EncodeError",
+    "signature": "bordersync.security.signing.Rejected",
+    "replay": "bordersync.security.signing.Rejected",
+    "encode": "bordersync.wire.codec.EncodeError",
 }
 
 

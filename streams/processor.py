@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bordersync import codec
 from bordersync.border import BorderConfig
 from bordersync.catalogue import share_stream
-from bordersync.codec import DecodeError
 from bordersync.events import InvalidEvent, validate
 from bordersync.plates import normalise_plate
+from bordersync.security.signing import Rejected, Signer, sign
 from bordersync.settings import Settings
-from bordersync.signing import Rejected, Signer, sign
+from bordersync.wire import codec
+from bordersync.wire.codec import DecodeError
 from streams.dlq import dead_letter
 from streams.logic import discrepancies, dwell, matching, schedule
 from streams.logic.alerts import alert

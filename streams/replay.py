@@ -23,12 +23,12 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 
-from bordersync import codec
 from bordersync.border import load_border_config
-from bordersync.codec import DecodeError
 from bordersync.events import InvalidEvent, validate
 from bordersync.kafka import consumer_conf, producer_conf
 from bordersync.settings import Settings
+from bordersync.wire import codec
+from bordersync.wire.codec import DecodeError
 from streams import dlq
 
 REPLAYED_HEADER = "dlq.replayed-from"

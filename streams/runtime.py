@@ -33,10 +33,10 @@ from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import KafkaException
 
-from bordersync import codec
 from bordersync.border import load_border_config
-from bordersync.keys import pipeline_signer
+from bordersync.security.keys import pipeline_signer
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams import metrics
 from streams.due import DueIndex
 from streams.logic.stats import Fact, StatsWindows

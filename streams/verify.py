@@ -1,7 +1,7 @@
 """Signature checks on raw records (docs/security.md): who signed a record, and may they?
 
 ``RecordVerifier`` is what ``streams.processor.Processor`` is given; it holds no Kafka client and
-takes the batch's clock, so the processor stays pure. ``bordersync.keys.TrustFile`` re-reads the
+takes the batch's clock, so the processor stays pure. ``bordersync.security.keys.TrustFile`` re-reads the
 trust file when it changes on disk, so a ``keys import`` or ``keys revoke`` reaches a running worker.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bordersync.keys import KeyStore, TrustFile
+from bordersync.security.keys import KeyStore, TrustFile
+from bordersync.security.signing import SIG_HEADERS, Rejected, TrustStore, verify
 from bordersync.settings import Settings
-from bordersync.signing import SIG_HEADERS, Rejected, TrustStore, verify
 
 # A re-keyed record (streams.processor) carries the key it was signed with: the Kafka key is only
 # routing, the signature still binds the value to that original key. Value: "k:" + base64 of the

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from bordersync import stack
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
+from tooling import stack
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent / "bordersync"
 
 
 def pytest_report_header() -> str:
-    from bordersync import devbroker
+    from tooling import devbroker
 
     return f"broker: {devbroker.describe()} (KRaft, one node per session), redis: Debian's redis-server"
 

@@ -1,5 +1,5 @@
 """Signatures by an administration over a document: the same Ed25519 keys and canonical signed
-bytes as events (``bordersync.signing``), under a key name of its own so that an approval can never
+bytes as events (``bordersync.security.signing``), under a key name of its own so that an approval can never
 pass for a signed event and back.
 
 A document is signed as ``signed_bytes(value=canonical JSON, key=b"<purpose>:<name>")``; the
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bordersync.signing import (
+from bordersync.security.signing import (
     ALG,
     HEADER_ALG,
     HEADER_KID,

@@ -41,7 +41,7 @@ def _done(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
 
 
 def _signer(settings: Settings, admin: str | None) -> Any:
-    from bordersync.keys import KeyStore
+    from bordersync.security.keys import KeyStore
 
     if not admin:
         raise SystemExit("bordersync: this action signs: give --admin")
@@ -65,7 +65,7 @@ def _unknown_crossings(doc: Any, settings: Settings) -> str | None:
 
 
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
-    from bordersync.keys import KeyStore, KeyStoreError
+    from bordersync.security.keys import KeyStore, KeyStoreError
     from streams.risk import feed
     from streams.risk.profiles import ProfileBook, ProfileError, countersign, propose
 
@@ -120,7 +120,7 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_lists(args: argparse.Namespace, settings: Settings) -> int:
-    from bordersync.keys import KeyStoreError
+    from bordersync.security.keys import KeyStoreError
     from streams.risk import feed
     from streams.risk.lists import aeo_doc, list_key, signed_list, watchlist_doc
 

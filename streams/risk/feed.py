@@ -19,7 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from bordersync.border import BorderConfig
 from bordersync.kafka import consumer_conf, producer_conf
-from bordersync.keys import KeyStore, TrustFile
+from bordersync.security.keys import KeyStore, TrustFile
 from bordersync.settings import Settings
 from streams.risk.stage import RiskSources, RiskStage
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from bordersync.events import InvalidEvent, parse_time
 from bordersync.plates import normalise_plate
-from bordersync.signing import Signer, TrustStore
+from bordersync.security.signing import Signer, TrustStore
 from streams.risk import approval
 
 LIST_PURPOSE = "risk-list"

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from bordersync.events import InvalidEvent, parse_time
-from bordersync.signing import Signer, TrustStore
+from bordersync.security.signing import Signer, TrustStore
 from streams.risk import approval
 from streams.risk.rules import RuleError, check_rule
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bordersync.border import BorderConfig, Crossing
-from bordersync.signing import TrustStore
+from bordersync.security.signing import TrustStore
 from streams.logic import dwell
 from streams.logic.model import VehicleState, epoch
 from streams.risk.assess import InForce, assess

@@ -48,7 +48,7 @@ class Finding:
     detail: str
 
 
-# --- the simulator's ground truth (producers/simulate/truth.py) ----------------------------------
+# --- the simulator's ground truth (tooling/simulate/truth.py) ----------------------------------
 
 @dataclass(frozen=True)
 class Observed:

@@ -11,9 +11,9 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 
-from bordersync import codec
 from bordersync.kafka import consumer_conf, producer_conf
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from tests.conftest import run_cli
 
 Collected = dict[str, list[Any]]

@@ -9,10 +9,10 @@ from typing import Any
 
 from bordersync.border import load_border_config
 from bordersync.settings import Settings
-from consumers.bench import journey, produce
 from consumers.readmodel import AgencyContext
 from tests.conftest import Proc, wait_for
 from tests.integration.api.support import call, start_api, token
+from tooling.bench.consumers import journey, produce
 
 AGENCY = "al-customs"
 CTX = AgencyContext.of(load_border_config(), AGENCY)

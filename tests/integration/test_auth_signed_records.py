@@ -10,14 +10,14 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import validate
 from bordersync.kafka import consumer_conf, producer_conf
-from bordersync.keys import KeyStore
 from bordersync.plates import normalise_plate
+from bordersync.security.keys import KeyStore
+from bordersync.security.signing import Rejected, Verified, sign, verify
 from bordersync.settings import Settings
-from bordersync.signing import Rejected, Verified, sign, verify
+from bordersync.wire import codec
 from tests.helpers import crossing
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bordersync import stack
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
 from consumers.api import reader_for
 from producers.sdk import Terminal
 from tests.conftest import Proc, wait_for
 from tests.integration.streams_support import Reader, pair_ids
+from tooling import stack
 
 AGENCY = "al-customs"
 PAIRS = 120

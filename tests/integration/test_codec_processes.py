@@ -12,8 +12,8 @@ from fastavro import schemaless_writer
 from bordersync.border import load_border_config
 from bordersync.events import validate
 from bordersync.kafka import producer_conf
-from bordersync.schemas import catalogue
 from bordersync.settings import Settings
+from bordersync.wire.schemas import catalogue
 from tests.conftest import run_cli
 from tests.helpers import crossing, inspection
 

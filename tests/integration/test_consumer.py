@@ -11,13 +11,13 @@ from typing import Any
 
 from bordersync.border import load_border_config
 from bordersync.settings import Settings
-from bordersync.stack import free_port
 from consumers.api import reader_for
-from consumers.bench import journey, produce, share
 from consumers.readmodel import AgencyContext, Keys, Write, plan
 from consumers.runner import CRASH_EXIT_CODE
 from consumers.sink import RedisSink, connect
 from tests.conftest import Proc, run_cli, wait_for
+from tooling.bench.consumers import journey, produce, share
+from tooling.stack import free_port
 
 AGENCY = "al-customs"
 CTX = AgencyContext.of(load_border_config(), AGENCY)

@@ -18,19 +18,19 @@ from confluent_kafka import Producer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import REGISTRY
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.kafka import producer_conf
-from bordersync.keys import KeyStore, pipeline_signer
+from bordersync.security.keys import KeyStore, pipeline_signer
+from bordersync.security.signing import PIPELINE_ADMIN, Signer, Verified, sign, verify
 from bordersync.settings import Settings
-from bordersync.signing import PIPELINE_ADMIN, Signer, Verified, sign, verify
-from consumers.bench import journey
+from bordersync.wire import codec
 from consumers.readmodel import AgencyContext, Keys
 from consumers.runner import AgencyConsumer
 from consumers.sink import connect
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing
 from tests.integration.streams_support import header_pairs, read_to_end
+from tooling.bench.consumers import journey
 
 AGENCY = "al-customs"
 PLATE = "SK7777AB"

@@ -7,8 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from bordersync import devbroker, stack
 from tests.conftest import BIN
+from tooling import devbroker, stack
 
 
 def _run(args: list[str], home: Path, timeout: float) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from bordersync import stack
 from tests.conftest import BIN, wait_for
+from tooling import stack
 
 
 def _cli(home: Path, *args: str, bport: int, rport: int) -> subprocess.CompletedProcess[str]:

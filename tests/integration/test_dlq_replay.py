@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from bordersync import codec
 from bordersync.events import parse_time
 from bordersync.kafka import admin_conf, producer_conf
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.dlq import dead_letter
 from tests.conftest import run_cli
 from tests.helpers import crossing

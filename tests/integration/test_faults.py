@@ -3,7 +3,7 @@ two stream workers and a consumer per agency on a private 3-node Kafka cluster, 
 faults break one thing each — every kind at least once: a worker, a consumer, the publishing
 terminal, a Kafka node, Redis restarted, Redis wiped, a worker paused past its session timeout.
 The checker compares the outputs, every share topic and every Redis read model with the
-simulator's truth (bordersync/soaktruth.py); a stall or a process exiting by itself fails the
+simulator's truth (tooling/soak/truth.py); a stall or a process exiting by itself fails the
 run. ``redelivered`` must be 0 for an engine that claims exactly-once (the batch engine)."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bordersync import stack
-from bordersync.faults import KINDS
 from bordersync.settings import Settings
-from bordersync.soak import EXACTLY_ONCE, private_settings, soak
+from tooling import stack
+from tooling.faults import KINDS
+from tooling.soak.run import EXACTLY_ONCE, private_settings, soak
 
 SEED, VEHICLES, FAULTS = 5, 150, 8
 # Found by this soak (2026-11-30), owned by streams/runtime*.py (docs/reliability.md, "Findings"):

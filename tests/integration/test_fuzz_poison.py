@@ -12,12 +12,12 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import validate
 from bordersync.kafka import producer_conf
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing, inspection
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from bordersync import codec, stack
-from bordersync.codec import DecodeError
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
+from bordersync.wire import codec
+from bordersync.wire.codec import DecodeError
 from producers.sdk import Terminal
 from tests.conftest import run_cli, wait_for
+from tooling import stack
 
 
 def read_event_ids(settings: Settings, expect: int, timeout: float = 30.0) -> list[str]:

@@ -35,10 +35,10 @@ from confluent_kafka import Producer
 
 from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
-from bordersync.stack import free_port
 from consumers.auth import issue_dev_token
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing, inspection
+from tooling.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "bordersync.yml"
@@ -235,7 +235,7 @@ def test_every_dashboard_query_and_alert_has_data(
     settings = make_settings(grace_seconds=2, sweep_interval_seconds=1.0)
     # Joint risk management on, with both sides' example profiles signed (as in the demo), so the
     # risk panels and rules have assessments to show.
-    from bordersync.demorisk import enable
+    from tooling.demorisk import enable
 
     settings = enable(settings)
     ports = {job: free_port() for job in ("worker", "consumer", "api", "lag", "terminal")}

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 from bordersync.settings import Settings
-from bordersync.stack import free_port
 from producers.outbox import Outbox
 from producers.publish import publish
 from tests.conftest import run_cli
 from tests.helpers import crossing
 from tests.integration.test_outbox_broker import read_event_ids
+from tooling.stack import free_port
 
 
 def test_malformed_lines_are_reported_and_good_ones_delivered(

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bordersync import codec
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing, inspection
 from tests.integration.streams_support import read_to_end

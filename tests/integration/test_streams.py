@@ -10,14 +10,15 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from bordersync import codec, stack
 from bordersync.border import load_border_config
 from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.processor import InRecord, Processor
 from tests.conftest import Proc, run_cli
 from tests.helpers import crossing, inspection
 from tests.integration.streams_support import Reader, pair_ids, produce_raw, publish, read_to_end
+from tooling import stack
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

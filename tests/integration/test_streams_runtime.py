@@ -11,9 +11,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bordersync import codec
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.engine import BatchEngine
 from streams.processor import InRecord
 from streams.runtime import run_sync

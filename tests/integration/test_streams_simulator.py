@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import validate
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
-from producers.simulate import Mess, default_start, simulate
+from bordersync.wire import codec
 from tests.conftest import Proc
 from tests.integration.streams_support import Reader, pair_ids, produce_raw
+from tooling.simulate import Mess, default_start, simulate
 
 
 def score(name: str, got: set[Any], want: set[Any]) -> tuple[float, float]:

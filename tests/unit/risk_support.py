@@ -8,7 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bordersync.signing import Signer, TrustedKey, TrustStore
+from bordersync.security.signing import Signer, TrustedKey, TrustStore
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 WATCH_KEYS = {"MK": b"m" * 32, "AL": b"a" * 32}

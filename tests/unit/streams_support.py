@@ -7,11 +7,11 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import format_time, parse_time, validate
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.processor import InRecord, Processor, partition_for
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

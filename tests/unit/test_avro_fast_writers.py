@@ -13,8 +13,8 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bordersync.avro_fast import FieldError, compile_chunk_writer, compile_writer, write_long
-from bordersync.schemas import SchemaVersion, catalogue
+from bordersync.wire.avro_fast import FieldError, compile_chunk_writer, compile_writer, write_long
+from bordersync.wire.schemas import SchemaVersion, catalogue
 
 _SCHEMA = {
     "type": "record", "name": "R", "fields": [

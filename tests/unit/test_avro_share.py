@@ -1,4 +1,4 @@
-"""Share projections stitched from the record's encoded fields (bordersync.avro_share) are the
+"""Share projections stitched from the record's encoded fields (bordersync.wire.avro_share) are the
 bytes of a full encode of every projection: codec.encode and fastavro itself."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from fastavro import schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bordersync import avro_share, codec
-from bordersync.codec import HEADER, SHARE_BRANCHES, Codec
-from bordersync.schemas import catalogue
+from bordersync.wire import avro_share, codec
+from bordersync.wire.codec import HEADER, SHARE_BRANCHES, Codec
+from bordersync.wire.schemas import catalogue
 from streams.logic.sharing import filter_fields
 
 _TEXT = st.text(min_size=1, max_size=12)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import streams.processor as processor_module
-from bordersync import avro_share, codec
-from streams import bench_processor
-from streams.bench import processor_figures
+from bordersync.wire import avro_share, codec
+from tooling.bench import processor as bench_processor
+from tooling.bench.streams import processor_figures
 
 STAGES = ("decode", "validate", "dedup_state", "encode_outputs", "encode_shares", "other")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bordersync import benchdoc
+from tooling.bench import doc as benchdoc
 
 
 def test_performance_page_matches_the_recorded_runs() -> None:
     runs = benchdoc.load_runs()
     assert runs, "record at least one run in docs/bench/"
     assert benchdoc.PAGE.read_text() == benchdoc.render(runs), (
-        "docs/performance.md is stale: python -m bordersync.benchdoc render")
+        "docs/performance.md is stale: python -m tooling.bench.doc render")
 
 
 def test_add_records_the_last_json_line_and_renders_every_known_figure(tmp_path: Path) -> None:

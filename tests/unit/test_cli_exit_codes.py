@@ -11,7 +11,7 @@ import pytest
 
 from bordersync import cli
 from bordersync.settings import Settings
-from bordersync.stack import StackError
+from tooling.stack import StackError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from bordersync.credentials import properties_text
 from bordersync.kafka import admin_conf, consumer_conf, faust_credentials, producer_conf
+from bordersync.security.credentials import properties_text
 from bordersync.settings import Settings
-from bordersync.tlsca import ensure_tls
+from tooling.tlsca import ensure_tls
 
 
 def _settings(tmp_path: Path) -> Settings:

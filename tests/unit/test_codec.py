@@ -13,11 +13,12 @@ from fastavro import schemaless_reader, schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bordersync import codec, tail
+from bordersync import tail
 from bordersync.border import load_border_config
-from bordersync.codec import DecodeError, EncodeError
 from bordersync.events import MAX_LIST, MAX_STR, InvalidEvent, validate
-from bordersync.schemas import catalogue
+from bordersync.wire import codec
+from bordersync.wire.codec import DecodeError, EncodeError
+from bordersync.wire.schemas import catalogue
 from tests.helpers import crossing, inspection
 
 BORDER = load_border_config()

@@ -1,4 +1,4 @@
-"""The compiled encoders/decoders (bordersync.avro_fast) are byte-for-byte fastavro."""
+"""The compiled encoders/decoders (bordersync.wire.avro_fast) are byte-for-byte fastavro."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bordersync.avro_fast import FieldError, compile_reader, compile_writer, read_long, write_long
-from bordersync.schemas import SchemaVersion, catalogue
+from bordersync.wire.avro_fast import FieldError, compile_reader, compile_writer, read_long, write_long
+from bordersync.wire.schemas import SchemaVersion, catalogue
 
 VERSIONS = catalogue().all_versions()
 

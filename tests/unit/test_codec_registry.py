@@ -25,14 +25,14 @@ from urllib.parse import unquote, urlparse
 import pytest
 from fastavro import parse_schema, schemaless_writer
 
-from bordersync import codec
 from bordersync.border import load_border_config
-from bordersync.codec import Codec, DecodeError, EncodeError
-from bordersync.compat import can_read
 from bordersync.events import validate
-from bordersync.registry import Registry
-from bordersync.schemas import catalogue
 from bordersync.settings import Settings
+from bordersync.wire import codec
+from bordersync.wire.codec import Codec, DecodeError, EncodeError
+from bordersync.wire.compat import can_read
+from bordersync.wire.registry import Registry
+from bordersync.wire.schemas import catalogue
 from tests.helpers import crossing
 
 BORDER = load_border_config()

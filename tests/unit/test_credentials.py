@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bordersync import acl
 from bordersync.border import load_border_config
 from bordersync.cli import main
-from bordersync.credentials import CredentialStore
 from bordersync.endpoints import read_properties
-from bordersync.tlsca import ensure_tls
+from bordersync.security import acl
+from bordersync.security.credentials import CredentialStore
+from tooling.tlsca import ensure_tls
 
 BORDER = load_border_config()
 
@@ -97,7 +97,7 @@ def test_dev_ca_keys_are_owner_only(tmp_path: Path) -> None:
 
 
 def test_redis_prefix_is_the_read_models_key_prefix() -> None:
-    from bordersync.credentials import redis_prefix
+    from bordersync.security.credentials import redis_prefix
     from bordersync.settings import Settings
     from consumers.readmodel import Keys
 

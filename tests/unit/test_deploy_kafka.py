@@ -91,7 +91,7 @@ def test_committed_acls_script_is_the_generated_one() -> None:
 
 
 def test_security_doc_principal_table_is_the_generated_one() -> None:
-    from bordersync.acl import markdown_table
+    from bordersync.security.acl import markdown_table
 
     doc = (ROOT / "docs" / "security.md").read_text()
     assert markdown_table(load_border_config(), PREFIX) in doc

@@ -42,7 +42,7 @@ def test_dead_letters_carry_kip_1034_headers_and_our_stage() -> None:
     assert (h["dlq.error"], h["dlq.stage"], h["dlq.source.topic"]) == (
         b"offset 7: bad", b"validate", b"raw")
     assert dict(_letter(stage="decode").headers)["__streams.errors.exception"] == \
-        b"bordersync.codec.DecodeError"
+        b"bordersync.wire.codec.DecodeError"
 
 
 def test_replay_reads_new_names_and_strips_every_dlq_header() -> None:

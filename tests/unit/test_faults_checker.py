@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from bordersync.faults import KINDS, WORKERS, Observed, check, converged, plan_faults, schedule_seconds
+from tooling.faults import KINDS, WORKERS, Observed, check, converged, plan_faults, schedule_seconds
 
 TRUTH: dict[str, Any] = {
     "forwarded": {"crossings": 3, "inspections": 1},

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bordersync import codec
 from bordersync.border import load_border_config
-from bordersync.codec import DecodeError
 from bordersync.events import validate
+from bordersync.wire import codec
+from bordersync.wire.codec import DecodeError
 from tests.helpers import crossing, inspection
 from tests.unit.fuzzing import SEEDS, fuzz
 

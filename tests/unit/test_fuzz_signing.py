@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bordersync.signing import (
+from bordersync.security.signing import (
     SIG_HEADERS,
     Rejected,
     Signer,

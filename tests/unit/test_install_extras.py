@@ -61,7 +61,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split('.')[0] in {blocked!r}:
             raise ImportError('a terminal must not import ' + name)
 sys.meta_path.insert(0, Block())
-import producers.sdk, producers.outbox, producers.sender, producers.simulate
+import producers.sdk, producers.outbox, producers.sender, tooling.simulate
 from bordersync.cli import main
 for args in (['publish', '--help'], ['outbox', '--help'], ['simulate', '--help']):
     try:

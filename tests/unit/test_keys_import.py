@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bordersync.cli import main
-from bordersync.keys import KeyStore
-from bordersync.signing import TrustStore
+from bordersync.security.keys import KeyStore
+from bordersync.security.signing import TrustStore
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -17,10 +17,10 @@ MAX_LINES = 400
 # table, and the risk measurement runs the simulator's risk scenario. Moving both into a tooling
 # package of their own is the open part of issue #14.
 ALLOWED = {
-    ("producers.simulate.truth", "streams.rules"),
-    ("producers.simulate.truth", "streams.rules.base"),
-    ("producers.simulate.risk", "streams.risk"),
-    ("streams.risk.measure", "producers.simulate"),
+    ("tooling.simulate.truth", "streams.rules"),
+    ("tooling.simulate.truth", "streams.rules.base"),
+    ("tooling.simulate.risk", "streams.risk"),
+    ("tooling.riskmeasure", "tooling.simulate"),
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from producers.simulate import Mess, Simulation, simulate
 from tests.unit.streams_support import Harness
+from tooling.simulate import Mess, Simulation, simulate
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from bordersync import codec
 from bordersync.events import InvalidEvent
-from bordersync.keys import KeyStore, KeyStoreError
+from bordersync.security.keys import KeyStore, KeyStoreError
+from bordersync.security.signing import Rejected, Verified, verify
 from bordersync.settings import Settings
-from bordersync.signing import Rejected, Verified, verify
+from bordersync.wire import codec
 from producers.outbox import Outbox, OutboxBusy, OutboxFull, OutboxRecord
 from producers.sdk import Terminal
 from tests.helpers import crossing

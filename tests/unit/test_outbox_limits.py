@@ -42,7 +42,7 @@ def test_list_over_its_encoded_size_is_rejected_naming_the_field() -> None:
 
 
 def test_largest_valid_event_stays_far_below_the_broker_limit() -> None:
-    from bordersync import codec
+    from bordersync.wire import codec
 
     event = validate(crossing(seals=["S" * MAX_STR] * 64, container_ids=["C" * MAX_STR] * 64,
                               declaration_ref="D" * MAX_STR, trailer_plate="T" * MAX_STR), BORDER)

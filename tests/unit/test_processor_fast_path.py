@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from bordersync import codec
-from bordersync.benchload import event_pair
 from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.processor import BatchResult, InRecord, Processor, _Batch, partition_for
+from tooling.bench.load import event_pair
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123_456, tzinfo=UTC)
 

@@ -12,10 +12,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bordersync import codec
 from bordersync.events import parse_time
 from bordersync.plates import normalise_plate
-from bordersync.signing import Signer, TrustedKey, TrustStore, sign
+from bordersync.security.signing import Signer, TrustedKey, TrustStore, sign
+from bordersync.wire import codec
 from streams.processor import REKEY_HEADER, InRecord, OutRecord, partition_for
 from streams.verify import SIGNED_KEY_HEADER, RecordVerifier
 from tests.helpers import crossing

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from bordersync.security.signing import TrustStore
 from bordersync.settings import Settings
-from bordersync.signing import TrustStore
 from streams.verify import RecordVerifier
 from tests.unit.streams_support import T0
 from tests.unit.test_processor_signatures import MK, TRUST, dead, signed

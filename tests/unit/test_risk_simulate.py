@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from bordersync.border import load_border_config
 from bordersync.events import validate
 from bordersync.plates import normalise_plate
-from producers.simulate.risk import simulate_risk
-from streams.risk.measure import measure
+from tooling.riskmeasure import measure
+from tooling.simulate.risk import simulate_risk
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -8,11 +8,11 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import parse_time
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.processor import InRecord, Processor, partition_for
 from streams.risk.lists import aeo_doc, list_key, signed_list, watchlist_doc
 from streams.risk.profiles import countersign, propose

@@ -9,11 +9,11 @@ from typing import Any
 from bordersync.border import load_border_config
 from bordersync.events import format_time, parse_time
 from bordersync.plates import normalise_plate
-from producers.simulate import simulate
 from streams.rules import expected_alerts
 from streams.rules.base import Observed, OracleView
 from tests.helpers import crossing
 from tests.unit.streams_support import Harness, at
+from tooling.simulate import simulate
 
 TYPE = "IMPOSSIBLE_TRANSIT"
 BORDER = load_border_config()

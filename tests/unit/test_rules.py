@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bordersync.schemas import catalogue
-from producers.simulate import simulate
-from producers.simulate.truth import DISCREPANCY_FIELDS
+from bordersync.wire.schemas import catalogue
 from streams.logic import alerts, discrepancies, sharing
 from streams.rules import ALERT_RULES, FIELD_RULES, RULES, Trigger, alert_types, at
 from streams.rules.docs import stale
+from tooling.simulate import simulate
+from tooling.simulate.truth import DISCREPANCY_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from bordersync import cli
-from bordersync.compat import can_read
 from bordersync.events import DIRECTIONS, INSPECTION_TYPES, RESULTS, VEHICLE_TYPES
-from bordersync.evolution import check, write_golden
-from bordersync.schemas import (
+from bordersync.wire.compat import can_read
+from bordersync.wire.evolution import check, write_golden
+from bordersync.wire.schemas import (
     STREAM_FAMILIES,
     SchemaCatalogueError,
     catalogue,
@@ -92,8 +92,8 @@ def test_fingerprint_ids_fold_the_crc64() -> None:
 
 def test_wheel_layout_is_found(tmp_path: Path) -> None:
     build = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
-    assert build["targets"]["wheel"]["force-include"]["avro"] == "bordersync/avro_schemas"
-    packaged = tmp_path / "bordersync" / "avro_schemas"
+    assert build["targets"]["wheel"]["force-include"]["avro"] == "bordersync/wire/avro_schemas"
+    packaged = tmp_path / "bordersync" / "wire" / "avro_schemas"
     shutil.copytree(ROOT / "avro", packaged)
     cat = load_catalogue(packaged)
     assert {v.schema_id for v in cat.all_versions()} == set(catalogue().by_id)
@@ -196,7 +196,7 @@ def test_compatible_v2_needs_its_own_golden_records(tmp_path: Path) -> None:
     assert check(cat).problems == [
         f"alert v{new}: no golden records ({root}/golden/alert/v{new}.json)"]
     v1 = json.loads((root / "golden" / "alert" / "v1.json").read_text())
-    from bordersync.codec import Codec
+    from bordersync.wire.codec import Codec
 
     old = Codec(load_catalogue(ROOT / "avro")).decode(
         "alerts", bytes.fromhex("00") + cat.families["alert"][0].schema_id.to_bytes(4, "big")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import validate
 from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.processor import InRecord, Processor
 from tests.helpers import crossing
 

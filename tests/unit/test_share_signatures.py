@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bordersync import codec
 from bordersync.border import load_border_config
 from bordersync.events import validate
-from bordersync.keys import KeyStore, pipeline_signer
-from bordersync.settings import Settings
-from bordersync.signing import (
+from bordersync.security.keys import KeyStore, pipeline_signer
+from bordersync.security.signing import (
     PIPELINE_ADMIN,
     Rejected,
     Signer,
@@ -26,6 +24,8 @@ from bordersync.signing import (
     parse_kid,
     sign,
 )
+from bordersync.settings import Settings
+from bordersync.wire import codec
 from streams.processor import InRecord, Processor
 from tests.helpers import crossing
 

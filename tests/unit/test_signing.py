@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bordersync.keys import KeyStore, KeyStoreError
-from bordersync.signing import (
+from bordersync.security.keys import KeyStore, KeyStoreError
+from bordersync.security.signing import (
     HEADER_ALG,
     HEADER_KID,
     HEADER_SIG,

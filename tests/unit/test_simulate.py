@@ -13,9 +13,9 @@ from bordersync.border import load_border_config
 from bordersync.events import InvalidEvent, parse_time, validate
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
-from producers.simulate import Mess, Simulation, default_start, simulate
-from producers.simulate.truth import discrepancy_fields
 from streams.rules import alert_types
+from tooling.simulate import Mess, Simulation, default_start, simulate
+from tooling.simulate.truth import discrepancy_fields
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 BORDER = load_border_config()

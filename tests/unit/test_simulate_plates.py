@@ -8,8 +8,8 @@ import re
 import pytest
 
 from bordersync.plates import normalise_plate
-from producers.simulate import cargo
-from producers.simulate.plates import (
+from tooling.simulate import cargo
+from tooling.simulate.plates import (
     BG_LETTERS,
     GREEK_LATIN,
     cyrillicise,

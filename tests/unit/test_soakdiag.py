@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bordersync.faults import Observed, missing
-from bordersync.soakdiag import last_assignment
+from tooling.faults import Observed, missing
+from tooling.soak.diag import last_assignment
 
 FAUST_LOG = """\
 [2026-11-26 01:15:36,780] [7361] [INFO] Setting newly assigned partitions

@@ -1,4 +1,4 @@
-"""The soak's truth per agency (bordersync/soaktruth.py): what each agency must hold by its
+"""The soak's truth per agency (tooling/soak/truth.py): what each agency must hold by its
 agreement, and how a share topic or read model that differs from it is counted."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bordersync.border import load_border_config
-from bordersync.soaktruth import Holding, agreements, compare, complete, expected
+from tooling.soak.truth import Holding, agreements, compare, complete, expected
 
 BORDER = load_border_config()
 AGENCIES = ("al-customs", "mk-border-police", "rs-customs")

@@ -154,7 +154,7 @@ def test_an_inspection_without_a_crossing_yet_yields_no_fact_until_the_crossing_
 
 
 def test_simulated_traffic_exit_dwell_matches_ground_truth() -> None:
-    from producers.simulate import simulate
+    from tooling.simulate import simulate
 
     start = T0 - timedelta(days=1)
     sim = simulate(seed=5, vehicles=600, start=start)

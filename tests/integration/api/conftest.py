@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from bordersync import stack
 from bordersync.settings import Settings
+from tooling import stack
 
 
 @pytest.fixture(scope="session")

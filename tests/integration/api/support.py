@@ -21,11 +21,11 @@ from typing import Any
 from bordersync.border import load_border_config
 from bordersync.settings import Settings
 from consumers.auth import SCOPE_AUDIT, SCOPE_LOOKUP, issue_dev_token
-from consumers.bench import ShareRecord
-from consumers.bench import share as share_record
 from consumers.readmodel import AgencyContext, Keys, Write, plan
 from consumers.sink import RedisSink, connect
 from tests.conftest import Proc, wait_for
+from tooling.bench.consumers import ShareRecord
+from tooling.bench.consumers import share as share_record
 
 AGENCY = "al-customs"
 OTHER = "mk-customs"
@@ -58,7 +58,7 @@ def risk(ctx: AgencyContext, plate: str, tag: str, exit_time: datetime, *,
          stage: str = "PRE_ARRIVAL", channel: str = "RED", hits: list[dict[str, Any]] | None = None,
          summary: str | None = None, operator: str | None = None) -> ShareRecord:
     """The ``risk`` share record (avro/risk/v1.avsc) of the EXIT ``<tag>-x`` of
-    ``consumers.bench.journey`` (PRE_ARRIVAL, by the other side) or of its ENTRY ``<tag>-n``
+    ``tooling.bench.consumers.journey`` (PRE_ARRIVAL, by the other side) or of its ENTRY ``<tag>-n``
     (ENTRY, by ``ctx``'s side, 12 minutes later)."""
     border = load_border_config()
     crossing = next(c for c in border.crossings if c.id in ctx.crossings)

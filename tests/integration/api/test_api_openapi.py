@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bordersync.settings import Settings
-from consumers.bench import journey
 from tests.conftest import ROOT, Proc
 from tests.integration.api.support import CTX, OTHER, call, risk, seed, start_api, token
+from tooling.bench.consumers import journey
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 MAX_EXAMPLES = os.environ.get("BORDERSYNC_FUZZ_EXAMPLES", "25")

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bordersync.settings import Settings
-from consumers.bench import journey
 from tests.conftest import Proc, run_cli
 from tests.integration.api.support import AGENCY, CTX, call, risk, seed, start_api, token
+from tooling.bench.consumers import journey
 
 
 def test_vehicle_view_enroute_and_lookup_carry_the_risk_assessments(

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from bordersync.settings import Settings
 from consumers import paging
-from consumers.bench import journey
 from tests.conftest import Proc, run_cli
 from tests.integration.api.support import (
     AGENCY,
@@ -24,6 +23,7 @@ from tests.integration.api.support import (
     tls_call,
     token,
 )
+from tooling.bench.consumers import journey
 
 DATA_PATHS = ["/v1/info", "/v1/vehicles/SK1234AB", "/v1/alerts", "/v1/enroute", "/v1/audit",
               "/info", "/vehicles/SK1234AB", "/alerts", "/enroute"]

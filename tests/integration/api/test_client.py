@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bordersync.settings import Settings
-from consumers.bench import journey
 from consumers.client import AgencyClient, ApiError
 from tests.conftest import Proc
 from tests.integration.api.support import AGENCY, CTX, OTHER, make_pki, seed, start_api, token
+from tooling.bench.consumers import journey
 
 CROSSING = "kjafasan-qafe-thane"
 

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from bordersync.settings import Settings
-from consumers.apidemo import DEMO_OFFICER, start_officer_page
 from tests.integration.api.support import AGENCY, call
+from tooling.apidemo import DEMO_OFFICER, start_officer_page
 
 
 def test_demo_prints_a_signed_in_officer_page_link_that_works(

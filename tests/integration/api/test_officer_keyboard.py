@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 
 from bordersync.settings import Settings
-from consumers.bench import journey
 from tests.conftest import Proc
 from tests.integration.api.cdp import Browser, launch
 from tests.integration.api.support import CTX, seed, start_api, token
+from tooling.bench.consumers import journey
 
 ACTIVE = "document.activeElement"
 

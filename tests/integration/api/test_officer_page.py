@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bordersync.settings import Settings
-from consumers.bench import journey
 from tests.conftest import ROOT, Proc
 from tests.integration.api.support import CTX, risk, seed, start_api, token
+from tooling.bench.consumers import journey
 
 CHROMIUM = "/usr/bin/chromium"
 SCREEN = "--window-size=1366,768"

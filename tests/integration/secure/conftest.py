@@ -1,6 +1,6 @@
 """One secured broker for every secure test: ``bordersync dev up --secure`` once per session.
 
-TLS + SASL/SCRAM listeners only, every principal of ``bordersync.acl`` with its own password and
+TLS + SASL/SCRAM listeners only, every principal of ``bordersync.security.acl`` with its own password and
 the generated ACLs for two topic prefixes (the Faust engine's and the batch engine's tests each
 own one, so their stream groups and changelogs never meet). Tests act as a principal by handing
 processes that principal's properties file (``BORDERSYNC_CLIENT_PROPERTIES``), as a deployment
@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 import redis
 
-from bordersync import acl, stack
 from bordersync.border import load_border_config
-from bordersync.credentials import CredentialStore, admin_client
 from bordersync.endpoints import read_properties
+from bordersync.security import acl
+from bordersync.security.credentials import CredentialStore, admin_client
 from bordersync.settings import Settings
 from bordersync.topics import create_topics
 from tests.conftest import BIN
+from tooling import stack
 
 # The Faust flow's (and `dev up`'s), the batch engine flow's, the allow/deny matrix's.
 PREFIXES = ("bordersync.", "sbatch.", "smatrix.")

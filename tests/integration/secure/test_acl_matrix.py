@@ -2,7 +2,7 @@
 nothing else — checked by real clients, not by comparing text.
 
 For each principal and every catalogue topic, a produce and a fetch are tried and compared with
-what ``bordersync.acl.rules`` grants (the admin, a super user, may do everything). Groups,
+what ``bordersync.security.acl.rules`` grants (the admin, a super user, may do everything). Groups,
 transactional ids and cluster operations are checked for the principals they concern.
 """
 
@@ -17,10 +17,10 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from bordersync import acl
 from bordersync.border import load_border_config
 from bordersync.catalogue import all_topics
 from bordersync.endpoints import read_properties
+from bordersync.security import acl
 from tests.integration.secure.conftest import PREFIXES, SecureStack
 
 PREFIX = PREFIXES[2]

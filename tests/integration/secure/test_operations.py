@@ -14,10 +14,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from bordersync import acl
 from bordersync.border import load_border_config
-from bordersync.credentials import admin_client
 from bordersync.endpoints import read_properties
+from bordersync.security import acl
+from bordersync.security.credentials import admin_client
 from tests.conftest import run_cli, wait_for
 from tests.integration.secure.conftest import PREFIXES, SecureStack
 

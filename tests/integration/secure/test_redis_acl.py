@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from bordersync import acl
+from bordersync.security import acl
 from consumers.readmodel import Keys, Write
 from consumers.sink import RedisSink
 from tests.integration.secure.conftest import SecureStack

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bordersync import acl
+from bordersync.security import acl
 from bordersync.settings import Settings
 from tests.conftest import Proc, run_cli, wait_for
 from tests.helpers import crossing
@@ -113,10 +113,10 @@ def test_production_profile_end_to_end_over_sasl_ssl(
     than the dedup TTL are dead-lettered."""
     from confluent_kafka import Producer
 
-    from bordersync import codec
     from bordersync.border import load_border_config
     from bordersync.events import validate
     from bordersync.kafka import producer_conf
+    from bordersync.wire import codec
 
     def as_(name: str, home: str) -> Settings:
         path = tmp_path / home

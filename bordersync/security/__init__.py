@@ -1,0 +1,1 @@
+"""Security: record signing and key stores, ACLs, client credentials, and their commands."""

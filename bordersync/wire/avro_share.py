@@ -1,0 +1,215 @@
+"""A record and its share projections from one encoding of the record's fields.
+
+Why: a share record (avro/share/v1.avsc) carries the same fields as the record it projects, each
+as ``["null", T]``. Encoding every projection in full cost more than everything else the stream
+processor does; here each field of the record is encoded once (``compile_chunk_writer``) and a
+projection is stitched from those chunks: ``0x02 + chunk`` for an agreed field whose record type
+is ``T``, the chunk itself when the record's type is already ``["null", T]``, ``0x00`` for the
+rest. Built only when the two schemas line up field by field (checked once, structurally);
+otherwise ``build`` returns None and the codec encodes every projection in full. The bytes are
+those of ``Codec.encode`` (tested against it and against fastavro).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+from bordersync.wire.avro_fast import ChunkWriter, compile_chunk_writer, compile_writer, write_long
+
+Groups = Sequence[tuple[Sequence[str], Sequence[str]]]  # (agreed fields, agencies) per group
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+_NULL, _SOME = b"\x00", b"\x02"
+_SHARE_HEAD = [("stream", "string"), ("agency", "string"),
+               ("shared_at", ("long", "timestamp-millis")), ("fields", ("array", "string"))]
+
+
+class _Mismatch(Exception):
+    pass
+
+
+class _Shapes:
+    """What decides a type's encoding, named types inlined: equal shapes, equal bytes."""
+
+    def __init__(self, schema: Any) -> None:
+        self.named: dict[str, Any] = {}
+        self._collect(schema, "")
+
+    @staticmethod
+    def _full(name: str, ns: str) -> str:
+        return name if "." in name or not ns else f"{ns}.{name}"
+
+    def _collect(self, schema: Any, ns: str) -> None:
+        if isinstance(schema, list):
+            for branch in schema:
+                self._collect(branch, ns)
+        elif isinstance(schema, dict):
+            kind = schema.get("type")
+            if kind in ("record", "enum", "fixed"):
+                full = self._full(schema["name"], schema.get("namespace", ns))
+                self.named[full] = schema
+                ns = full.rpartition(".")[0]
+            for f in schema.get("fields", []):
+                self._collect(f["type"], ns)
+            for key in ("items", "values"):
+                if key in schema:
+                    self._collect(schema[key], ns)
+
+    def of(self, schema: Any, ns: str, seen: tuple[str, ...] = ()) -> Any:
+        if isinstance(schema, str):
+            if schema in _PRIMITIVES:
+                return schema
+            for full in (self._full(schema, ns), schema):
+                if full in self.named:
+                    return ("ref", full) if full in seen else self.of(self.named[full], ns, seen)
+            raise _Mismatch(f"unknown type {schema!r}")
+        if isinstance(schema, list):
+            return ("union", *(self.of(b, ns, seen) for b in schema))
+        kind = schema["type"]
+        if "logicalType" in schema:
+            return (kind, schema["logicalType"])
+        if kind == "array":
+            return ("array", self.of(schema["items"], ns, seen))
+        if kind == "enum":
+            return ("enum", *schema["symbols"])
+        if kind == "record":
+            full = self._full(schema["name"], schema.get("namespace", ns))
+            inner = full.rpartition(".")[0]
+            return ("record", *((f["name"], self.of(f["type"], inner, (*seen, full)),
+                                 json.dumps(f.get("default", "<none>"), sort_keys=True))
+                                for f in schema["fields"]))
+        if kind in _PRIMITIVES:
+            return kind
+        raise _Mismatch(f"type {kind!r}")
+
+
+class SharedEncoder:
+    """Encodes a stream's record and, per group of agencies, its share projections."""
+
+    def __init__(self, stream: str, record_header: bytes, record_schema: Any, share_header: bytes,
+                 share_schema: Any, branch: str) -> None:
+        chunks = compile_chunk_writer(record_schema)
+        if chunks is None or compile_writer(share_schema) is None:
+            raise _Mismatch("not compilable")
+        self._chunks: ChunkWriter = chunks
+        self._record_header = record_header
+        self._prefix = share_header + _string(stream)
+        fields = record_schema["fields"]
+        self._names = [f["name"] for f in fields]
+        self._allowed = frozenset(self._names)
+        self._required = frozenset(f["name"] for f in fields if "default" not in f)
+        self._optional = tuple(f["name"] for f in fields if "default" in f)
+        self._wrap, self._union_index = _line_up(record_schema, share_schema, branch)
+        self._plans: dict[tuple[Sequence[str], tuple[bool, ...]],
+                          tuple[bytes, Callable[[list[bytes]], Sequence[bytes]]]] = {}
+        self._agencies: dict[str, bytes] = {}
+        timestamp = compile_writer({"type": "long", "logicalType": "timestamp-millis"})
+        assert timestamp is not None
+        self._timestamp = timestamp
+        self._at: Any = None
+        self._at_bytes = b""
+
+    def encode(self, record: dict[str, Any], groups: Groups,
+               shared_at: Any) -> tuple[bytes, list[list[bytes]]] | None:
+        """The record's bytes and, per group, one share record per agency; None when the record
+        does not fit (the caller's full encode then raises the error that names the field)."""
+        if not record.keys() <= self._allowed:
+            return None
+        try:
+            chunks = self._chunks(record)
+            if shared_at is not self._at:
+                self._at_bytes, self._at = self._timestamp(shared_at), shared_at
+        except Exception:
+            return None
+        value = self._record_header + b"".join(chunks)
+        chunks.append(_NULL)
+        chunks.append(_SOME)
+        signature = tuple(map(record.__contains__, self._optional))
+        head, at, agency_bytes = self._prefix, self._at_bytes, self._agencies
+        copies = []
+        for agreed, agencies in groups:
+            plan = self._plans.get((agreed, signature)) or self._plan(agreed, signature)
+            body = plan[0] + b"".join(plan[1](chunks))
+            copies.append([b"".join((head, agency_bytes.get(a) or self._agency(a), at, body))
+                           for a in agencies])
+        return value, copies
+
+    def _agency(self, agency: str) -> bytes:
+        encoded = self._agencies[agency] = _string(agency)
+        return encoded
+
+    def _plan(self, agreed: Sequence[str], signature: tuple[bool, ...]
+              ) -> tuple[bytes, Callable[[list[bytes]], Sequence[bytes]]]:
+        present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
+        shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
+        names = ([write_long(len(shared)), *map(_string, shared), _NULL] if shared else [_NULL])
+        null, some = len(self._names), len(self._names) + 1
+        picks: list[int] = []
+        for i, name in enumerate(self._names):
+            if name not in shared:
+                picks.append(null)
+            elif self._wrap[i]:
+                picks += (some, i)
+            else:
+                picks.append(i)
+        pick = itemgetter(*picks) if len(picks) > 1 else (lambda c: [c[picks[0]]])
+        plan = (b"".join(names) + self._union_index, pick)
+        self._plans[(agreed, signature)] = plan
+        return plan
+
+
+def _line_up(record_schema: Any, share_schema: Any, branch: str) -> tuple[list[bool], bytes]:
+    """Per field, whether the share needs a union index before the record's chunk (the record's
+    type is T) or not (already ``["null", T]``); and the branch's union index."""
+    shares = _Shapes(share_schema)
+    records = _Shapes(record_schema)
+    ns = share_schema.get("namespace", "")
+    head = share_schema["fields"]
+    got = [(f["name"], shares.of(f["type"], ns)) for f in head[:4]]
+    if got != _SHARE_HEAD or len(head) != 5 or head[4]["name"] != "record":
+        raise _Mismatch("share record head")
+    union = head[4]["type"]
+    names = [shares._full(b["name"], b.get("namespace", ns)) if isinstance(b, dict) else b
+             for b in union]
+    if branch not in names:
+        raise _Mismatch(f"no branch {branch}")
+    index = names.index(branch)
+    branch_fields = shares.named[branch]["fields"]
+    fields = record_schema["fields"]
+    if [f["name"] for f in branch_fields] != [f["name"] for f in fields]:
+        raise _Mismatch("field names or order")
+    record_ns = record_schema.get("namespace", "")
+    branch_ns = branch.rpartition(".")[0]
+    wrap = []
+    for out, share in zip(fields, branch_fields, strict=True):
+        kind = share["type"]
+        if not (isinstance(kind, list) and len(kind) == 2 and kind[0] == "null"
+                and share.get("default", "") is None):
+            raise _Mismatch(f"{share['name']}: not an optional field")
+        want_shape = shares.of(kind[1], branch_ns)
+        out_type = out["type"]
+        if isinstance(out_type, list) and len(out_type) == 2 and out_type[0] == "null":
+            if records.of(out_type[1], record_ns) != want_shape:
+                raise _Mismatch(f"{out['name']}: types differ")
+            wrap.append(False)
+        elif records.of(out_type, record_ns) == want_shape:
+            wrap.append(True)
+        else:
+            raise _Mismatch(f"{out['name']}: types differ")
+    return wrap, write_long(index)
+
+
+def build(stream: str, record_header: bytes, record_schema: Any, share_header: bytes,
+          share_schema: Any, branch: str) -> SharedEncoder | None:
+    try:
+        return SharedEncoder(stream, record_header, record_schema, share_header, share_schema,
+                             branch)
+    except (_Mismatch, KeyError, TypeError, AttributeError):  # any schema we did not foresee
+        return None
+
+
+def _string(value: str) -> bytes:
+    data = value.encode()
+    return write_long(len(data)) + data
