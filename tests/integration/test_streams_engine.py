@@ -1,18 +1,19 @@
 """The batch engine (BORDERSYNC_STREAM_ENGINE=batch) passes the same worker-level tests as the
-default Faust engine: end to end, restart with state recovery, two workers sharing the load, and the
-UNMATCHED timer with statistics windows."""
+default Faust engine: end to end, restart with state recovery, two workers sharing the load, the
+UNMATCHED timer with statistics windows, and joint risk management."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bordersync.settings import Settings
 from tests.conftest import Proc
 from tests.helpers import crossing
-from tests.integration import test_streams, test_streams_workers
+from tests.integration import test_risk_pipeline, test_streams, test_streams_workers
 from tests.integration.streams_support import Reader, publish
 
 
@@ -63,3 +64,12 @@ def test_batch_engine_sweeps_vehicles_restored_after_a_restart(
     finally:
         reader.close()
     assert [a["event_ids"] for a in got["alerts"]] == [["lonely"]]
+
+
+def test_batch_engine_runs_the_risk_stage(make_settings: Callable[..., Settings],
+                                          spawn: Callable[..., Proc], tmp_path: Path) -> None:
+    # Regression: the batch engine built its Processor without ``risk_stage(settings, border)``,
+    # so with BORDERSYNC_RISK_ENABLED it assessed nothing (no ``risk`` records, no pre-arrival
+    # shares) while the Faust engine did. Both now build it in the shared streams/runtime.py.
+    test_risk_pipeline.test_signed_profiles_watchlist_and_pre_arrival_sharing(
+        lambda **kw: make_settings(stream_engine="batch", **kw), spawn, tmp_path)
