@@ -58,10 +58,7 @@ class InRecord:
     topic: str
     partition: int
     offset: int
-    # The record's Kafka timestamp (ms since the epoch), for the dead letter's header: a DLQ
-    # record's own timestamp is when it was dead-lettered (``dlq replay --since`` reads it).
-    # -1 = unknown (Kafka's NO_TIMESTAMP): records built outside a consumer (tests, bench).
-    timestamp: int = -1
+    timestamp: int = -1  # Kafka's, ms; -1 unknown. For the DLQ's header (why: streams/dlq.py)
 
 
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
