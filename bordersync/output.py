@@ -40,3 +40,19 @@ def emit(rows: Iterable[Any], output: str | None, table: Callable[[Any], str],
     stream = out or sys.stdout
     for row in rows:
         print(json_line(row) if output == "json" else table(row), file=stream, flush=True)
+
+
+def pairs(row: dict[str, Any]) -> str:
+    """``-o table`` for a flat record (a summary, a status): ``name=value`` pairs on one line."""
+    return "  ".join(f"{name}={value}" for name, value in row.items())
+
+
+def summary(output: str | None, record: dict[str, Any], legacy: str, *,
+            stdout: bool = True) -> None:
+    """A command's closing summary. Without ``-o`` it is written as it always was: ``legacy`` on
+    stderr, where scripts read it. With ``-o`` it is the command's report, so it goes to stdout in
+    that format, unless stdout already carries the command's data (``simulate --out -``)."""
+    if output is None:
+        print(legacy, file=sys.stderr, flush=True)
+    else:
+        emit([record], output, pairs, out=sys.stdout if stdout else sys.stderr)

@@ -6,25 +6,26 @@ partners use ``GET /v1/audit`` or ``consumers.client.AgencyClient.audit``.
 
 from __future__ import annotations
 
-import json
 import sys
 
 import redis
 
+from bordersync.output import emit, pairs
 from bordersync.settings import Settings
 from consumers.audit import AuditLog
 from consumers.readmodel import Keys
 from consumers.sink import connect
 
 
-def export_audit(settings: Settings, agency: str) -> int:
+def export_audit(settings: Settings, agency: str, output: str = "json") -> int:
+    """The agency's audit log, oldest first: JSON lines (``-o json``, the default, as it always
+    printed) or ``name=value`` lines (``-o table``)."""
     log = AuditLog(connect(settings), Keys.of(settings, agency), settings.api_audit_max_entries)
     cursor: str | None = None
     try:
         while True:
             entries, cursor = log.page(cursor, 500)
-            for entry in entries:
-                print(json.dumps(entry, ensure_ascii=False))
+            emit(entries, output, pairs)
             if cursor is None:
                 return 0
     except redis.RedisError as exc:

@@ -131,7 +131,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "audit":
         from consumers.apicli import export_audit
 
-        return export_audit(settings, agency)
+        return export_audit(settings, agency, args.output or "json")
     from consumers.api import serve
 
     return serve(settings, agency, args.port if args.port is not None else settings.api_port)
@@ -156,3 +156,4 @@ def register(add: AddCommand) -> None:
     p.add_argument("--ttl", type=int, default=12 * 3600, help="token: lifetime in seconds")
     p.add_argument("--agency", help="default: BORDERSYNC_AGENCY, else the first configured agency")
     p.add_argument("--port", type=int, help="default: BORDERSYNC_API_PORT (8088); 0 = any free")
+    add_output(p, "audit: name=value pairs per entry", default="json")

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bordersync.cliapi import AddCommand
-from bordersync.output import add_output, emit
+from bordersync.output import add_output, emit, pairs
+from bordersync.output import summary as report_summary
 from bordersync.settings import Settings
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         "delivered": drain.delivered if drain else 0,
         "queued": drain.remaining if drain else 0,
     }
-    print(json.dumps(summary), file=sys.stderr)
+    # Without -o the contract's JSON line on stderr; with -o the report on stdout.
+    report_summary(args.output, summary, json.dumps(summary))
     if drain and drain.remaining and served:
         print(f"# {drain.remaining} events in the outbox; the running sender delivers them",
               file=sys.stderr)
@@ -82,11 +84,6 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
               "accepted; publish them again once the broker is reachable", file=sys.stderr)
         return 1
     return 2 if report.rejected else 0
-
-
-def _pairs(row: dict[str, object]) -> str:
-    """``-o table`` for the outbox's reports: one line of ``name=value`` per record."""
-    return "  ".join(f"{name}={value}" for name, value in row.items())
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -120,24 +117,24 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
                 "poisoned": len(outbox.poisoned()),
                 "last_error": error[0] if error else None,
                 "last_error_at": format_time(datetime.fromtimestamp(error[1], UTC)) if error else None,
-            }], output, _pairs)
+            }], output, pairs)
             return 0
         if args.action == "poisoned":
             emit(({"seq": row.seq, "event_id": row.event_id, "bytes": row.size, "error": row.error,
                    "accepted_at": format_time(datetime.fromtimestamp(row.accepted_at, UTC)),
                    "poisoned_at": format_time(datetime.fromtimestamp(row.poisoned_at, UTC))}
-                  for row in outbox.poisoned()), output, _pairs)
+                  for row in outbox.poisoned()), output, pairs)
             return 0
         if args.action == "requeue":
             moved = outbox.requeue(args.seq or None)
-            emit([{"requeued": moved, "depth": outbox.refresh_depth()}], output, _pairs)
+            emit([{"requeued": moved, "depth": outbox.refresh_depth()}], output, pairs)
             return 0
         stats = deliver_all(outbox, settings, args.terminal, args.timeout)
     finally:
         outbox.close()
     emit([{"delivered": stats.delivered, "queued": stats.remaining,
            "failed_attempts": stats.failed, "poisoned": stats.poisoned,
-           "last_error": stats.last_error}], output, _pairs)
+           "last_error": stats.last_error}], output, pairs)
     return 0 if stats.remaining == 0 else 1
 
 
@@ -146,6 +143,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--file", required=True, help="JSON-lines file, - for stdin")
     p.add_argument("--terminal", default="cli", help="outbox name (one per terminal)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for delivery")
+    add_output(p, "the summary as name=value pairs",
+               default="the summary as one JSON line on stderr")
 
     p = add("outbox", cmd_outbox, "a terminal's durable outbox: status, drain, serve (long-running "
             "sender), poisoned (rows the broker refused for good), requeue (send those again)")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bordersync.cliapi import AddCommand
 from bordersync.endpoints import StackError
-from bordersync.output import add_output, emit
+from bordersync.output import add_output, emit, summary
 from bordersync.settings import Settings
 
 
@@ -82,8 +82,8 @@ def cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from tooling.bench.run import run_bench
 
-    return run_bench(settings, quick=args.quick, as_json=args.json, events=args.events,
-                     backlog=args.backlog)
+    return run_bench(settings, quick=args.quick, as_json=args.json or args.output == "json",
+                     events=args.events, backlog=args.backlog)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -96,10 +96,11 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
             serve(settings.metrics_port)
         try:
-            run_live(settings, args.seed, args.rate, args.duration, args.terminal)
+            live = run_live(settings, args.seed, args.rate, args.duration, args.terminal)
         except OutboxBusy as exc:
             print(f"bordersync: {exc}", file=sys.stderr)
             return 1
+        summary(args.output, live, json.dumps(live))
         return 0
     from bordersync.events import parse_time
     from tooling.simulate import default_start, simulate
@@ -113,8 +114,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         sim.write(Path(args.out), args.truth)
     t = sim.truth
-    print(f"# {t['lines']} lines ({t['events']} events, {len(t['invalid_lines'])} invalid), "
-          f"{len(t['pairs'])} expected pairs, alerts {t['alert_counts']}", file=sys.stderr)
+    summary(args.output, {"lines": t["lines"], "events": t["events"],
+                          "invalid": len(t["invalid_lines"]), "pairs": len(t["pairs"]),
+                          "alerts": t["alert_counts"]},
+            f"# {t['lines']} lines ({t['events']} events, {len(t['invalid_lines'])} invalid), "
+            f"{len(t['pairs'])} expected pairs, alerts {t['alert_counts']}",
+            stdout=args.out != "-")  # the events themselves are on stdout
     return 0
 
 
@@ -139,7 +144,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--engine", choices=["faust", "batch", "both"], default="both",
                    help="stream engine(s), one after the other on a fresh 3-node stack each")
     p = add("bench", cmd_bench, "benchmark suite; --json prints one JSON object last")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object as the last line (= -o json)")
+    add_output(p, "readable figures")
     p.add_argument("--quick", action="store_true", help="small sizes (the smoke run in make test)")
     p.add_argument("--events", type=int, help="events for the throughput runs (default 200000)")
     p.add_argument("--backlog", type=int, help="queued events for the catch-up run (default 1M)")
@@ -154,3 +160,5 @@ def register(add: AddCommand) -> None:
     p.add_argument("--rate", type=float, help="live mode: publish this many events/s")
     p.add_argument("--duration", type=float, default=60.0, help="live mode: seconds")
     p.add_argument("--terminal", default="simulator", help="live mode: outbox name")
+    add_output(p, "the closing summary as name=value pairs (stdout; stderr with --out -)",
+               default="a '#' line, live: a JSON line, on stderr")

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bordersync.output import add_output, emit, json_line
 from bordersync.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,14 +46,16 @@ def cmd_credentials(args: argparse.Namespace, settings: Settings) -> int:
             print("bordersync: credentials generate needs --bootstrap and --ca (or "
                   "BORDERSYNC_BOOTSTRAP / BORDERSYNC_SSL_CA_LOCATION)", file=sys.stderr)
             return 2
-        for name in store.generate(border, bootstrap, ca, settings.topic_prefix,
-                                   redis_url=settings.redis_url, mount=args.mount):
-            print(f"created {store.path(name)}")
+        emit(({"action": "created", "principal": name, "path": str(store.path(name))}
+              for name in store.generate(border, bootstrap, ca, settings.topic_prefix,
+                                         redis_url=settings.redis_url, mount=args.mount)),
+             args.output, lambda r: f"created {r['path']}")
         return 0
     if args.action == "list":
-        for p in acl.principals(border):
-            state = "present" if store.path(p.name).exists() else "missing"
-            print(f"{p.name:28} {p.role:16} {state:8} {store.path(p.name)}")
+        emit(({"principal": p.name, "role": p.role,
+               "state": "present" if store.path(p.name).exists() else "missing",
+               "path": str(store.path(p.name))} for p in acl.principals(border)),
+             args.output, lambda r: f"{r['principal']:28} {r['role']:16} {r['state']:8} {r['path']}")
         return 0
     if not args.principal:
         print("bordersync: credentials rotate needs --principal", file=sys.stderr)
@@ -61,7 +66,9 @@ def cmd_credentials(args: argparse.Namespace, settings: Settings) -> int:
     except KeyError as exc:
         print(f"bordersync: {exc.args[0]}", file=sys.stderr)
         return 2
-    print(f"rotated {store.path(args.principal)}")
+    say = _sayer(args.output)
+    say({"action": "rotated", "principal": args.principal,
+         "path": str(store.path(args.principal))}, f"rotated {store.path(args.principal)}")
     if args.apply:
         # Authenticate with the admin credential as the cluster knows it (the old one when the
         # admin itself is being rotated).
@@ -75,25 +82,35 @@ def cmd_credentials(args: argparse.Namespace, settings: Settings) -> int:
                            {args.principal: password})
         finally:
             admin_props.unlink(missing_ok=True)
-        print(f"registered the new SCRAM credential of {args.principal}")
-        _reload_redis(store)
+        say({"action": "registered", "principal": args.principal},
+            f"registered the new SCRAM credential of {args.principal}")
+        if _reload_redis(store):
+            say({"action": "reloaded", "what": "redis-acl"}, "reloaded Redis ACL users")
     return 0
 
 
-def _reload_redis(store: CredentialStore) -> None:
+def _sayer(output: str | None) -> Callable[[dict[str, Any], str], None]:
+    """One step of an action: a JSON line with ``-o json``, else its sentence."""
+    def say(record: dict[str, Any], text: str) -> None:
+        print(json_line(record) if output == "json" else text, flush=True)
+    return say
+
+
+def _reload_redis(store: CredentialStore) -> bool:
     """``ACL LOAD`` on the stack's Redis as admin, when this directory has an admin Redis URL."""
     from bordersync.endpoints import read_properties
 
     env = store.directory / "admin.env"
     if not env.exists():
-        return
+        return False
     import redis
 
     url = read_properties(env).get("BORDERSYNC_REDIS_URL")
-    if url:
-        client: Any = redis.Redis.from_url(url, socket_timeout=5)
-        client.execute_command("ACL", "LOAD")
-        print("reloaded Redis ACL users")
+    if not url:
+        return False
+    client: Any = redis.Redis.from_url(url, socket_timeout=5)
+    client.execute_command("ACL", "LOAD")
+    return True
 
 
 def cmd_acls(args: argparse.Namespace, settings: Settings) -> int:
@@ -105,15 +122,17 @@ def cmd_acls(args: argparse.Namespace, settings: Settings) -> int:
 
     border = load_border_config(settings.border_config)
     if args.action == "show":
-        print(acl.markdown_table(border, settings.topic_prefix), end="")
+        if args.output == "json":  # a line per ALLOW binding; the table is per principal
+            emit((asdict(r) for r in acl.rules(border, settings.topic_prefix)), "json", str)
+        else:
+            print(acl.markdown_table(border, settings.topic_prefix), end="")
         return 0
     created, deleted = acl.sync(AdminClient(admin_conf(settings)),
                                 acl.rules(border, settings.topic_prefix),
                                 [p.name for p in acl.principals(border)])
-    for rule in created:
-        print(f"created {rule}")
-    for rule in deleted:
-        print(f"deleted {rule}")
+    emit([*({"action": "created", **asdict(r)} for r in created),
+          *({"action": "deleted", **asdict(r)} for r in deleted)], args.output,
+         lambda r: f"{r['action']} {acl.Rule(**{k: v for k, v in r.items() if k != 'action'})}")
     print(f"# {len(created)} created, {len(deleted)} deleted", file=sys.stderr)
     return 0
 
@@ -130,5 +149,8 @@ def register(add: AddCommand) -> None:
     p.add_argument("--apply", action="store_true",
                    help="rotate: register the new password on the cluster (as DIR/admin."
                         "properties) and reload Redis's ACL file")
+    add_output(p, "generate/rotate: a line per step; list: a line per principal")
     p = add("acls", cmd_acls, "the generated ACLs: show them, or apply them (as admin)")
     p.add_argument("action", choices=["show", "apply"])
+    add_output(p, "show: the markdown table (json: a line per ALLOW binding); apply: a line per "
+                  "created or deleted binding")
