@@ -241,6 +241,40 @@ def fingerprint(vehicles: int = 700,
     }
 
 
+def continue_from(store: dict[str, bytes], owner: dict[str, int], skip: int
+                  ) -> dict[str, Any]:
+    """The traffic's batches from ``skip`` on, over a restored ``store`` (a sweep first), reduced
+    like ``fingerprint``; the state migration test runs it over a changelog of the old format."""
+    proc = processor()
+    docs, outputs = [], Counter[str]()
+    for n, (records, now) in enumerate(batches(traffic())):
+        if n < skip:
+            continue
+        if n == skip:
+            sweep = proc.sweep([(p, owner[p], v) for p, v in sorted(store.items())], now)
+            _apply(sweep, store, owner)
+            docs.append(_batch_doc(sweep))
+            outputs.update(o.stream for o in sweep.outputs)
+        result = proc.process(records, now, store.get)
+        _apply(result, store, owner)
+        docs.append(_batch_doc(result))
+        outputs.update(o.stream for o in result.outputs)
+    return {"batches": docs, "outputs": dict(sorted(outputs.items())),
+            "final_state": _sha({p: normal_state(v) for p, v in sorted(store.items())})}
+
+
+def store_after(count: int) -> tuple[dict[str, bytes], dict[str, int]]:
+    """The vehicles' state after the first ``count`` batches (what a changelog restores)."""
+    proc = processor()
+    store: dict[str, bytes] = {}
+    owner: dict[str, int] = {}
+    for n, (records, now) in enumerate(batches(traffic())):
+        if n == count:
+            break
+        _apply(proc.process(records, now, store.get), store, owner)
+    return store, owner
+
+
 def _apply(result: BatchResult, store: dict[str, bytes], owner: dict[str, int]) -> None:
     for plate, value in result.state.items():
         if value is None:
