@@ -1,7 +1,7 @@
-"""The bench's workload and its Kafka measurements, shared by ``bordersync bench`` and the roles'
-bench hooks (``tooling.bench.streams``): generated EXIT/ENTRY pairs, filling ``raw``, the plain
-consume -> dedup -> produce loop and one worker's pipeline run. Imports no role, so the roles' hooks
-and the bench import it without a cycle."""
+"""The bench's workload and its Kafka measurements, shared by ``bordersync bench``
+(``tooling.bench.run``) and the per-role parts (``tooling.bench.streams``, ``.processor``):
+generated EXIT/ENTRY pairs, filling ``raw``, the plain consume -> dedup -> produce loop and one
+worker's pipeline run. Imports no role, so the parts and the runner import it without a cycle."""
 
 from __future__ import annotations
 

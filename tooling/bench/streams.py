@@ -1,5 +1,5 @@
-"""Figures the streams package measures itself for ``bordersync bench`` (hooks: ``state_figures``,
-``engine_figures``)."""
+"""Figures of the streams package for ``bordersync bench`` (``state_figures``, ``engine_figures``;
+moved out of ``streams/`` with the rest of the tooling, issue #14)."""
 
 from __future__ import annotations
 
