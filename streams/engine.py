@@ -4,7 +4,9 @@ It hands whole fetched batches to the runtime: wait for the first record, take w
 already buffered (up to ``stream_batch_max``), run the batch protocol. By default every batch is
 one Kafka transaction (outputs, state changelog and input offsets: exactly-once for
 ``read_committed`` readers); a failed transaction is aborted and the batch re-read from its first
-offsets. ``BORDERSYNC_STREAM_GUARANTEE=at_least_once`` flushes and commits instead.
+offsets. ``BORDERSYNC_STREAM_GUARANTEE=at_least_once`` flushes and commits instead. When a
+transaction's outcome is unknown (its producer was thrown away: ``streams.runtime_writer``) the
+engine re-reads from the group's committed offsets and restores its state (``resync``).
 
 Per-vehicle state lives in a dict restored from the compacted changelog when partitions are
 assigned (``DictStore``, ``restore``); the sweep looks only at vehicles its time index says are due.
@@ -19,7 +21,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
@@ -29,6 +38,8 @@ from streams.runtime_writer import DeliveryFailed, Offsets, WriterFatal
 
 log = logging.getLogger("bordersync.streams.engine")
 RESTORE_TIMEOUT_S = 300.0
+RESYNC_RETRY_S = 1.0  # between attempts while no new producer can be started
+RESYNC_TIMEOUT_S = 30.0
 T = TypeVar("T")
 
 
@@ -73,7 +84,11 @@ class BatchEngine:
         self.assignment: set[tuple[str, int]] = set()
         self.running = True
         exactly_once = settings.stream_guarantee == "exactly_once"
-        self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams"))
+        # No re-bootstrap when every broker is down (a single node's restart): librdkafka 2.16
+        # then decommissions the brokers it knows and can strand their work (see
+        # streams.runtime_writer); it reconnects to them instead.
+        self.consumer = Consumer(consumer_conf(settings, f"{settings.topic_prefix}streams", **{
+            "metadata.recovery.strategy": "none"}))
         self.runtime = Runtime(settings, self, exactly_once, clock)
 
     # --- Driver --------------------------------------------------------------------------------
@@ -106,6 +121,9 @@ class BatchEngine:
         more_due = False
         try:
             while self.running:
+                if runtime.resync and not self.resync():
+                    time.sleep(RESYNC_RETRY_S)
+                    continue
                 batch = self._next_batch()
                 if batch:
                     self.handle(batch)
@@ -152,11 +170,42 @@ class BatchEngine:
         except (KafkaException, DeliveryFailed, WriterFatal) as exc:
             if not self.runtime.recovered(exc):
                 raise  # nothing after a failure is committed; a restart replays from the commit
-            # The transaction was aborted (or its producer replaced): read the batch again.
+            if self.runtime.resync:
+                return  # outcome unknown: resync() reads again from the committed offsets
+            # The transaction was aborted: read the batch again.
             log.warning("batch aborted; re-reading it", extra={"fields": {"error": str(exc)}})
             for (topic, partition), offset in firsts.items():
                 if self.owns(topic, partition):
                     self.consumer.seek(TopicPartition(topic, partition, offset))
+
+    def resync(self) -> bool:
+        """After the writer threw its producer away: start a new one (its init_transactions
+        completes or aborts the last transaction), then continue from what Kafka holds, as a
+        restarted worker would — positions from the group's committed offsets, state from the
+        changelog. False while that cannot be done yet (the broker is still away)."""
+        runtime, owned = self.runtime, sorted(self.assignment)
+        try:
+            runtime.writer.ready()
+            committed = self.consumer.committed([TopicPartition(t, p) for t, p in owned],
+                                                timeout=RESYNC_TIMEOUT_S)
+            if failed := [tp for tp in committed if tp.error is not None]:
+                raise KafkaException(failed[0].error)
+            for tp in committed:
+                offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+                self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+            mine = [p for t, p in owned if t == runtime.raw_topic]
+            self.store.drop(set(mine))
+            started = time.monotonic()
+            restored = restore(self.settings, runtime.changelog, mine, self.store)
+        except (KafkaException, WriterFatal) as exc:
+            log.warning("resync waits", extra={"fields": {"error": str(exc)}})
+            return False
+        runtime.resync = False
+        log.warning("resynced after a lost transaction outcome", extra={"fields": {
+            "positions": {f"{tp.topic}[{tp.partition}]": tp.offset for tp in committed},
+            "restored_vehicles": restored,
+            "restore_seconds": round(time.monotonic() - started, 3)}})
+        return True
 
     # --- rebalancing ---------------------------------------------------------------------------
 

@@ -10,7 +10,10 @@ One batch (docs/streams.md, failure table):
 - **exactly-once** (batch engine by default): process (pure) → begin transaction → produce
   outputs and state changes → send the input offsets with the group metadata → commit the
   transaction → apply the state changes locally. A failure aborts: nothing of the batch is
-  visible to ``read_committed`` readers; the engine rewinds to the batch's first offsets.
+  visible to ``read_committed`` readers; the engine rewinds to the batch's first offsets. When
+  the producer is thrown away instead (fenced, fatal, or a call that never returned), the
+  outcome is unknown until its replacement settles it: the engine then re-reads from the
+  committed offsets and restores its state from the changelog (``resync``).
 - **at-least-once** (Faust engine): process → produce outputs, wait for every ack → apply and
   produce state changes, wait → commit the input offsets. A crash replays; outputs repeat with
   the same ids, state that says "seen" is never durable before what it produced.
@@ -139,7 +142,10 @@ class Runtime:
         self.stats = StatsWindows(settings.stats_window_seconds, settings.grace_seconds)
         self.faults = Faults.parse(settings.stream_fault)
         self.batches = 0
-        self.writer = writer or Writer(settings, transactional=exactly_once)
+        self.writer = writer or Writer(settings, transactional=exactly_once, faults=self.faults)
+        # Set when a transaction's outcome is unknown (its producer was thrown away): the engine
+        # must re-read from the committed offsets and restore state before the next batch.
+        self.resync = False
         self._crossings = [c.id for c in self.border.crossings]
 
     # --- one batch -----------------------------------------------------------------------------
@@ -255,18 +261,21 @@ class Runtime:
         records = self.stats.due(self.clock().timestamp())
         if not records:
             return
-        if self.exactly_once:
-            self.writer.begin()
         topic = self.writer.topic("stats")
-        for r in records:
-            self.writer.send(topic, codec.encode("stats", r),
-                             f"{r['crossing']}|{r['direction']}".encode(), {})
         if not self.exactly_once:
+            for r in records:
+                self.writer.send(topic, codec.encode("stats", r),
+                                 f"{r['crossing']}|{r['direction']}".encode(), {})
             await self.driver.blocking(self.writer.flush)
             return
         try:
+            self.writer.begin()
+            for r in records:
+                self.writer.send(topic, codec.encode("stats", r),
+                                 f"{r['crossing']}|{r['direction']}".encode(), {})
             await self.driver.blocking(lambda: self.writer.commit({}, None))
         except FAILED as exc:
+            self.writer.abort()
             if not self.recovered(exc):
                 raise
             log.warning("stats flush aborted; emitted again next time",
@@ -276,20 +285,23 @@ class Runtime:
                     windows[key].dirty = True
 
     def recovered(self, exc: BaseException) -> bool:
-        """After a failed transaction: True when the work can simply be redone — the writer
-        aborted it, or the producer was fenced or failed fatally (e.g. after the worker was
-        paused past its session and transaction timeouts) and a new one replaces it. A zombie's
-        new producer cannot commit either: its offsets carry the stale group generation."""
+        """After a failed transaction (exactly-once): the work can always be redone. An
+        abortable failure was aborted: redo it from the batch's first offsets. Otherwise the
+        producer was fenced, failed fatally (e.g. after a pause past the session and transaction
+        timeouts) or stopped answering, and the writer threw it away: whether the transaction
+        committed is unknown until its replacement's ``init_transactions`` settles it, so
+        ``resync`` asks the engine to re-read from the committed offsets and restore state from
+        the changelog. A zombie's new producer cannot commit either: its offsets carry the
+        stale group generation."""
         if not self.exactly_once:
             return False
-        if abortable(exc):
-            return True
-        if isinstance(exc, WriterFatal | KafkaException):
-            log.warning("producer fenced or failed fatally; replacing it",
+        if isinstance(exc, WriterFatal) or not abortable(exc):
+            if not isinstance(exc, WriterFatal):
+                self.writer.discard(f"producer failed: {exc}")
+            self.resync = True
+            log.warning("transaction outcome unknown; re-reading from the committed offsets",
                         extra={"fields": {"error": str(exc)}})
-            self.writer = Writer(self.settings, transactional=True)
-            return True
-        return False
+        return True
 
     # --- rebalancing ---------------------------------------------------------------------------
 

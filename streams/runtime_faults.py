@@ -10,17 +10,29 @@
   (as a broker error would), once.
 - ``skip:fetch:<n>`` — Faust engine: the ``n``-th raw record fetched is dropped before Faust
   sees it, once, as Faust's own fetch loop drops records around rebalances.
+- ``hang:<call>:<n>`` — the ``n``-th call of a transactional producer call never returns, once,
+  as librdkafka's ``send_offsets_to_transaction`` did after a single-node broker restart (docs/
+  reliability.md, "Findings"). ``hang:send-offsets:<n>`` hangs before anything is sent (the
+  transaction cannot have committed); ``hang:commit:<n>`` commits, then never returns (the
+  answer is lost: the worker cannot know the transaction committed).
+- ``fatal:<call>:<n>`` — the ``n``-th ``begin`` or ``commit`` raises a fatal Kafka error, once:
+  ``INVALID_TXN_STATE`` (what ``begin`` raised after an abort in the soak) or
+  ``OUT_OF_ORDER_SEQUENCE_NUMBER`` (what a commit raised after a pause past the session timeout).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
 
 log = logging.getLogger("bordersync.streams.faults")
 CRASH_EXIT = 86
 STEPS = ("after-process", "after-outputs", "after-changelog", "after-commit")
+TXN_CALLS = {"hang": ("send-offsets", "commit"), "fatal": ("begin", "commit")}
+FATAL = {"begin": KafkaError.INVALID_TXN_STATE, "commit": KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER}
 
 
 @dataclass
@@ -30,6 +42,7 @@ class Faults:
     batch: int = 0
     fired: bool = False
     seen: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
     def parse(spec: str) -> Faults:
@@ -37,7 +50,7 @@ class Faults:
             return Faults()
         kind, step, batch = spec.split(":")
         if (kind, step) not in {("fail", "changelog"), ("skip", "fetch")} and not (
-                kind == "crash" and step in STEPS):
+                kind == "crash" and step in STEPS) and step not in TXN_CALLS.get(kind, ()):
             raise ValueError(f"unknown stream fault {spec!r}")
         return Faults(kind, step, int(batch))
 
@@ -65,3 +78,18 @@ class Faults:
             log.warning("fault hook: dropping a fetched record", extra={"fields": {"n": self.seen}})
             return True
         return False
+
+    def txn_call(self, call: str) -> str:
+        """Count a transactional producer call; ``"hang"`` or ``"fatal"`` once, when the hook
+        names this call and count, else ``""``. A fatal hook raises here."""
+        if self.kind not in TXN_CALLS or self.step != call or self.fired:
+            return ""
+        self.calls[call] = self.calls.get(call, 0) + 1
+        if self.calls[call] != self.batch:
+            return ""
+        self.fired = True
+        log.warning("fault hook: transactional call", extra={"fields": {
+            "call": call, "n": self.batch, "fault": self.kind}})
+        if self.kind == "fatal":
+            raise KafkaException(KafkaError(FATAL[call], f"fault hook: {call} failed", fatal=True))
+        return self.kind

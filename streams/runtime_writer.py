@@ -14,23 +14,48 @@ Two modes:
   ``transactional_id``); a batch is ``begin`` → produce → ``commit(offsets, group)`` which sends
   the input offsets with the consumer's group metadata (KIP-447 fencing: a worker whose
   generation is stale cannot commit) and commits the transaction; ``abort`` on any failure.
+
+**A transactional call that never returns.** librdkafka 2.16 can block in
+``send_offsets_to_transaction`` for good, past its timeout: when every broker is down (a
+single-node cluster's SIGKILL) it starts a re-bootstrap and decommissions the learned brokers
+(librdkafka #5600), the group coordinator it cached is one of them, and its coordinator request
+waits for that broker's state to change, which never happens (#5511), with the request's own
+timeout never checked (#5456). So the transactional producer never re-bootstraps
+(``metadata.recovery.strategy=none``: it reconnects to the brokers it knows), and every blocking
+transactional call runs in a helper thread under a deadline (librdkafka's timeout + a grace).
+A producer that misses the deadline, fails fatally or is fenced is thrown away (``discard``) and
+the next transaction starts on a new one with the *same* ``transactional.id``: its
+``init_transactions`` fences the old one and completes or aborts its open transaction. Whether
+the failed transaction committed (a commit whose answer was lost) is unknown to this process
+until then, so the runtime re-reads from the group's committed offsets and restores its state
+from the changelog (``Runtime.recovered``, ``BatchEngine.resync``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
 from streams.processor import OutRecord
+from streams.runtime_faults import Faults
 
 log = logging.getLogger("bordersync.streams.writer")
 Offsets = dict[tuple[str, int], int]
+T = TypeVar("T")
 FLUSH_TIMEOUT_S = 60.0
+DEADLINE_GRACE_S = 5.0  # past librdkafka's own timeout, before a call counts as hung
+MAX_STUCK = 8  # hung producers (each keeps a thread) before the worker exits instead
+# Errors after which a new producer cannot help: the broker refuses this principal or config.
+GIVE_UP = {KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+           KafkaError.CLUSTER_AUTHORIZATION_FAILED, KafkaError.INVALID_TRANSACTION_TIMEOUT,
+           KafkaError.UNSUPPORTED_VERSION, KafkaError._INVALID_ARG}
 
 
 class DeliveryFailed(RuntimeError):
@@ -38,17 +63,33 @@ class DeliveryFailed(RuntimeError):
 
 
 class WriterFatal(RuntimeError):
-    """The transactional producer is fenced (a newer owner exists) or fatally failed: the worker
-    must exit. Deliberately not a KafkaException, so no retry path catches it."""
+    """The transactional producer was fenced, failed fatally or stopped answering, and was
+    thrown away; the next transaction starts on a new one. Whether the failed transaction
+    committed is unknown until then, so the caller must re-read from the committed offsets.
+    Deliberately not a KafkaException, so no abort-and-redo path takes it for a known abort."""
+
+
+class WriterGaveUp(RuntimeError):
+    """No new producer can help (the broker refuses this principal or configuration), or too
+    many producers hung: the worker exits, so a supervisor sees it."""
+
+
+class _Hung(Exception):
+    """A producer call did not return within its deadline."""
 
 
 def abortable(exc: BaseException) -> bool:
-    """A failure after which the transaction was aborted and the work can be redone (not a
-    fenced or fatally failed producer)."""
+    """A failure after which the transaction was aborted and the work can be redone from the
+    batch's first offsets (not a fenced, fatally failed or hung producer)."""
     if isinstance(exc, DeliveryFailed):
         return True
+    error = _error(exc)
+    return error is not None and not error.fatal()
+
+
+def _error(exc: BaseException) -> KafkaError | None:
     error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-    return isinstance(error, KafkaError) and not error.fatal()
+    return error if isinstance(error, KafkaError) else None
 
 
 def transactional_id(settings: Settings) -> str:
@@ -56,34 +97,63 @@ def transactional_id(settings: Settings) -> str:
     zombie through the group generation sent with the offsets, so per-partition producers are
     not needed. A random suffix keeps two workers of one deployment apart; the price is that a
     crashed worker's open transaction is only aborted by the broker after
-    ``transaction.timeout.ms`` (set to the session timeout: its partitions move at the same time)."""
+    ``transaction.timeout.ms`` (set to the session timeout: its partitions move at the same time).
+    A producer replaced within the process keeps the id (module docstring)."""
     return f"{settings.topic_prefix}streams-{uuid.uuid4().hex[:12]}"
 
 
+def _retire(holder: list[Producer]) -> None:
+    """Let thrown-away producers be destroyed in a daemon thread, which drops the last
+    reference (``holder`` holds the only one): rd_kafka_destroy waits for librdkafka's threads,
+    which must not stall the worker. A hung call keeps its producer alive until it returns."""
+    threading.Thread(target=holder.clear, name="txn-retire", daemon=True).start()
+
+
 class Writer:
-    def __init__(self, settings: Settings, transactional: bool) -> None:
+    def __init__(self, settings: Settings, transactional: bool,
+                 faults: Faults | None = None) -> None:
         self.settings = settings
         self.transactional = transactional
+        self.faults = faults or Faults()
         self._topics: dict[str, str] = {}
         self._errors: list[str] = []
         self.broken: str | None = None
-        extra: dict[str, Any] = {
+        self.in_transaction = False
+        self.stale: str | None = None  # why the producer must be replaced before the next txn
+        self.generation = 0  # producers made so far
+        self.hung = 0
+        txn_timeout_ms = max(settings.session_timeout_ms, 10_000)
+        self.call_timeout_s = txn_timeout_ms / 1000
+        self._conf = producer_conf(settings, **{
             "linger.ms": 1, "batch.num.messages": 10000,
             "queue.buffering.max.messages": 1_000_000,
             # Delivery reports only for failures: success is learnt from flush().
-            "delivery.report.only.error": True, "on_delivery": self._report}
+            "delivery.report.only.error": True})
         if transactional:
-            extra |= {"transactional.id": transactional_id(settings),
-                      "transaction.timeout.ms": max(settings.session_timeout_ms, 10_000)}
-        self.producer = Producer(producer_conf(settings, **extra))
-        self.in_transaction = False
+            self._conf |= {"transactional.id": transactional_id(settings),
+                           "transaction.timeout.ms": txn_timeout_ms,
+                           "metadata.recovery.strategy": "none"}
+        self.producer = self._new_producer()
         if transactional:
-            self.producer.init_transactions(FLUSH_TIMEOUT_S)
+            try:
+                self._call("init", lambda: self.producer.init_transactions(FLUSH_TIMEOUT_S),
+                           FLUSH_TIMEOUT_S + DEADLINE_GRACE_S)
+            except _Hung as hung:
+                raise WriterGaveUp(f"the first producer did not start: {hung}") from None
+
+    def _new_producer(self) -> Producer:
+        self.generation += 1
+        generation = self.generation
+
+        def report(err: KafkaError | None, msg: Message) -> None:
+            if generation == self.generation:  # a thrown-away producer's reports are stale
+                self._report(err, msg)
+
+        return Producer(self._conf | {"on_delivery": report})
 
     def topic(self, stream: str) -> str:
         return self._topics.get(stream) or self._topics.setdefault(
             stream, self.settings.topic(stream))
-
     # --- producing -----------------------------------------------------------------------------
 
     def outputs(self, outputs: list[OutRecord]) -> None:
@@ -135,48 +205,131 @@ class Writer:
 
     # --- exactly-once --------------------------------------------------------------------------
 
+    def _call(self, call: str, run: Callable[[], T], deadline: float | None = None) -> T:
+        """Run one blocking producer call in a helper thread (librdkafka releases the GIL) and
+        wait at most ``deadline`` (librdkafka's timeout + a grace); ``_Hung`` when it did not
+        return — librdkafka does not always honour its own timeout (module docstring)."""
+        fault = self.faults.txn_call(call)
+        box: list[tuple[bool, Any]] = []
+
+        def target() -> None:
+            try:
+                if fault == "hang" and call != "commit":
+                    threading.Event().wait()  # the hook: never returns, nothing sent
+                result = run()
+                if fault == "hang":
+                    threading.Event().wait()  # the hook: committed, the answer is lost
+                box.append((True, result))
+            except BaseException as exc:  # handed to the waiting thread
+                box.append((False, exc))
+
+        thread = threading.Thread(target=target, name=f"txn-{call}", daemon=True)
+        thread.start()
+        thread.join(deadline if deadline is not None else self.call_timeout_s + DEADLINE_GRACE_S)
+        if not box:
+            raise _Hung(f"{call} did not return within {self.call_timeout_s + DEADLINE_GRACE_S}s")
+        done, value = box[0]
+        if not done:
+            raise value
+        return value  # type: ignore[no-any-return]
+
     def begin(self) -> None:
-        if not self.in_transaction:
+        if self.in_transaction:
+            return
+        self.ready()
+        try:
+            self.faults.txn_call("begin")
             self.producer.begin_transaction()
-            self.in_transaction = True
+        except KafkaException as exc:
+            raise self.discard(f"begin_transaction failed: {exc}") from exc
+        self.in_transaction = True
 
     def commit(self, offsets: Offsets, group: object | None) -> None:
         """Send the input offsets (if any) with the group's metadata and commit the transaction:
-        outputs, state changes and offsets become visible together, or not at all."""
+        outputs, state changes and offsets become visible together, or not at all. Raises an
+        abortable error (aborted: redo from the batch's first offsets) or ``WriterFatal``."""
+        producer, timeout = self.producer, self.call_timeout_s
         try:
             if offsets and group is not None:
-                self.producer.send_offsets_to_transaction(
-                    [TopicPartition(t, p, o) for (t, p), o in offsets.items()], group,
-                    FLUSH_TIMEOUT_S)
+                tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+                self._call("send-offsets",
+                           lambda: producer.send_offsets_to_transaction(tps, group, timeout))
             # Every record delivered or failed before deciding: an abort with records in flight
             # leaves the idempotent producer with a sequence gap (the next transaction fails
             # with OUT_OF_ORDER_SEQUENCE_NUMBER and is aborted in turn).
-            self.producer.flush(FLUSH_TIMEOUT_S)
-            if self._errors:
-                raise DeliveryFailed(f"{len(self._errors)} records not acknowledged: "
-                                     f"{self._errors[:3]}")
-            self.producer.commit_transaction(FLUSH_TIMEOUT_S)
+            queued = self._call("flush", lambda: producer.flush(timeout))
+            if self._errors or queued:
+                raise DeliveryFailed(f"{len(self._errors)} records not acknowledged, {queued} "
+                                     f"still queued: {self._errors[:3]}")
+            self._call("commit", lambda: producer.commit_transaction(timeout))
             self.in_transaction = False
-        except (KafkaException, DeliveryFailed):
+        except DeliveryFailed:
+            self.abort()
+            raise
+        except _Hung as hung:
+            self.hung += 1
+            raise self.discard(str(hung)) from None
+        except KafkaException as exc:
+            error = _error(exc)
+            if error is None or not error.txn_requires_abort() or error.fatal():
+                # Fatal, fenced, or a commit that timed out: the outcome is not known here.
+                raise self.discard(f"transaction failed: {exc}") from exc
             self.abort()
             raise
 
     def abort(self) -> None:
-        """Abort the open transaction (its records are never visible to read_committed readers);
-        raises when the producer is fenced or fatally failed (the worker must exit)."""
-        if not self.in_transaction:
-            self._errors.clear()
-            return
-        self.in_transaction = False
-        try:
-            self.producer.abort_transaction(FLUSH_TIMEOUT_S)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.fatal():
-                raise WriterFatal(str(exc)) from exc
-            log.warning("abort failed", extra={"fields": {"error": str(exc)}})
-        self.producer.poll(0)  # serve the aborted records' reports before forgetting errors
+        """Abort the open transaction (its records are never visible to read_committed readers).
+        Never raises: a producer that cannot abort is thrown away, and its replacement's
+        ``init_transactions`` aborts the transaction (it was never committed)."""
+        if self.in_transaction:
+            self.in_transaction = False
+            producer, timeout = self.producer, self.call_timeout_s
+            try:
+                self._call("abort", lambda: producer.abort_transaction(timeout))
+                producer.poll(0)  # serve the aborted records' reports before forgetting errors
+            except _Hung as hung:
+                self.hung += 1
+                self.discard(str(hung))
+            except KafkaException as exc:
+                self.discard(f"abort_transaction failed: {exc}")
         self._errors.clear()
+
+    def discard(self, reason: str) -> WriterFatal:
+        """Throw the producer away (it is replaced before the next transaction); returns the
+        error for the caller to raise."""
+        if self.stale is None:
+            log.warning("transactional producer thrown away", extra={"fields": {
+                "reason": reason, "generation": self.generation, "hung": self.hung}})
+        self.stale = reason
+        self.in_transaction = False
+        self._errors.clear()
+        return WriterFatal(reason)
+
+    def ready(self) -> None:
+        """A live producer for the next transaction: after ``discard``, a new one with the same
+        ``transactional.id``, whose ``init_transactions`` fences the old one and completes or
+        aborts its transaction. Raises ``WriterFatal`` while none can be started (the broker
+        is still away) and ``WriterGaveUp`` when waiting cannot help."""
+        if self.stale is None:
+            return
+        if self.hung >= MAX_STUCK:
+            raise WriterGaveUp(f"{self.hung} transactional producers hung; last: {self.stale}")
+        old = [self.producer]
+        self.producer = producer = self._new_producer()
+        _retire(old)
+        try:
+            self._call("init", lambda: producer.init_transactions(self.call_timeout_s))
+        except _Hung as hung:
+            self.hung += 1
+            raise WriterFatal(f"new producer: {hung}") from None
+        except KafkaException as exc:
+            error = _error(exc)
+            if error is not None and error.code() in GIVE_UP:
+                raise WriterGaveUp(f"new producer refused: {exc}") from exc
+            raise WriterFatal(f"new producer not started yet: {exc}") from exc
+        log.warning("transactional producer replaced", extra={"fields": {
+            "generation": self.generation, "after": self.stale}})
+        self.stale = None
 
     def close(self) -> None:
         if self.in_transaction:

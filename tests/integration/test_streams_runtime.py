@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from bordersync.kafka import consumer_conf
@@ -119,6 +120,35 @@ def test_exactly_once_aborts_and_rereads_a_batch_whose_changelog_write_failed(
     n = 12
     publish(settings, exits(n) + entries(n))
     got = every_pair(settings, spawn, n, "after the abort", "batch aborted; re-reading it")
+    assert duplicates(got) == {}
+
+
+@pytest.mark.parametrize("fault", ["hang:send-offsets:3", "hang:commit:3", "fatal:begin:3",
+                                   "fatal:commit:3"])
+def test_exactly_once_replaces_a_producer_that_hangs_or_fails_fatally_and_rereads(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc], fault: str) -> None:
+    # Issue #15: after a single-node broker SIGKILL + restart, send_offsets_to_transaction never
+    # returned (librdkafka #5511/#5456) and the worker stalled; a fatal error in begin() or
+    # commit (INVALID_TXN_STATE, OUT_OF_ORDER_SEQUENCE_NUMBER in the soak) killed the worker.
+    # Now the producer is replaced (same transactional.id) and the worker re-reads from the
+    # committed offsets with its state restored — also when the hung commit did go through.
+    settings = make_settings(stream_engine="batch", stream_batch_max=8, stream_fault=fault)
+    n = 30
+    publish(settings, exits(n) + entries(n))
+    worker = spawn(["streams", "worker"], settings)
+    reader = Reader(settings, OUTPUTS)
+    try:
+        got = reader.wait(lambda g: len(g["matched"]) >= n, 150, f"every pair after {fault}")
+        reader.poll(3)
+    finally:
+        reader.close()
+    output = worker.output()
+    assert worker.popen.poll() is None, output[-3000:]
+    assert "fault hook: transactional call" in output
+    assert "transactional producer replaced" in output, output[-3000:]
+    assert "resynced after a lost transaction outcome" in output
+    assert pair_ids(got) == {(f"x{i}", f"n{i}") for i in range(n)}
+    assert len({r["event_id"] for r in got["crossings"]}) == 2 * n
     assert duplicates(got) == {}
 
 
