@@ -148,6 +148,17 @@ def _alpha2(name: str, value: str) -> None:
         _ALPHA2_SEEN.add(value)
 
 
+_INT_MAX = 2**31 - 1
+
+
+def _plain_list(value: object) -> bool:
+    """A valid list of short ASCII strings (seals, containers): ASCII, so its encoded size is its
+    length. Anything else is left to ``_check_type``."""
+    return (type(value) is list and len(value) <= MAX_LIST
+            and all(type(v) is str and 0 < len(v) <= MAX_STR and v.isascii() for v in value)
+            and sum(map(len, value)) <= MAX_LIST_BYTES)
+
+
 def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
     """The event as a canonical dict (``event_time`` an aware UTC datetime) or ``InvalidEvent``."""
     if not isinstance(obj, dict):
@@ -173,10 +184,12 @@ def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
             continue
         check = _CHECK.get(name)
         # Inline verdicts for the common valid cases; anything else gets the full check and its
-        # message (the same verdict either way).
+        # message (the same verdict either way: tests/unit/test_validate_fast_path.py).
         if not ((check == _STR and type(value) is str and value.isascii()
                  and 0 < len(value) <= MAX_STR and not value.isspace())
-                or (check == _ENUM and type(value) is str and value in _ENUMS[name])):
+                or (check == _ENUM and type(value) is str and value in _ENUMS[name])
+                or (check == _INT and type(value) is int and 0 <= value <= _INT_MAX)
+                or (check == _LIST and _plain_list(value))):
             _check_type(name, value)
         out[name] = value
     _alpha2("admin", out["admin"])
