@@ -27,6 +27,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("broker", "broker", ""),
     ("engine", "stream engine", ""),
     ("processor_events_per_s", "processor alone, no broker", "events/s"),
+    ("processor_instructions_per_event", "processor alone, callgrind (tooling.bench.callgrind)",
+     "instructions/event"),
     ("pipeline_events_per_s", "full pipeline, one worker", "events/s"),
     ("raw_loop_events_per_s", "plain consume → dedup → produce loop, same run", "events/s"),
     ("pipeline_vs_raw_loop", "pipeline ÷ plain loop", ""),
