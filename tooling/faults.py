@@ -121,8 +121,40 @@ def alert_key(alert: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     return str(alert["type"]), tuple(sorted(str(i) for i in alert["event_ids"]))
 
 
-def _copies(ids: Iterable[str]) -> int:
-    return sum(n - 1 for n in Counter(ids).values())
+def _redelivered(seen: Observed) -> Counter[tuple[str, str]]:
+    """Times each ``(stream, key)`` was read, for the keys read more than once.
+
+    The streams as an agency tells copies apart: crossings and inspections by ``event_id``,
+    matched by pair, alerts by ``alert_id`` (shown with the alert's type, since the id is a hash:
+    an UNMATCHED alert re-raised by a sweep reads differently from a batch's re-sent output),
+    ``share.<agency>`` by the consumer's idempotency key (shown with the inner stream)."""
+    read: Counter[tuple[str, str]] = Counter()
+    read.update(("crossings", str(r["event_id"])) for r in seen.crossings)
+    read.update(("inspections", str(r["event_id"])) for r in seen.inspections)
+    read.update(("matched", f"{m['exit_event_id']}|{m['entry_event_id']}") for m in seen.matched)
+    read.update(("alerts", f"{a.get('type')}:{a['alert_id']}") for a in seen.alerts)
+    for agency, keys in seen.shares.items():
+        read.update((f"share.{agency}", f"{s}:{k}") for s, k in keys)
+    return Counter({key: n for key, n in read.items() if n > 1})
+
+
+def redelivered_examples(copies: Counter[tuple[str, str]], limit: int = 10) -> dict[str, int]:
+    """Up to ``limit`` ``"stream:key": times read``, taken in turn from each stream that carried
+    copies (most copies first), so a stream with a few copies is not hidden behind one with
+    many: the question a failing exactly-once run raises is *which* streams carried them."""
+    by_stream: dict[str, list[tuple[str, int]]] = {}
+    for (stream, key), n in sorted(copies.items(), key=lambda kv: (-kv[1], kv[0])):
+        by_stream.setdefault(stream, []).append((key, n))
+    queues = sorted(by_stream.items(), key=lambda kv: (-sum(n - 1 for _, n in kv[1]), kv[0]))
+    out: dict[str, int] = {}
+    depth = 0
+    while len(out) < limit and any(depth < len(q) for _, q in queues):
+        for stream, queue in queues:
+            if depth < len(queue) and len(out) < limit:
+                key, n = queue[depth]
+                out[f"{stream}:{key}"] = n
+        depth += 1
+    return out
 
 
 def _dropped(truth: Mapping[str, Any]) -> set[str]:
@@ -143,7 +175,9 @@ def check(truth: Mapping[str, Any], accepted: Iterable[str], seen: Observed) -> 
     dedup by id: a dropped physical duplicate forwarded anyway (state lost), two different
     versions under one id, an event in two different pairs, or a read model that applied more
     records than there are distinct ids. ``redelivered``: extra raw copies with the same id and
-    content (at-least-once; harmless by construction).
+    content (at-least-once; harmless by construction), per stream in ``redelivered_by_stream``
+    and by example in ``examples["redelivered"]`` (``"stream:key": times read``) — an engine
+    that claims exactly-once must have none, and when it has some the report must say where.
     """
     accepted_ids = set(accepted)
     should_forward = accepted_ids - _dropped(truth)
@@ -156,17 +190,17 @@ def check(truth: Mapping[str, Any], accepted: Iterable[str], seen: Observed) -> 
         versions.setdefault(str(r["event_id"]), set()).add(_stable(r))
     conflicting_versions = sorted(i for i, v in versions.items() if len(v) > 1)
     unexpected = sorted(forwarded_ids - should_forward)
-    pair_ids = [(str(m["exit_event_id"]), str(m["entry_event_id"])) for m in seen.matched]
-    pairs = set(pair_ids)
+    pairs = {(str(m["exit_event_id"]), str(m["entry_event_id"])) for m in seen.matched}
     in_pairs = Counter(i for p in pairs for i in p)
     double_paired = sorted(i for i, n in in_pairs.items() if n > 1)
 
     readmodel_excess: dict[str, int] = {}
     readmodel_missing: dict[str, int] = {}
-    redelivered = (_copies(str(r["event_id"]) for r in forwarded) + _copies(map(str, pair_ids))
-                   + _copies(str(a["alert_id"]) for a in seen.alerts))
+    copies = _redelivered(seen)
+    redelivered_by_stream: dict[str, int] = {}
+    for (stream, _), n in sorted(copies.items()):
+        redelivered_by_stream[stream] = redelivered_by_stream.get(stream, 0) + n - 1
     for agency, keys in seen.shares.items():
-        redelivered += _copies(f"{s}:{k}" for s, k in keys)
         distinct = Counter(s for s, _ in set(keys))
         applied = seen.readmodel.get(agency, {})
         for stream in set(distinct) | set(applied):
@@ -192,7 +226,8 @@ def check(truth: Mapping[str, Any], accepted: Iterable[str], seen: Observed) -> 
         "forwarded": len(forwarded_ids),
         "lost": len(lost),
         "duplicated": duplicated,
-        "redelivered": redelivered,
+        "redelivered": sum(redelivered_by_stream.values()),
+        "redelivered_by_stream": redelivered_by_stream,
         "matched_expected": len(want_pairs),
         "matched_found": len(pairs),
         "matched_missing": len(want_pairs - pairs),
@@ -209,6 +244,7 @@ def check(truth: Mapping[str, Any], accepted: Iterable[str], seen: Observed) -> 
             "readmodel_excess": readmodel_excess, "readmodel_missing": readmodel_missing,
             "matched_missing": sorted(want_pairs - pairs)[:5],
             "alerts_missing": sorted(want_alerts - got_alerts)[:5],
+            "redelivered": redelivered_examples(copies),
         },
     }
     report["ok"] = not any(report[k] for k in (

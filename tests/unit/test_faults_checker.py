@@ -52,6 +52,40 @@ def test_redelivered_copies_are_counted_but_are_not_duplicates() -> None:
     assert report["redelivered"] == 4 and report["duplicated"] == 0
 
 
+def test_redelivered_copies_had_no_examples_so_nobody_could_tell_which_stream_carried_them() -> None:
+    """Soak seed 21: the exactly-once engine reported ``redelivered: 83`` and nothing else."""
+    seen = clean()
+    seen.crossings += [crossing("x1"), crossing("x1")]
+    seen.inspections.append(crossing("i1"))
+    seen.matched.append({"exit_event_id": "x1", "entry_event_id": "n1", "matched_at": "t2"})
+    seen.alerts.append({"alert_id": "a1", "type": "UNMATCHED_EXIT", "event_ids": ["x2"]})
+    seen.shares["al"] += [("crossings", "x1"), ("matched", "x1|n1")]
+    seen.shares["gr"] = [("alerts", "a2"), ("alerts", "a2")]
+    seen.readmodel["gr"] = {"alerts": 1}
+    report = check(TRUTH, ACCEPTED, seen)
+    assert report["redelivered"] == 8 and report["ok"], report
+    assert report["redelivered_by_stream"] == {
+        "alerts": 1, "crossings": 2, "inspections": 1, "matched": 1, "share.al": 2, "share.gr": 1}
+    assert report["examples"]["redelivered"] == {
+        "crossings:x1": 3, "alerts:UNMATCHED_EXIT:a1": 2, "inspections:i1": 2,
+        "matched:x1|n1": 2, "share.al:crossings:x1": 2, "share.al:matched:x1|n1": 2,
+        "share.gr:alerts:a2": 2}
+
+
+def test_redelivered_examples_take_every_stream_in_turn_up_to_ten() -> None:
+    seen = clean()
+    seen.crossings += [crossing("x1"), crossing("n1"), crossing("x2")] * 5
+    seen.alerts.append({"alert_id": "a2", "type": "INSPECTION_HOLD", "event_ids": ["i1"]})
+    report = check(TRUTH, ACCEPTED, seen)
+    examples = report["examples"]["redelivered"]
+    assert len(examples) == 4 and "alerts:INSPECTION_HOLD:a2" in examples
+    assert report["redelivered_by_stream"] == {"crossings": 15, "alerts": 1}
+    many = clean()
+    many.crossings += [crossing(f"c{i}") for i in range(20)] * 2
+    assert len(check(TRUTH, ACCEPTED, many)["examples"]["redelivered"]) == 10
+    assert check(TRUTH, ACCEPTED, clean())["examples"]["redelivered"] == {}
+
+
 def test_a_missing_event_is_lost() -> None:
     seen = clean()
     seen.crossings.pop()  # x2
