@@ -42,8 +42,15 @@ def create_app(settings: Settings) -> BorderApp:
         producer_max_request_size=1024 * 1024,
         web_enabled=False,
         datadir=str(settings.home.resolve() / "faust"),
-        # Our topics come from the catalogue (created explicitly); Faust must not guess configs.
-        topic_allow_declare=True,
+        # Faust creates no topic: the catalogue (``bordersync topics create``) makes the
+        # changelog, compacted, before any worker runs. Declaring sent CreateTopics to the node
+        # the metadata named controller, and when that node was down (a worker restarted during
+        # a broker outage: soak seed 21) the start failed with NodeNotReadyError and the worker
+        # exited 1. Nothing else needs a declare: our agents read catalogue topics.
+        topic_allow_declare=False,
+        # No leader election: no timer of ours runs ``on_leader``, and the election's
+        # ``<app id>-__assignor-__leader`` topic would be one more topic to create and subscribe.
+        topic_disable_leader=True,
         stream_wait_empty=False,
     )
     return app

@@ -97,8 +97,9 @@ def rules(border: BorderConfig, prefix: str) -> list[Rule]:
         if spec.stream in ("risk-profiles", "risk-lists"):
             ops = ("Read", "Describe")
         topic(WORKER, ops, f"{prefix}{spec.stream}")
-    # Changelog and Faust's leader topic are "<app id>-...": the worker creates and owns them.
-    topic(WORKER, ("Read", "Write", "Describe", "Create"), f"{app_id}-", "prefixed")
+    # The worker's own topics are "<app id>-..." (the changelog). It never creates them: the
+    # catalogue does (Faust's topic_allow_declare is off, streams/app.py), so no Create.
+    topic(WORKER, ("Read", "Write", "Describe"), f"{app_id}-", "prefixed")
     out.append(Rule(WORKER, "Read", "group", "prefixed", app_id))
     out.append(Rule(WORKER, "Read", "group", "literal", f"{prefix}restore"))
     out += [Rule(WORKER, op, "transactional-id", "prefixed", prefix) for op in ("Write", "Describe")]

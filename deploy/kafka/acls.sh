@@ -69,7 +69,6 @@ set -euo pipefail
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --topic bordersync.streams- --resource-pattern-type prefixed
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --topic bordersync.streams- --resource-pattern-type prefixed
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Describe --topic bordersync.streams- --resource-pattern-type prefixed
-"$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Create --topic bordersync.streams- --resource-pattern-type prefixed
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --group bordersync.streams --resource-pattern-type prefixed
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Read --group bordersync.restore --resource-pattern-type literal
 "$KAFKA_BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG" --add --allow-principal User:bordersync-worker --operation Write --transactional-id bordersync. --resource-pattern-type prefixed

@@ -66,6 +66,12 @@ def test_worker_lacked_read_on_stats_facts_and_write_on_raw() -> None:
     assert ("Write", "topic", "literal", f"{PREFIX}raw") in rules
 
 
+def test_worker_could_create_topics_it_no_longer_declares() -> None:
+    """Soak seed 21: Faust declared its topics at start and died when the controller was down;
+    now the catalogue creates them all (topic_allow_declare off), so the grant is gone too."""
+    assert not any(op == "Create" for op, *_ in _rules("User:bordersync-worker"))
+
+
 def test_worker_has_transactional_ids_under_its_prefix_and_idempotent_write() -> None:
     rules = _rules("User:bordersync-worker")
     assert {("Write", "transactional-id", "prefixed", PREFIX),
