@@ -127,14 +127,16 @@ def _redelivered(seen: Observed) -> Counter[tuple[str, str]]:
     The streams as an agency tells copies apart: crossings and inspections by ``event_id``,
     matched by pair, alerts by ``alert_id`` (shown with the alert's type, since the id is a hash:
     an UNMATCHED alert re-raised by a sweep reads differently from a batch's re-sent output),
-    ``share.<agency>`` by the consumer's idempotency key (shown with the inner stream)."""
+    ``share.<agency>`` by the consumer's idempotency key (``<inner stream>:<id>``)."""
     read: Counter[tuple[str, str]] = Counter()
     read.update(("crossings", str(r["event_id"])) for r in seen.crossings)
     read.update(("inspections", str(r["event_id"])) for r in seen.inspections)
     read.update(("matched", f"{m['exit_event_id']}|{m['entry_event_id']}") for m in seen.matched)
     read.update(("alerts", f"{a.get('type')}:{a['alert_id']}") for a in seen.alerts)
     for agency, keys in seen.shares.items():
-        read.update((f"share.{agency}", f"{s}:{k}") for s, k in keys)
+        # The consumer's key is already "<stream>:<id>" (consumers.readmodel.plan).
+        read.update((f"share.{agency}", k if k.startswith(f"{s}:") else f"{s}:{k}")
+                    for s, k in keys)
     return Counter({key: n for key, n in read.items() if n > 1})
 
 

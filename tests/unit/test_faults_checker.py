@@ -60,7 +60,7 @@ def test_redelivered_copies_had_no_examples_so_nobody_could_tell_which_stream_ca
     seen.matched.append({"exit_event_id": "x1", "entry_event_id": "n1", "matched_at": "t2"})
     seen.alerts.append({"alert_id": "a1", "type": "UNMATCHED_EXIT", "event_ids": ["x2"]})
     seen.shares["al"] += [("crossings", "x1"), ("matched", "x1|n1")]
-    seen.shares["gr"] = [("alerts", "a2"), ("alerts", "a2")]
+    seen.shares["gr"] = [("alerts", "alerts:a2"), ("alerts", "alerts:a2")]  # as the consumer keys
     seen.readmodel["gr"] = {"alerts": 1}
     report = check(TRUTH, ACCEPTED, seen)
     assert report["redelivered"] == 8 and report["ok"], report
