@@ -10,12 +10,20 @@ engine re-reads from the group's committed offsets and restores its state (``res
 
 Per-vehicle state lives in a dict restored from the compacted changelog when partitions are
 assigned (``DictStore``, ``restore``); the sweep looks only at vehicles its time index says are due.
+
+The consumer's committed offsets are learnt at every assignment and resync: the runtime fences
+the sweep's and the stats flush's transactions with them (``Runtime.fence_offsets``). Seeks run
+under a deadline: confluent-kafka waits for a seek without one, and the seek is served by the
+partition's broker thread, which can be stuck after a broker loss; a consumer that cannot seek
+ends the worker (``ConsumerStuck``) instead of stalling it.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -40,7 +48,26 @@ log = logging.getLogger("bordersync.streams.engine")
 RESTORE_TIMEOUT_S = 300.0
 RESYNC_RETRY_S = 1.0  # between attempts while no new producer can be started
 RESYNC_TIMEOUT_S = 30.0
+SEEK_TIMEOUT_S = 30.0
 T = TypeVar("T")
+
+
+class ConsumerStuck(RuntimeError):
+    """A consumer call did not return within its deadline: the worker exits (a restart resumes
+    from the committed offsets, which is what it was trying to do) instead of stalling."""
+
+
+def member_of_group(metadata: object) -> bool:
+    """Whether the consumer group metadata names a member and a generation. librdkafka
+    serialises it as ``CGMDv2:`` + int32 generation (host order) + group id NUL + member id
+    NUL + …; after the member was expelled (session or poll interval exceeded) it says
+    generation -1 and no member id, which a non-empty group's coordinator accepts with a
+    transactional offset commit unchecked (KIP-447 only fences what names a stale member)."""
+    if not isinstance(metadata, bytes) or not metadata.startswith(b"CGMDv2:"):
+        return True  # an unknown format: the broker's own check stands
+    generation = int.from_bytes(metadata[7:11], sys.byteorder, signed=True)
+    fields = metadata[11:].split(b"\0")
+    return generation >= 0 and len(fields) > 1 and fields[1] != b""
 
 
 class DictStore(DueSchedule):
@@ -83,6 +110,7 @@ class BatchEngine:
         self.store = DictStore()
         self.assignment: set[tuple[str, int]] = set()
         self.running = True
+        self.stuck = False
         exactly_once = settings.stream_guarantee == "exactly_once"
         # No re-bootstrap when every broker is down (a single node's restart): librdkafka 2.16
         # then decommissions the brokers it knows and can strand their work (see
@@ -98,7 +126,7 @@ class BatchEngine:
 
     def group_metadata(self) -> object | None:
         metadata: object = self.consumer.consumer_group_metadata()
-        return metadata
+        return metadata if member_of_group(metadata) else None
 
     async def commit(self, offsets: Offsets) -> None:
         if offsets:
@@ -136,7 +164,8 @@ class BatchEngine:
                     last_stats = now
         finally:
             runtime.close()
-            self.consumer.close()
+            if not self.stuck:  # closing a consumer stuck in a call would hang too
+                self.consumer.close()
         return 0
 
     def _next_batch(self) -> list[Message]:
@@ -174,9 +203,31 @@ class BatchEngine:
                 return  # outcome unknown: resync() reads again from the committed offsets
             # The transaction was aborted: read the batch again.
             log.warning("batch aborted; re-reading it", extra={"fields": {"error": str(exc)}})
-            for (topic, partition), offset in firsts.items():
-                if self.owns(topic, partition):
-                    self.consumer.seek(TopicPartition(topic, partition, offset))
+            self.seek([TopicPartition(t, p, o) for (t, p), o in firsts.items() if self.owns(t, p)])
+
+    def seek(self, partitions: list[TopicPartition]) -> None:
+        """``Consumer.seek`` under a deadline (module docstring); ``ConsumerStuck`` past it."""
+        fault = self.runtime.faults.txn_call("seek")
+        box: list[BaseException | None] = []
+
+        def target() -> None:
+            try:
+                if fault == "hang":
+                    threading.Event().wait()  # the hook: the seek never returns
+                for tp in partitions:
+                    self.consumer.seek(tp)
+                box.append(None)
+            except BaseException as exc:  # handed to the waiting thread
+                box.append(exc)
+
+        thread = threading.Thread(target=target, name="consumer-seek", daemon=True)
+        thread.start()
+        thread.join(SEEK_TIMEOUT_S)
+        if not box:
+            self.stuck = True
+            raise ConsumerStuck(f"consumer seek did not return within {SEEK_TIMEOUT_S}s")
+        if box[0] is not None:
+            raise box[0]
 
     def resync(self) -> bool:
         """After the writer threw its producer away: start a new one (its init_transactions
@@ -190,9 +241,11 @@ class BatchEngine:
                                                 timeout=RESYNC_TIMEOUT_S)
             if failed := [tp for tp in committed if tp.error is not None]:
                 raise KafkaException(failed[0].error)
-            for tp in committed:
-                offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
-                self.consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+            self.seek([TopicPartition(tp.topic, tp.partition,
+                                      tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+                       for tp in committed])
+            runtime.committed = {(tp.topic, tp.partition): tp.offset for tp in committed
+                                 if tp.offset >= 0}
             mine = [p for t, p in owned if t == runtime.raw_topic]
             self.store.drop(set(mine))
             started = time.monotonic()
@@ -211,18 +264,33 @@ class BatchEngine:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assignment = {(tp.topic, tp.partition) for tp in partitions}
-        mine = self.runtime.assigned(self.assignment)
+        mine = self.runtime.assigned(self.assignment, self._committed(partitions))
         started = time.monotonic()
         restored = restore(self.settings, self.runtime.changelog, mine, self.store)
         log.info("partitions assigned", extra={"fields": {
             "raw_partitions": mine, "restored_vehicles": restored,
             "restore_seconds": round(time.monotonic() - started, 3)}})
 
+    def _committed(self, partitions: list[TopicPartition]) -> Offsets | None:
+        """The group's committed offsets of the assigned partitions (what the runtime fences its
+        sweep with), None when they cannot be read now: the sweep then waits for a batch."""
+        if not self.runtime.exactly_once or not partitions:
+            return None
+        try:
+            found = self.consumer.committed([TopicPartition(tp.topic, tp.partition)
+                                             for tp in partitions], timeout=RESYNC_TIMEOUT_S)
+        except KafkaException as exc:
+            log.warning("committed offsets unknown; the sweep waits for a batch",
+                        extra={"fields": {"error": str(exc)}})
+            return None
+        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.error is None}
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Every batch finished its transaction (or flush and commit) before the next poll, so
         # nothing is in flight: drop the state of what leaves, and stop owning it.
         gone = {(tp.topic, tp.partition) for tp in partitions}
         self.assignment -= gone
+        self.runtime.revoked(gone)
         raw = {p for t, p in gone if t == self.runtime.raw_topic}
         self.store.drop(raw)
         log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(raw)}})

@@ -42,6 +42,13 @@ RISK_DWELL = Histogram("bordersync_risk_dwell_seconds",
                        "Dwell time in controls, green lane vs other vehicles.", ["crossing", "lane"],
                        buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200))
 REBALANCES = Counter("bordersync_rebalances_total", "Partition rebalances seen by this worker.")
+# Batch engine, exactly-once (streams/runtime_writer.py, streams/runtime.py): a producer thrown
+# away (fenced, fatal or hung) and replaced in-process, and transactions the consumer group refused
+# because this worker had lost its partitions (a zombie's, aborted).
+PRODUCERS_REPLACED = Counter("bordersync_txn_producers_replaced_total",
+                             "Transactional producers replaced after a fence, fatal error or hang.")
+TXN_FENCED = Counter("bordersync_txn_fenced_total",
+                     "Transactions refused for a stale consumer group generation (zombie worker).")
 
 _COUNTERS = {
     "events_in": EVENTS_IN, "events_out": EVENTS_OUT, "duplicates": DUPLICATES, "matched": MATCHED,

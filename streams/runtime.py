@@ -21,6 +21,18 @@ One batch (docs/streams.md, failure table):
 Records of partitions the engine no longer owns are dropped before processing: their state was
 dropped at the revoke and belongs to the new owner (defect (b) of issue #15).
 
+**Every exactly-once transaction is fenced by the group generation** (issue #15, soak seed 21):
+a transaction is refused by the broker only through the offsets it sends with the group metadata
+(KIP-447), so the sweep and the stats flush, which consume nothing, send the offsets already
+committed for the owned partitions again (``fence_offsets``: from the engine's own commits,
+its resync and its assignment — never a fetch position, which would commit past records not yet
+processed). Unfenced, a worker paused past its session timeout swept after it resumed and
+before it learnt it had lost its partitions: its UNMATCHED alerts (and shares) duplicated the
+new owner's, and its changelog writes landed in partitions it no longer owned. A refused
+transaction is aborted and the worker writes nothing more until its consumer has been through
+the rebalance (``fenced``). A worker that owns nothing, or knows no committed offset of what it
+owns, has nothing to sweep.
+
 The protocol is written once as coroutines. The Faust driver awaits them on its event loop (its
 blocking calls run in a thread); the batch engine runs them with ``run_sync`` — every await of
 its driver completes at once, so no event loop is involved.
@@ -30,11 +42,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
 from bordersync.border import load_border_config
 from bordersync.security.keys import pipeline_signer
@@ -53,6 +66,10 @@ log = logging.getLogger("bordersync.streams.runtime")
 CHANGELOG = "streams-vehicles-changelog"
 FAILED = (KafkaException, DeliveryFailed, WriterFatal)  # a batch transaction that failed
 SWEEP_SLICE = 1000  # vehicles per sweep call: a big due set (after a restore) never stalls a batch
+# What the group coordinator answers a transactional offset commit of a stale member (librdkafka
+# makes the transaction abortable): the worker is a zombie until its consumer rejoins.
+FENCED = {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
+          KafkaError.FENCED_INSTANCE_ID}
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 
@@ -107,7 +124,9 @@ class Driver(Protocol):
     def owns(self, topic: str, partition: int) -> bool: ...
 
     def group_metadata(self) -> object | None:
-        """The consumer's group metadata for a transactional offset commit (batch engine)."""
+        """The consumer's group metadata for a transactional offset commit (batch engine); None
+        when the consumer is not a group member (any more): a transactional offset commit
+        without a member id and generation is *accepted* by a non-empty group, unfenced."""
 
     async def commit(self, offsets: Offsets) -> None:
         """At-least-once: commit (or ack) the batch's input offsets; its state is durable."""
@@ -146,6 +165,12 @@ class Runtime:
         # Set when a transaction's outcome is unknown (its producer was thrown away): the engine
         # must re-read from the committed offsets and restore state before the next batch.
         self.resync = False
+        # Input offsets committed, per partition (exactly-once): what the sweep and the stats
+        # flush send again to be fenced by the group generation (module docstring).
+        self.committed: Offsets = {}
+        # When a transaction was refused for a stale group generation: nothing is written until
+        # the consumer has been through the rebalance (or a session timeout has passed).
+        self.fenced_at: float | None = None
         self._crossings = [c.id for c in self.border.crossings]
 
     # --- one batch -----------------------------------------------------------------------------
@@ -177,6 +202,7 @@ class Runtime:
         faults, writer, store = self.faults, self.writer, self.driver.store
         faults.crash("after-process", n)
         if self.exactly_once:
+            group = self._member()
             writer.begin()
             try:
                 if result is not None:
@@ -186,11 +212,11 @@ class Runtime:
                     if faults.fail_changelog(n):
                         writer.fail("fault hook: changelog write failed")
                     faults.crash("after-changelog", n)
-                group = self.driver.group_metadata()
                 await self.driver.blocking(lambda: writer.commit(offsets, group))
             except BaseException:
                 writer.abort()  # e.g. a produce that raised: never leave a half batch open
                 raise
+            self.committed.update(offsets)
             faults.crash("after-commit", n)
             if result is not None:
                 for plate, value in result.state.items():
@@ -213,6 +239,36 @@ class Runtime:
             store.schedule(result)
             metrics.apply(result.tally)
 
+    def _member(self) -> object:
+        """The group metadata for the next transaction, or the error of a fenced worker."""
+        if self.fenced():
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID,
+                                            "fenced: waiting for the rebalance"))
+        group = self.driver.group_metadata()
+        if group is None:
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID,
+                                            "not a member of the consumer group"))
+        return group
+
+    def fenced(self) -> bool:
+        if self.fenced_at is None:
+            return False
+        if time.monotonic() - self.fenced_at > self.settings.session_timeout_ms / 1000:
+            self.fenced_at = None  # no rebalance came: the next commit asks the broker again
+        return self.fenced_at is not None
+
+    def fence_offsets(self) -> Offsets:
+        """The committed offsets of the owned partitions: sent again by a transaction that
+        consumed nothing, so a zombie's is refused (module docstring)."""
+        owns = self.driver.owns
+        return {tp: o for tp, o in self.committed.items() if o >= 0 and owns(*tp)}
+
+    def _idle(self) -> bool:
+        """Exactly-once: no sweep or stats transaction now — the outcome of the last one is
+        being settled (``resync``: its offsets may be stale), the worker was fenced, or nothing
+        owned has a committed offset to fence it with."""
+        return self.exactly_once and (self.resync or self.fenced() or not self.fence_offsets())
+
     def _changelog(self, result: BatchResult, local: bool) -> None:
         send, changelog, store = self.writer.send, self.changelog, self.driver.store
         for plate, value in result.state.items():
@@ -225,13 +281,15 @@ class Runtime:
 
     async def sweep(self) -> bool:
         """UNMATCHED alerts and TTL for due vehicles; True when more are due than one slice."""
+        if self._idle():
+            return False  # the vehicles stay due
         now = self.clock()
         store = self.driver.store
         items = store.due(now.timestamp(), SWEEP_SLICE)
         result = self.processor.sweep(items, now)
         if result.outputs or result.state:
             try:
-                await self._write(result, {}, 0)
+                await self._write(result, self.fence_offsets(), 0)
             except FAILED as exc:
                 if not self.recovered(exc):
                     raise  # at-least-once: the writer stays failed, the worker must restart
@@ -256,6 +314,8 @@ class Runtime:
 
     async def flush_stats(self) -> None:
         """Emit the stats windows that are due (in their own transaction when exactly-once)."""
+        if self._idle():
+            return
         windows = self.stats.windows
         dirty = [key for key, window in windows.items() if window.dirty]
         records = self.stats.due(self.clock().timestamp())
@@ -269,11 +329,12 @@ class Runtime:
             await self.driver.blocking(self.writer.flush)
             return
         try:
+            group, offsets = self._member(), self.fence_offsets()
             self.writer.begin()
             for r in records:
                 self.writer.send(topic, codec.encode("stats", r),
                                  f"{r['crossing']}|{r['direction']}".encode(), {})
-            await self.driver.blocking(lambda: self.writer.commit({}, None))
+            await self.driver.blocking(lambda: self.writer.commit(offsets, group))
         except FAILED as exc:
             self.writer.abort()
             if not self.recovered(exc):
@@ -295,6 +356,13 @@ class Runtime:
         stale group generation."""
         if not self.exactly_once:
             return False
+        error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        if isinstance(error, KafkaError) and error.code() in FENCED and self.fenced_at is None:
+            self.fenced_at = time.monotonic()
+            metrics.TXN_FENCED.inc()
+            log.warning("transaction fenced by the consumer group (this worker lost its "
+                        "partitions); nothing is written until it has rejoined",
+                        extra={"fields": {"error": str(exc)}})
         if isinstance(exc, WriterFatal) or not abortable(exc):
             if not isinstance(exc, WriterFatal):
                 self.writer.discard(f"producer failed: {exc}")
@@ -305,10 +373,20 @@ class Runtime:
 
     # --- rebalancing ---------------------------------------------------------------------------
 
-    def assigned(self, partitions: Iterable[tuple[str, int]]) -> list[int]:
-        """Count the rebalance; the raw partitions among ``partitions``."""
+    def assigned(self, partitions: Iterable[tuple[str, int]],
+                 committed: Offsets | None = None) -> list[int]:
+        """Count the rebalance, learn the committed offsets of what is now owned (exactly-once);
+        the raw partitions among ``partitions``. A fenced worker has rejoined."""
         metrics.REBALANCES.inc()
+        self.fenced_at = None
+        if committed is not None:
+            self.committed = {tp: o for tp, o in committed.items() if o >= 0}
         return sorted(p for t, p in partitions if t == self.raw_topic)
+
+    def revoked(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """What left is no longer fenced with (the new owner commits it)."""
+        for tp in partitions:
+            self.committed.pop(tp, None)
 
     def close(self) -> None:
         self.writer.close()

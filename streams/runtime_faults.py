@@ -14,7 +14,8 @@
   as librdkafka's ``send_offsets_to_transaction`` did after a single-node broker restart (docs/
   reliability.md, "Findings"). ``hang:send-offsets:<n>`` hangs before anything is sent (the
   transaction cannot have committed); ``hang:commit:<n>`` commits, then never returns (the
-  answer is lost: the worker cannot know the transaction committed).
+  answer is lost: the worker cannot know the transaction committed). ``hang:seek:<n>`` — the
+  batch engine's ``n``-th consumer seek (a re-read batch, a resync) never returns.
 - ``fatal:<call>:<n>`` — the ``n``-th ``begin`` or ``commit`` raises a fatal Kafka error, once:
   ``INVALID_TXN_STATE`` (what ``begin`` raised after an abort in the soak) or
   ``OUT_OF_ORDER_SEQUENCE_NUMBER`` (what a commit raised after a pause past the session timeout).
@@ -31,7 +32,7 @@ from confluent_kafka import KafkaError, KafkaException
 log = logging.getLogger("bordersync.streams.faults")
 CRASH_EXIT = 86
 STEPS = ("after-process", "after-outputs", "after-changelog", "after-commit")
-TXN_CALLS = {"hang": ("send-offsets", "commit"), "fatal": ("begin", "commit")}
+TXN_CALLS = {"hang": ("send-offsets", "commit", "seek"), "fatal": ("begin", "commit")}
 FATAL = {"begin": KafkaError.INVALID_TXN_STATE, "commit": KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER}
 
 

@@ -43,6 +43,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer, Topic
 
 from bordersync.kafka import producer_conf
 from bordersync.settings import Settings
+from streams import metrics
 from streams.processor import OutRecord
 from streams.runtime_faults import Faults
 
@@ -327,6 +328,7 @@ class Writer:
             if error is not None and error.code() in GIVE_UP:
                 raise WriterGaveUp(f"new producer refused: {exc}") from exc
             raise WriterFatal(f"new producer not started yet: {exc}") from exc
+        metrics.PRODUCERS_REPLACED.inc()
         log.warning("transactional producer replaced", extra={"fields": {
             "generation": self.generation, "after": self.stale}})
         self.stale = None

@@ -15,10 +15,11 @@ from confluent_kafka import Consumer, TopicPartition
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from bordersync.wire import codec
-from streams.engine import BatchEngine
+from streams import engine as batch_engine
+from streams.engine import BatchEngine, ConsumerStuck
 from streams.processor import InRecord
 from streams.runtime import run_sync
-from streams.runtime_faults import CRASH_EXIT
+from streams.runtime_faults import CRASH_EXIT, Faults
 from tests.conftest import Proc, wait_for
 from tests.helpers import crossing, inspection
 from tests.integration.streams_support import Reader, pair_ids, publish, read_to_end
@@ -194,3 +195,89 @@ def test_faust_engine_rereads_a_skipped_record_without_a_rebalance(
     assert "dropping a fetched record" in worker.output()
     assert "reading them again now" in worker.output()
     assert [r["event_id"] for r in got["inspections"]] == [f"i{i}" for i in range(n)]
+
+
+def test_zombie_batch_worker_sweep_and_stats_flush_are_fenced(
+        make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture) -> None:
+    # Issue #15 (soak seed 21, redelivered 83): the sweep and the stats flush committed their
+    # transactions without input offsets, so KIP-447 never fenced them. A worker paused past its
+    # session timeout swept after it resumed, before it learnt its partitions were gone: its
+    # UNMATCHED alerts, shares and changelog writes were committed beside the new owner's.
+    # Deterministic: the zombie is an engine driven by hand that stops polling (expelled after
+    # max.poll.interval.ms) while a second member of the group takes every partition.
+    settings = make_settings(stream_engine="batch")
+    n = 6
+    publish(settings, exits(n))
+    clock = [datetime.now(UTC)]
+    zombie = BatchEngine(settings, clock=lambda: clock[0])
+    zombie.consumer.close()
+    group = f"{settings.topic_prefix}streams"
+    zombie.consumer = Consumer(consumer_conf(settings, group, **{
+        "max.poll.interval.ms": settings.session_timeout_ms}))
+    topics = [zombie.runtime.raw_topic, zombie.runtime.facts_topic]
+    zombie.consumer.subscribe(topics, on_assign=zombie._on_assign, on_revoke=zombie._on_revoke)
+    successor = Consumer(consumer_conf(settings, group))
+    changelog = settings.topic("streams-vehicles-changelog")
+    outputs = [settings.topic(s) for s in ("alerts", "share.al-customs", "share.mk-customs",
+                                           "stats")]
+
+    def work() -> bool:
+        if batch := zombie._next_batch():
+            zombie.handle(batch)
+        return len(zombie.store.state) == n and bool(zombie.runtime.stats.windows)
+
+    def taken_over() -> bool:
+        successor.poll(0.2)
+        return len(successor.assignment()) == len(topics) - 1 + settings.partitions
+
+    try:
+        wait_for(work, 90, "the exits processed and their stats facts read")
+        stale = zombie.consumer.consumer_group_metadata()  # what a resumed SIGSTOPped worker sends
+        positions = committed(settings)
+        before = {t: len(read_to_end(settings, t)) for t in [changelog, *outputs]}
+        successor.subscribe(topics)
+        wait_for(taken_over, 90, "the second member to own every partition")
+        clock[0] += timedelta(days=1)  # every exit is overdue, every stats window closed
+        expelled = zombie.group_metadata
+        zombie.group_metadata = lambda: stale  # type: ignore[method-assign]
+        caplog.clear()
+        run_sync(zombie.runtime.sweep())  # the broker refuses the stale generation
+        run_sync(zombie.runtime.sweep())  # not retried while fenced
+        run_sync(zombie.runtime.flush_stats())
+        aborted = [r.getMessage() for r in caplog.records if "aborted" in r.getMessage()]
+        # Expelled, librdkafka's metadata says generation -1 and no member, which a non-empty
+        # group would accept with a transactional offset commit: never sent.
+        zombie.runtime.fenced_at = None
+        zombie.group_metadata = expelled  # type: ignore[method-assign]
+        member = expelled()
+        run_sync(zombie.runtime.flush_stats())
+        run_sync(zombie.runtime.sweep())
+    finally:
+        successor.close()
+        zombie.runtime.close()
+        zombie.consumer.close()
+    after = {t: len(read_to_end(settings, t)) for t in [changelog, *outputs]}
+    assert after == before  # no alert, share, stats or changelog record of the zombie
+    assert before[settings.topic("alerts")] == 0
+    assert committed(settings) == positions
+    assert aborted == ["sweep aborted; its vehicles are due again"]
+    assert member is None
+
+
+def test_consumer_seek_that_never_returns_ends_the_worker_instead_of_stalling_it(
+        make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Left open by 4951b7a: a SIGKILL run stalled after "transactional producer replaced" with
+    # no "resynced" / "resync waits". confluent-kafka's seek waits without a timeout for the
+    # partition's broker thread to serve it; the resync's (and a re-read batch's) seek now has
+    # a deadline, past which the worker exits for its supervisor rather than stall.
+    monkeypatch.setattr(batch_engine, "SEEK_TIMEOUT_S", 1.0)
+    settings = make_settings(stream_engine="batch")
+    engine = BatchEngine(settings)
+    engine.runtime.faults = Faults.parse("hang:seek:1")
+    try:
+        with pytest.raises(ConsumerStuck):
+            engine.seek([TopicPartition(settings.topic("raw"), 0, 0)])
+        assert engine.stuck
+    finally:
+        engine.runtime.close()
+        engine.consumer.close()
