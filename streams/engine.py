@@ -201,8 +201,10 @@ class BatchEngine:
                 raise  # nothing after a failure is committed; a restart replays from the commit
             if self.runtime.resync:
                 return  # outcome unknown: resync() reads again from the committed offsets
-            # The transaction was aborted: read the batch again.
-            log.warning("batch aborted; re-reading it", extra={"fields": {"error": str(exc)}})
+            # The transaction was aborted: read the batch again (quietly while fenced: the
+            # rebalance that ends it comes with a poll).
+            if not self.runtime.fenced():
+                log.warning("batch aborted; re-reading it", extra={"fields": {"error": str(exc)}})
             self.seek([TopicPartition(t, p, o) for (t, p), o in firsts.items() if self.owns(t, p)])
 
     def seek(self, partitions: list[TopicPartition]) -> None:

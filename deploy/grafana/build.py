@@ -145,6 +145,13 @@ PIPELINE_HEALTH: list[Panel] = [
           [("sum by (job) (increase(bordersync_rebalances_total[1h]))", "worker {{job}}"),
            ("sum by (agency) (increase(bordersync_consumer_rebalances_total[1h]))",
             "consumer {{agency}}")]),
+    Panel("Batch engine transactions: producers replaced / fenced (1h)",
+          [("sum by (instance) (increase(bordersync_txn_producers_replaced_total[1h]))",
+            "replaced {{instance}}"),
+           ("sum by (instance) (increase(bordersync_txn_fenced_total[1h]))",
+            "fenced {{instance}}")],
+          description="A producer thrown away (fenced, fatal or hung) and replaced in-process; a "
+                      "transaction the group refused because the worker had lost its partitions."),
     Panel("Agency consumers (records/s)",
           [(f"sum by (agency) (rate(bordersync_consumer_records_total[{RI}]))", "read {{agency}}"),
            (f"sum by (agency) (rate(bordersync_readmodel_writes_total[{RI}]))", "applied {{agency}}"),

@@ -59,6 +59,7 @@ EXPECTED_EMPTY: dict[str, str] = {
     "alert BordersyncOutboxFailing": HEALTHY,
     "alert BordersyncConsumerErrors": HEALTHY,
     "alert BordersyncRebalanceStorm": HEALTHY,
+    "alert BordersyncTxnProducerReplaced": HEALTHY,
     "alert BordersyncRiskRedHitRateLow": HEALTHY + " (needs 20 RED outcomes in 24 h)",
     "pipeline-health.json: Consumer errors by reason (per s) [A]": NO_ERRORS,
     # The live simulator has no AEO operators and, in a short run, no watchlisted or repeatedly
