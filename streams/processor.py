@@ -22,7 +22,7 @@ from bordersync.events import InvalidEvent, validate
 from bordersync.plates import normalise_plate
 from bordersync.security.signing import Rejected, Signer, sign
 from bordersync.settings import Settings
-from bordersync.wire import codec
+from bordersync.wire import codec, splicing
 from bordersync.wire.codec import DecodeError
 from streams.dlq import dead_letter
 from streams.logic import discrepancies, dwell, matching, schedule
@@ -194,7 +194,8 @@ class Processor:
 
     def _one(self, batch: _Batch, rec: InRecord, now: datetime) -> None:
         tally = batch.result.tally
-        decoded = codec.decode("raw", rec.value)
+        spliced = splicing.current().read("raw", rec.value) if self.encode is codec.encode else None
+        decoded = codec.decode("raw", rec.value) if spliced is None else spliced[0]
         if isinstance(decoded, DecodeError):
             self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
             return
@@ -249,8 +250,10 @@ class Processor:
         remember(st, event, digest, t_now)
         st.expire(t_now, float(self.settings.dedup_ttl_seconds))
         enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
+        chunks = None if spliced is None else splicing.current().chunks(  # enriched, as bytes
+            OUT_STREAM[event["kind"]], spliced[1], {"crossing": crossing.id, "plate_normalised": plate})
         self._emit(batch, OUT_STREAM[event["kind"]], crossing.id, key, enriched, now,
-                   event["event_time"])
+                   event["event_time"], None, chunks)
         if event["kind"] == "inspection":
             st.inspections.append(HeldInspection.from_event(event, crossing.id, t_now))
             if self.risk is not None:
@@ -345,18 +348,17 @@ class Processor:
                    alert_route(type_))
 
     def _emit(self, batch: _Batch, stream: str, crossing: str, key: bytes, record: dict[str, Any],
-              now: datetime, event_time: datetime | None, route_as: str | None = None) -> None:
+              now: datetime, event_time: datetime | None, route_as: str | None = None,
+              chunks: list[bytes] | None = None) -> None:
         out = batch.result.outputs
         tally = batch.result.tally
-        route = self._routes.get((route_as or stream, crossing)) or self._route(stream, crossing,
-                                                                                route_as)
-        groups, targets, keys = route
-        both = None
-        if groups and self.encode is codec.encode:
-            # The record and every projection from one encoding of its fields (avro_share).
-            shared = codec.shared_encoder(stream)
-            both = None if shared is None else shared.encode(record, groups, now)
-        # None: no fast path, or the record does not fit and ``encode`` raises the named error.
+        groups, targets, keys = (self._routes.get((route_as or stream, crossing))
+                                 or self._route(stream, crossing, route_as))
+        # The record and every projection from one encoding of its fields (avro_share), spliced
+        # from the input's bytes when ``chunks`` are given (avro_splice). None: no fast path, or
+        # the record does not fit and ``encode`` raises the named error.
+        both = (splicing.current().encode(stream, record, groups, now, chunks)
+                if self.encode is codec.encode else None)
         value, copies = both or (self.encode(stream, record), None)
         out.append(OutRecord(stream, key, value))
         for index, (fields, agencies) in enumerate(groups):

@@ -111,14 +111,15 @@ class SharedEncoder:
         self._at: Any = None
         self._at_bytes = b""
 
-    def encode(self, record: dict[str, Any], groups: Groups,
-               shared_at: Any) -> tuple[bytes, list[list[bytes]]] | None:
+    def encode(self, record: dict[str, Any], groups: Groups, shared_at: Any,
+               fields: Sequence[bytes] | None = None) -> tuple[bytes, list[list[bytes]]] | None:
         """The record's bytes and, per group, one share record per agency; None when the record
-        does not fit (the caller's full encode then raises the error that names the field)."""
+        does not fit (the caller's full encode then raises the error that names the field).
+        ``fields``: the record's fields already encoded (spliced from its input, avro_splice)."""
         if not record.keys() <= self._allowed:
             return None
         try:
-            chunks = self._chunks(record)
+            chunks = self._chunks(record) if fields is None else list(fields)
             if shared_at is not self._at:
                 self._at_bytes, self._at = self._timestamp(shared_at), shared_at
         except Exception:

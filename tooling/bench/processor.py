@@ -26,7 +26,7 @@ import streams.processor as processor_module
 from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
-from bordersync.wire import avro_share, codec
+from bordersync.wire import avro_share, codec, splicing
 from streams import gctune
 from streams.logic import model
 from streams.logic.sharing import ShareRouter
@@ -74,6 +74,7 @@ def run_batches(processor: Processor, records: list[InRecord],
 # (owner, attribute, stage): what the processor calls, looked up where it looks it up.
 _STAGES: list[tuple[Any, str, str]] = [
     (codec, "decode", "decode"),
+    (splicing.Splicing, "read", "decode"),  # canonical input: the decode, noting field ends
     (processor_module, "validate", "validate"),
     (processor_module, "content_digest", "dedup_state"),
     (processor_module, "classify", "dedup_state"),
@@ -82,6 +83,7 @@ _STAGES: list[tuple[Any, str, str]] = [
     (model.VehicleState, "encode", "dedup_state"),
     (processor_module._Batch, "state", "dedup_state"),
     (avro_share.SharedEncoder, "encode", "encode"),
+    (splicing.Splicing, "chunks", "encode"),  # the spliced fields of crossings and inspections
 ]
 
 

@@ -1,0 +1,273 @@
+"""Output records spliced from the input record's Avro bytes (issue 19).
+
+Why: a crossing or inspection goes out as its input event plus two fields; re-encoding every
+field it carries unchanged was the largest single cost of the stream processor. Here the input is
+read once by a reader that also notes where each field ends, and an output field whose type is
+the input field's (structurally, ``avro_share._Shapes``) is that slice of the input's bytes.
+
+Only where the input is **canonically** encoded: minimal varints (lengths, longs, ints, enum and
+union indices, block counts) and every array in one block with a positive count. Those are the
+bytes an encoder writes, so the slice equals what re-encoding the decoded value gives. Any other
+valid encoding (an Avro writer may split arrays in blocks, give block sizes or pad varints) makes
+``read`` return None and the caller takes the general path: decode, then encode in full.
+The reader also gives up on anything unusual (errors included) so the general path says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from operator import call, itemgetter
+from typing import Any
+
+from bordersync.wire.avro_fast import EPOCH, Encoder, compile_writer
+from bordersync.wire.avro_share import _Shapes
+
+# (value, p) -> (value, end); raises on anything the general reader should look at instead
+_Read = Callable[[bytes, int], tuple[Any, int]]
+Spans = tuple[str, list[int]]  # (record branch's full name, [start, end of field 0, end of 1...])
+
+
+class _NotCanonical(Exception):
+    pass
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _read_long(d: bytes, p: int) -> tuple[int, int]:
+    """A zig-zag varint in its minimal form only (no trailing 0x00 continuation byte)."""
+    b = d[p]
+    if b < 0x80:
+        return (b >> 1) ^ -(b & 1), p + 1
+    n = b & 0x7F
+    shift = 7
+    p += 1
+    while True:
+        b = d[p]
+        p += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            if b == 0:
+                raise _NotCanonical
+            return (n >> 1) ^ -(n & 1), p
+        shift += 7
+        if shift > 56:  # ten bytes: beyond every timestamp and int; the general path decides
+            raise _NotCanonical
+
+
+def _read_string(d: bytes, p: int) -> tuple[str, int]:
+    b = d[p]
+    if b < 0x80 and not b & 1:  # lengths under 64: one byte, the common case
+        p += 1
+        end = p + (b >> 1)
+    else:
+        n, p = _read_long(d, p)
+        end = p + n
+        if n < 0:
+            raise _NotCanonical
+    if end > len(d):
+        raise _NotCanonical
+    return d[p:end].decode(), end
+
+
+def _read_int(d: bytes, p: int) -> tuple[int, int]:
+    n, p = _read_long(d, p)
+    if not -(2**31) <= n < 2**31:
+        raise _NotCanonical
+    return n, p
+
+
+def _read_timestamp(d: bytes, p: int) -> tuple[Any, int]:
+    n, p = _read_long(d, p)
+    return EPOCH + timedelta(milliseconds=n), p
+
+
+def _read_boolean(d: bytes, p: int) -> tuple[bool, int]:
+    b = d[p]
+    if b > 1:
+        raise _NotCanonical
+    return b == 1, p + 1
+
+
+_PRIMITIVES: dict[str, _Read] = {"string": _read_string, "int": _read_int, "long": _read_long,
+                                 "boolean": _read_boolean}
+
+
+def _reader(schema: Any, named: dict[str, _Read], ns: str) -> _Read:
+    """Doubles, bytes, maps, nested records and general unions are left to the general path."""
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES:
+            return _PRIMITIVES[schema]
+        for full in (f"{ns}.{schema}" if ns and "." not in schema else schema, schema):
+            if full in named:
+                return named[full]
+        raise _Unsupported(schema)
+    if isinstance(schema, list):
+        if len(schema) != 2 or schema[0] != "null":
+            raise _Unsupported("union")
+        inner = _reader(schema[1], named, ns)
+
+        def read_optional(d: bytes, p: int) -> tuple[Any, int]:
+            b = d[p]
+            if b == 0:
+                return None, p + 1
+            if b != 2:
+                raise _NotCanonical
+            return inner(d, p + 1)
+
+        return read_optional
+    kind = schema["type"]
+    if kind == "long" and schema.get("logicalType") == "timestamp-millis":
+        return _read_timestamp
+    if "logicalType" in schema:
+        raise _Unsupported(schema["logicalType"])
+    if kind == "enum":
+        return _enum_reader(schema, named, ns)
+    if kind == "array":
+        return _array_reader(_reader(schema["items"], named, ns))
+    if kind in _PRIMITIVES:
+        return _PRIMITIVES[kind]
+    raise _Unsupported(kind)
+
+
+def _enum_reader(schema: Any, named: dict[str, _Read], ns: str) -> _Read:
+    symbols = list(schema["symbols"])
+    count = len(symbols)
+
+    def read_enum(d: bytes, p: int) -> tuple[str, int]:
+        i, p = _read_long(d, p)
+        if not 0 <= i < count:
+            raise _NotCanonical
+        return symbols[i], p
+
+    name = schema["name"]
+    named[name if "." in name else f"{schema.get('namespace', ns)}.{name}".lstrip(".")] = read_enum
+    return read_enum
+
+
+def _array_reader(item: _Read) -> _Read:
+    def read_array(d: bytes, p: int) -> tuple[list[Any], int]:
+        n, p = _read_long(d, p)
+        if n == 0:
+            return [], p
+        if n < 0 or n > len(d) - p:  # a block with its byte size, or beyond the end
+            raise _NotCanonical
+        out = []
+        for _ in range(n):
+            x, p = item(d, p)
+            out.append(x)
+        if d[p] != 0:  # a second block
+            raise _NotCanonical
+        return out, p + 1
+
+    return read_array
+
+
+class SpanReader:
+    """Reads a union of records (the raw topic's schema) or one record, nulls left out as the
+    event reader does, with the end of every field; None for anything not canonical."""
+
+    def __init__(self, schema: Any) -> None:
+        branches = schema if isinstance(schema, list) else [schema]
+        named: dict[str, _Read] = {}
+        self._branches: list[tuple[str, list[tuple[str, _Read]]]] = []
+        for branch in branches:
+            if not isinstance(branch, dict) or branch.get("type") != "record":
+                raise _Unsupported("not a record")
+            ns = branch.get("namespace", "")
+            full = branch["name"] if "." in branch["name"] else f"{ns}.{branch['name']}".lstrip(".")
+            fields = [(f["name"], _reader(f["type"], named, full.rpartition(".")[0]))
+                      for f in branch["fields"]]
+            self._branches.append((full, fields))
+        self._union = isinstance(schema, list)
+
+    def read(self, d: bytes, p: int) -> tuple[dict[str, Any], Spans] | None:
+        try:
+            if self._union:
+                index, p = _read_long(d, p)
+                if not 0 <= index < len(self._branches):
+                    return None
+            else:
+                index = 0
+            name, fields = self._branches[index]
+            out: dict[str, Any] = {}
+            ends = [p]
+            for field, read in fields:
+                value, p = read(d, p)
+                if value is not None:
+                    out[field] = value
+                ends.append(p)
+        except Exception:  # not canonical, or not valid at all: the general path decides
+            return None
+        if p != len(d):
+            return None
+        return out, (name, ends)
+
+
+def span_reader(schema: Any) -> SpanReader | None:
+    try:
+        return SpanReader(schema)
+    except (_Unsupported, KeyError, TypeError, AttributeError):
+        return None
+
+
+class Splicer:
+    """An output record's field chunks from an input record's bytes: the input's slice for each
+    output field of the same type, the encoding of ``extra`` values (in ``extra_names`` order) or
+    of the field's default for the others. Built once per (input branch, output schema)."""
+
+    def __init__(self, in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> None:
+        ins, outs = _Shapes(in_schema), _Shapes(out_schema)
+        in_ns = in_schema.get("namespace", "")
+        out_ns = out_schema.get("namespace", "")
+        in_fields = {f["name"]: (i, ins.of(f["type"], in_ns))
+                     for i, f in enumerate(in_schema["fields"])}
+        out_names = [f["name"] for f in out_schema["fields"]]
+        if not in_fields.keys() <= set(out_names) or set(extra_names) & in_fields.keys():
+            raise _Unsupported("an input field the output lacks, or given twice")
+        count = len(in_fields)
+        writers: dict[str, Encoder] = {}
+        defaults: list[bytes] = []
+        picks: list[int] = []
+        for f in out_schema["fields"]:
+            name = f["name"]
+            if name in in_fields:
+                index, shape = in_fields[name]
+                if outs.of(f["type"], out_ns) != shape:
+                    raise _Unsupported(f"{name}: types differ")
+                picks.append(index)
+                continue
+            writer = compile_writer(f["type"])  # None for a reference to a named type
+            if writer is None:
+                raise _Unsupported(f"{name}: not compilable alone")
+            if name in extra_names:
+                picks.append(count + list(extra_names).index(name))
+                writers[name] = writer
+            elif "default" in f:
+                defaults.append(writer(f["default"]))
+                picks.append(-len(defaults))  # the default's chunk: numbered once all are known
+            else:
+                raise _Unsupported(f"{name}: required and not given")
+        if writers.keys() != set(extra_names) or len(picks) < 2:
+            raise _Unsupported("an extra value the output lacks")
+        self._extra = [writers[name] for name in extra_names]
+        self._defaults = defaults
+        base = count + len(extra_names)
+        picks = [p if p >= 0 else base + (-p - 1) for p in picks]
+        self._pick = itemgetter(*picks)
+
+    def chunks(self, d: bytes, ends: list[int], extra: Sequence[Any]) -> list[bytes]:
+        """Raises (ValueError, TypeError) when an extra value does not fit its field."""
+        parts = list(map(d.__getitem__, map(slice, ends, ends[1:])))
+        parts += map(call, self._extra, extra)
+        parts += self._defaults
+        return list(self._pick(parts))
+
+
+def splicer(in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> Splicer | None:
+    try:
+        return Splicer(in_schema, out_schema, extra_names)
+    except Exception:  # any schema we did not foresee (avro_share's checks raise their own)
+        return None

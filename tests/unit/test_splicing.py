@@ -1,0 +1,168 @@
+"""Outputs spliced from the input's Avro bytes (bordersync.wire.avro_splice, .splicing) are the
+bytes of a full encode, and only canonically encoded input is spliced: padded varints, arrays in
+several blocks or with block sizes are valid Avro (fastavro reads them) that the general path
+decodes and re-encodes, to the same outputs as the canonical form of the same record."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bordersync.border import load_border_config
+from bordersync.plates import normalise_plate
+from bordersync.settings import Settings
+from bordersync.wire import codec, splicing
+from bordersync.wire.avro_prims import write_long
+from bordersync.wire.codec import HEADER, RAW_BRANCHES
+from streams.processor import InRecord, Processor, partition_for
+from tooling.bench.load import event_pair
+
+NOW = datetime(2026, 11, 25, 12, 0, 0, 123_000, tzinfo=UTC)
+_TEXT = st.text(min_size=1, max_size=70)  # past 63 bytes: a two-byte length
+_LIST = st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=70)  # 64+: two-byte count
+
+
+def _raw_schema() -> Any:
+    return codec.configure().catalogue.latest("raw").schema
+
+
+def _varint(n: int, pad: bool) -> bytes:
+    """``n`` zig-zag encoded; padded: one more byte than needed (a trailing 0x00 group)."""
+    data = write_long(n)
+    return data[:-1] + bytes([data[-1] | 0x80, 0]) if pad else data
+
+
+def _write(schema: Any, value: Any, pad: Callable[[], bool], named: dict[str, Any]) -> bytes:
+    """Valid Avro, not necessarily canonical: ``pad()`` decides each varint and array block."""
+    if isinstance(schema, str) and schema in named:
+        schema = named[schema]
+    if schema == "string":
+        data = value.encode()
+        return _varint(len(data), pad()) + data
+    if schema in ("int", "long"):
+        return _varint(value, pad())
+    if isinstance(schema, list):  # [null, T] here; its index unpadded: the codec's readers
+        # take only 0x00 and 0x02 there (an input nobody's encoder writes), whichever path
+        return b"\x00" if value is None else b"\x02" + _write(schema[1], value, pad, named)
+    kind = schema["type"]
+    if kind == "long":  # timestamp-millis
+        return _varint((value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1),
+                       pad())
+    if kind == "enum":
+        named[schema["name"]] = schema
+        return _varint(schema["symbols"].index(value), pad())
+    if kind == "array":
+        out = b""
+        rest = list(value)
+        while rest:  # blocks of one item or of all that is left, with or without their size
+            block, rest = (rest[:1], rest[1:]) if pad() else (rest, [])
+            items = b"".join(_write(schema["items"], v, pad, named) for v in block)
+            out += (_varint(-len(block), pad()) + _varint(len(items), pad()) if pad()
+                    else _varint(len(block), pad())) + items
+        return out + _varint(0, pad())
+    return b"".join(_write(f["type"], value.get(f["name"]), pad, named) for f in schema["fields"])
+
+
+def _raw(event: dict[str, Any], pad: Callable[[], bool]) -> bytes:
+    union = _raw_schema()
+    index = [b["name"] for b in union].index(RAW_BRANCHES[event["kind"]].split(".")[1])
+    body = _varint(index, pad()) + _write(union[index], event, pad, {})
+    return codec.encode("raw", event)[:HEADER.size] + body
+
+
+def _never() -> bool:
+    return False
+
+
+def _crossing(draw: st.DrawFn) -> dict[str, Any]:
+    exit_, _ = event_pair(draw(st.integers(0, 500)), NOW)
+    for name, values in {"trailer_plate": _TEXT, "container_ids": _LIST, "seals": _LIST,
+                         "gross_mass_kg": st.integers(0, 2**31 - 1), "declaration_ref": _TEXT,
+                         "passengers": st.integers(0, 9), "priority": st.just("AEO")}.items():
+        if draw(st.booleans()):
+            exit_[name] = draw(values)
+        else:
+            exit_.pop(name, None)
+    exit_["plate"] = draw(st.sampled_from([exit_["plate"], "SK 1234 AB", "ШК-1234"]))
+    return exit_
+
+
+def test_the_test_writer_writes_canonical_avro_unless_told_otherwise() -> None:
+    exit_, _ = event_pair(3, NOW)
+    exit_ |= {"seals": ["A", "B"], "passengers": 70}
+    assert _raw(exit_, _never) == codec.encode("raw", exit_)
+    padded = _raw(exit_, lambda: True)
+    assert padded != codec.encode("raw", exit_)
+    assert splicing.current().read("raw", padded) is None
+    assert codec.decode("raw", padded) == codec.decode("raw", codec.encode("raw", exit_))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_spliced_crossings_are_the_full_encode_and_fastavros(data: st.DataObject) -> None:
+    event = data.draw(st.composite(lambda d: _crossing(d))())
+    value = codec.encode("raw", event)
+    got = splicing.current().read("raw", value)
+    assert got is not None
+    assert got[0] == codec.decode("raw", value)
+    extra = {"crossing": "c-1", "plate_normalised": normalise_plate(event["plate"])}
+    chunks = splicing.current().chunks("crossings", got[1], extra)
+    assert chunks is not None
+    full = codec.encode("crossings", {**got[0], **extra})
+    assert value[:HEADER.size] != full[:HEADER.size]  # another schema: another id
+    assert full[HEADER.size:] == b"".join(chunks)
+    schema = codec.configure().catalogue.latest("crossing").parsed
+    oracle = io.BytesIO()
+    schemaless_writer(oracle, schema, {**got[0], **extra})
+    assert oracle.getvalue() == b"".join(chunks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_non_canonical_input_is_never_spliced_and_reads_the_same(data: st.DataObject) -> None:
+    event = data.draw(st.composite(lambda d: _crossing(d))())
+    value = _raw(event, lambda: data.draw(st.booleans()))
+    parsed = codec.configure().catalogue.latest("raw").parsed
+
+    def fastavro(data: bytes) -> Any:
+        return schemaless_reader(io.BytesIO(data[HEADER.size:]), parsed, parsed)
+
+    assert fastavro(value) == fastavro(codec.encode("raw", event))  # valid Avro, the same record
+    got = splicing.current().read("raw", value)
+    if value == codec.encode("raw", event):
+        assert got is not None
+    else:
+        assert got is None
+    assert codec.decode("raw", value) == codec.decode("raw", codec.encode("raw", event))
+
+
+def test_non_canonical_input_gives_the_outputs_of_its_canonical_form() -> None:
+    """Through the processor: padded varints and arrays in blocks take the general path; every
+    output byte, tally and state is that of the same events encoded canonically (spliced)."""
+    border = load_border_config()
+    events = []
+    for i in range(40):
+        exit_, entry = event_pair(i, NOW - timedelta(hours=1))
+        exit_ |= {"seals": ["S1", "S2", "S3"], "container_ids": ["MSCU1234567"],
+                  "trailer_plate": "TT ü" * 20}
+        events += [exit_, entry]
+
+    def run(pad: Callable[[], bool]) -> Any:
+        records = []
+        for n, event in enumerate(events):
+            key = normalise_plate(event["plate"]).encode()
+            records.append(InRecord(key, _raw(event, pad), [], "raw", partition_for(key, 4), n))
+        result = Processor(Settings(), border, 4).process(records, NOW, lambda _p: None)
+        return ([(o.stream, o.key, o.value, o.headers) for o in result.outputs], result.state,
+                result.tally.counts)
+
+    flip = iter(range(10**6))
+    canonical, padded = run(_never), run(lambda: next(flip) % 3 == 0)
+    assert canonical == padded
+    assert any(stream.startswith("share.") for stream, *_ in canonical[0])
