@@ -80,9 +80,11 @@ class AgencyConsumer:
             dropped = self.sink.drop()
             log.warning("rebuild: read model dropped, replaying the share topic",
                         extra=_fields(agency=agency, keys=dropped))
-        # Rewind when asked, or when the read model is empty although offsets may be committed.
-        self._rewind_on_assign = rebuild or not self._marker_present()
-        self._expect_marker = not self._rewind_on_assign
+        # Rebuild when asked, or when the read model is empty although offsets may be committed.
+        # ``_expect_marker`` False means "rebuilding, first batch not yet applied" (see _rewind).
+        self._expect_marker = not rebuild and self._marker_present()
+        if not self._expect_marker:
+            metrics.REBUILDS.labels(self.ctx.name).inc()
         self.assigned: list[int] = []
         self._lag_at = 0.0
         self._marker_at = 0.0
@@ -105,12 +107,13 @@ class AgencyConsumer:
     # -- rebalance callbacks -------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         metrics.REBALANCES.labels(self.ctx.name).inc()
-        rewound = self._rewind_on_assign
+        # Until the rebuild's first batch is applied, every assignment (a partial one too, and
+        # each one after it) starts at the beginning; afterwards the committed offsets are the
+        # rebuild's own (see _reset_group_offsets).
+        rewound = not self._expect_marker
         if rewound:
             for tp in partitions:
                 tp.offset = OFFSET_BEGINNING
-            self._rewind_on_assign = False
-            metrics.REBUILDS.labels(self.ctx.name).inc()
         consumer.assign(partitions)
         self.assigned = sorted({*self.assigned, *(tp.partition for tp in partitions)})
         log.info("partitions assigned", extra=_fields(
@@ -219,7 +222,10 @@ class AgencyConsumer:
         log.warning("share record skipped", extra=_fields(**where, reason=reason, detail=detail))
 
     def _apply(self, writes: list[Write]) -> bool:
-        """True when the batch is in Redis; False when the read model was lost and we rewound."""
+        """True when the batch is in Redis; False when the read model was lost and we rewound,
+        or when a rebuild's offsets could not be reset yet (the batch comes again)."""
+        if not self._expect_marker and not self._reset_group_offsets():
+            return False
         while True:
             try:
                 result = self.sink.apply(writes, self._expect_marker)
@@ -241,16 +247,60 @@ class AgencyConsumer:
         return True
 
     def _rewind(self) -> None:
-        """The read model vanished under us (Redis flushed or restarted): replay the topic."""
+        """The read model vanished under us (Redis flushed or restarted): replay the topic.
+
+        With ``_expect_marker`` False, the next assignment rewinds too, whatever it brings."""
         metrics.REBUILDS.labels(self.ctx.name).inc()
         log.warning("read model is empty; rebuilding from the beginning of the share topic",
                     extra=_fields(agency=self.ctx.name, partitions=self.assigned))
-        for p in self.assigned:
-            self.consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
-        # Nothing assigned right now: rewind whatever the next assignment brings.
-        self._rewind_on_assign = not self.assigned
+        self._seek_beginning()
         self.progress.last.clear()
         self._expect_marker = False
+
+    def _seek_beginning(self) -> None:
+        for p in self.assigned:
+            self.consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
+
+    def _reset_group_offsets(self) -> bool:
+        """Makes a rebuild durable before its first batch sets the marker again.
+
+        The marker says "the read model holds what the group committed". A rebuild starts with
+        the group's offsets still at the end of the topic, so once its first batch has set the
+        marker, a kill before the next commits would let the next process trust those offsets
+        and never replay the rest. Hence, before that batch: commit the log start (low
+        watermark) of every partition of the topic, assigned or not (one consumer per agency;
+        a partition assigned later resumes there), synchronously. From then on the committed
+        offsets trail what is applied, as for any batch, and a restart resumes the rebuild
+        (re-applied records are no-ops via the seen-keys). Until this commit succeeds nothing
+        is applied: on failure (broker away, rebalance under way) the batch is dropped, the
+        partitions rewound, and the next batch tries again, so the loop keeps serving
+        rebalances meanwhile.
+        """
+        try:
+            meta = self.consumer.list_topics(self.topic, timeout=10)
+            topic = meta.topics.get(self.topic)
+            if topic is None or topic.error is not None or not topic.partitions:
+                raise KafkaException(topic.error if topic is not None else KafkaError(
+                    KafkaError.UNKNOWN_TOPIC_OR_PART))
+            starts = []
+            for p in sorted(topic.partitions):
+                low, _high = self.consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, p), timeout=10)
+                starts.append(TopicPartition(self.topic, p, low))
+            committed = self.consumer.commit(offsets=starts, asynchronous=False) or []
+            failed = [tp for tp in committed if tp.error is not None]
+            if failed:
+                raise KafkaException(failed[0].error)
+        except (KafkaException, TypeError) as exc:  # TypeError: no watermarks (timed out)
+            metrics.ERRORS.labels(self.ctx.name, "commit").inc()
+            log.warning("rebuild: could not reset the group's offsets to the log start; retrying",
+                        extra=_fields(agency=self.ctx.name, error=str(exc)))
+            self._seek_beginning()
+            time.sleep(1.0)
+            return False
+        log.info("rebuild: group offsets reset to the log start", extra=_fields(
+            agency=self.ctx.name, offsets={tp.partition: tp.offset for tp in starts}))
+        return True
 
     def _commit(self, offsets: dict[int, int]) -> None:
         if not offsets:

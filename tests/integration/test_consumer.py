@@ -9,11 +9,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
 from bordersync.border import load_border_config
+from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from consumers.api import reader_for
 from consumers.readmodel import AgencyContext, Keys, Write, plan
-from consumers.runner import CRASH_EXIT_CODE
+from consumers.runner import CRASH_EXIT_CODE, group_id
 from consumers.sink import RedisSink, connect
 from tests.conftest import Proc, run_cli, wait_for
 from tooling.bench.consumers import journey, produce, share
@@ -130,6 +134,57 @@ def test_read_model_rebuilt_from_the_topic_after_redis_lost_it(
     assert '"rebuild_from_beginning": true' in again.output()
     reader = reader_for(settings, AGENCY)
     assert all(reader.vehicle(p) is not None for p in ("RB111AA", "RB222AA"))
+
+
+def _committed_the_end(settings: Settings) -> bool:
+    """The group's committed offset is the end of every partition of the share topic."""
+    topic = settings.topic(f"share.{AGENCY}")
+    probe = Consumer(consumer_conf(settings, group_id(settings, AGENCY)))  # never subscribes
+    try:
+        parts = probe.list_topics(topic, timeout=10).topics[topic].partitions
+        committed = probe.committed([TopicPartition(topic, p) for p in parts], timeout=10)
+        return all(tp.offset == probe.get_watermark_offsets(tp, timeout=10)[1] for tp in committed)
+    finally:
+        probe.close()
+
+
+@pytest.mark.parametrize("wiped", ["while_stopped", "while_running"])
+def test_killed_mid_rebuild_left_a_partial_read_model_never_completed(
+        wiped: str, make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
+    """Soak seed 22: the first rebuild batch set the marker, the kill came before its commit,
+    and the next process trusted the group's offsets, still at the end of the topic."""
+    settings = make_settings(consumer_batch_size=5, log_level="INFO")
+    records = [r for i in range(8) for r in journey(CTX, f"MR{i:03d}AA", f"m{i}", AT)]
+    produce(settings, AGENCY, records)
+    first = spawn(["consume", "--agency", AGENCY], settings)
+    wait_applied(settings, len(records), first)
+    assert first.stop() == 0
+    assert _committed_the_end(settings)
+
+    # Redis loses the model; the consumer rebuilding it dies right after its first batch.
+    crash = settings.model_copy(update={"consumer_crash_after_batch": 1})
+    if wiped == "while_stopped":  # rewinds on assignment
+        assert _drop_read_model(settings) > 0
+        crashing = spawn(["consume", "--agency", AGENCY], crash)
+    else:  # rewinds when its idle check finds the marker gone
+        crashing = spawn(["consume", "--agency", AGENCY], crash)
+        wait_for(lambda: '"partitions assigned"' in crashing.output(), 60, "an assignment")
+        assert _drop_read_model(settings) > 0
+    assert crashing.popen.wait(60) == CRASH_EXIT_CODE, crashing.output()
+    assert 0 < applied(settings) <= 5
+    assert connect(settings).exists(Keys.of(settings, AGENCY).marker())
+
+    restarted = spawn(["consume", "--agency", AGENCY], settings)
+
+    def caught_up() -> bool:
+        assert restarted.popen.poll() is None, restarted.output()
+        return _committed_the_end(settings)
+
+    wait_for(caught_up, 60, "the group's offsets committed at the end again")
+    assert applied(settings) == len(records), restarted.output()
+    assert restarted.stop() == 0
+    reader = reader_for(settings, AGENCY)
+    assert all(reader.vehicle(f"MR{i:03d}AA") is not None for i in range(8))
 
 
 def test_agency_sees_only_fields_its_agreement_lists(
