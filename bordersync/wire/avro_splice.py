@@ -21,6 +21,7 @@ from operator import call, itemgetter
 from typing import Any
 
 from bordersync.wire.avro_fast import EPOCH, Encoder, compile_writer
+from bordersync.wire.avro_prims import read_long
 from bordersync.wire.avro_share import _Shapes
 
 # (value, p) -> (value, end); raises on anything the general reader should look at instead
@@ -37,24 +38,18 @@ class _Unsupported(Exception):
 
 
 def _read_long(d: bytes, p: int) -> tuple[int, int]:
-    """A zig-zag varint in its minimal form only (no trailing 0x00 continuation byte)."""
+    """A zig-zag varint in its minimal form only (no trailing 0x00 continuation byte), of at
+    most nine bytes (beyond every timestamp and int: the general path decides)."""
     b = d[p]
     if b < 0x80:
         return (b >> 1) ^ -(b & 1), p + 1
-    n = b & 0x7F
-    shift = 7
-    p += 1
-    while True:
-        b = d[p]
-        p += 1
-        n |= (b & 0x7F) << shift
-        if b < 0x80:
-            if b == 0:
-                raise _NotCanonical
-            return (n >> 1) ^ -(n & 1), p
-        shift += 7
-        if shift > 56:  # ten bytes: beyond every timestamp and int; the general path decides
-            raise _NotCanonical
+    try:
+        value, end = read_long(d, p)
+    except ValueError:
+        raise _NotCanonical from None
+    if d[end - 1] == 0 or end - p > 9:
+        raise _NotCanonical
+    return value, end
 
 
 def _read_string(d: bytes, p: int) -> tuple[str, int]:
