@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from bordersync.cliapi import AddCommand
 from bordersync.kafka import consumer_conf
@@ -22,6 +22,25 @@ from bordersync.output import add_output, emit
 from bordersync.settings import Settings
 
 TIMEOUT_S = 10.0
+# ListOffsets answered by a broker that does not lead the partition *yet*: a topic just created,
+# or a leader moving (broker restart). librdkafka does not retry these for
+# get_watermark_offsets, so `lag` failed on a healthy cluster moments after a topic appeared.
+_LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
+_MARK_ATTEMPTS = 8
+
+
+def _watermarks(consumer: Any, tp: TopicPartition) -> tuple[int, int]:
+    for attempt in range(_MARK_ATTEMPTS):
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            moving = isinstance(error, KafkaError) and error.code() in _LEADER_MOVING
+            if not moving or attempt == _MARK_ATTEMPTS - 1:
+                raise
+            time.sleep(0.25 * (attempt + 1))  # 7 s in all: a leader election, not an outage
+    raise AssertionError("unreachable")
 
 
 def _partitions(consumer: Any, topic: str) -> list[int]:
@@ -49,8 +68,7 @@ def read_lag(settings: Settings, group: str, topics: Iterable[str],
         read_topics = {t for (t, _), off in committed.items() if off != OFFSET_INVALID and off >= 0}
         if only_committed:
             tps = [tp for tp in tps if tp.topic in read_topics]
-        marks = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
-                 for tp in tps}
+        marks = {(tp.topic, tp.partition): _watermarks(consumer, tp) for tp in tps}
         rows = []
         for (topic, partition), (low, high) in sorted(marks.items()):
             off = committed[(topic, partition)]
