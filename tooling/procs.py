@@ -73,11 +73,16 @@ class Child:
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._out = log.open("ab")
-        self.popen = subprocess.Popen(
-            argv or [cli_path(), *args], env=settings_env(settings, **env), stdout=self._out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=unblock_deferred,
-        )
+        # Started and recorded as one step: an interrupt that landed in Popen, after the fork,
+        # left a child no one would stop (`bench` stopped with SIGTERM left its stream worker
+        # running). ``stop_started`` stops whatever a command's own bookkeeping missed.
+        with deferred_signals():
+            self.popen = subprocess.Popen(
+                argv or [cli_path(), *args], env=settings_env(settings, **env), stdout=self._out,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=unblock_deferred,
+            )
+            _STARTED.append(self)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -96,4 +101,15 @@ class Child:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self._out.close()
+        with contextlib.suppress(ValueError):
+            _STARTED.remove(self)
         return self.popen.returncode
+
+
+_STARTED: list[Child] = []
+
+
+def stop_started() -> None:
+    """Stop every child this process started and has not stopped (newest first)."""
+    for child in reversed(list(_STARTED)):
+        child.stop()

@@ -37,7 +37,7 @@ from tooling.bench.load import (
     pipeline,
     raw_loop,
 )
-from tooling.procs import Child
+from tooling.procs import Child, stop_started
 
 Figures = dict[str, Any]
 
@@ -193,6 +193,7 @@ def bench_stack(base: Settings) -> Iterator[Callable[[], Settings]]:
 
         yield fresh
     finally:
+        stop_started()  # a worker the interrupt caught between its start and its try
         if owned:
             stack.down(private, purge=True)
 
