@@ -9,13 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import signal
 import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, TextIO
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -28,7 +26,7 @@ from bordersync.wire import codec
 from bordersync.wire.codec import DecodeError
 from tooling import stack
 from tooling.demorisk import RiskTally, enable
-from tooling.procs import Child, cli_path, deferred_signals
+from tooling.procs import Child, cli_path, deferred_signals, interrupt_on_signals
 
 DEMO_AGENCIES = ("al-customs", "mk-customs", "al-border-police")
 DEMO_CROSSING = "kjafasan-qafe-thane"  # al-customs (looked up at the end) sees this crossing
@@ -96,12 +94,10 @@ class Monitor:
         self.consumer.close()
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run_demo(base: Settings, duration: float, rate: float, out: TextIO = sys.stdout) -> int:
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGINT too, not only Python's default for it: a demo started in the background of a
+    # non-interactive shell inherits SIGINT *ignored*, and ran to its end when interrupted.
+    interrupt_on_signals()
     home = (base.home / "demo").resolve()
     shutil.rmtree(home, ignore_errors=True)
     private = base.model_copy(update={
