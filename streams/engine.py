@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -42,7 +41,13 @@ from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from streams.processor import InRecord
 from streams.runtime import Clock, DueSchedule, Runtime, run_sync, utcnow
-from streams.runtime_writer import DeliveryFailed, Offsets, WriterFatal
+from streams.runtime_writer import (
+    CallHung,
+    DeliveryFailed,
+    Offsets,
+    WriterFatal,
+    call_with_deadline,
+)
 
 log = logging.getLogger("bordersync.streams.engine")
 RESTORE_TIMEOUT_S = 300.0
@@ -209,27 +214,16 @@ class BatchEngine:
 
     def seek(self, partitions: list[TopicPartition]) -> None:
         """``Consumer.seek`` under a deadline (module docstring); ``ConsumerStuck`` past it."""
-        fault = self.runtime.faults.txn_call("seek")
-        box: list[BaseException | None] = []
+        def seek_all() -> None:
+            for tp in partitions:
+                self.consumer.seek(tp)
 
-        def target() -> None:
-            try:
-                if fault == "hang":
-                    threading.Event().wait()  # the hook: the seek never returns
-                for tp in partitions:
-                    self.consumer.seek(tp)
-                box.append(None)
-            except BaseException as exc:  # handed to the waiting thread
-                box.append(exc)
-
-        thread = threading.Thread(target=target, name="consumer-seek", daemon=True)
-        thread.start()
-        thread.join(SEEK_TIMEOUT_S)
-        if not box:
+        hang = self.runtime.faults.txn_call("seek") == "hang"
+        try:
+            call_with_deadline("consumer-seek", seek_all, SEEK_TIMEOUT_S, hang_before=hang)
+        except CallHung as hung:
             self.stuck = True
-            raise ConsumerStuck(f"consumer seek did not return within {SEEK_TIMEOUT_S}s")
-        if box[0] is not None:
-            raise box[0]
+            raise ConsumerStuck(f"consumer seek did not return within {SEEK_TIMEOUT_S}s") from hung
 
     def resync(self) -> bool:
         """After the writer threw its producer away: start a new one (its init_transactions

@@ -75,8 +75,38 @@ class WriterGaveUp(RuntimeError):
     many producers hung: the worker exits, so a supervisor sees it."""
 
 
-class _Hung(Exception):
-    """A producer call did not return within its deadline."""
+class CallHung(Exception):
+    """A blocking client call did not return within its deadline."""
+
+
+def call_with_deadline(name: str, run: Callable[[], T], deadline: float, *,
+                       hang_before: bool = False, hang_after: bool = False) -> T:
+    """Run one blocking librdkafka call in a helper thread (it releases the GIL) and wait at
+    most ``deadline`` seconds; ``CallHung`` when it did not return — librdkafka does not always
+    honour its own timeout (module docstring). ``hang_before``/``hang_after`` are the fault
+    hooks' hangs: nothing sent, or done with the answer lost."""
+    box: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            if hang_before:
+                threading.Event().wait()
+            result = run()
+            if hang_after:
+                threading.Event().wait()
+            box.append((True, result))
+        except BaseException as exc:  # handed to the waiting thread
+            box.append((False, exc))
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    thread.join(deadline)
+    if not box:
+        raise CallHung(f"{name} did not return within {deadline}s")
+    done, value = box[0]
+    if not done:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 def abortable(exc: BaseException) -> bool:
@@ -139,7 +169,7 @@ class Writer:
             try:
                 self._call("init", lambda: self.producer.init_transactions(FLUSH_TIMEOUT_S),
                            FLUSH_TIMEOUT_S + DEADLINE_GRACE_S)
-            except _Hung as hung:
+            except CallHung as hung:
                 raise WriterGaveUp(f"the first producer did not start: {hung}") from None
 
     def _new_producer(self) -> Producer:
@@ -207,32 +237,12 @@ class Writer:
     # --- exactly-once --------------------------------------------------------------------------
 
     def _call(self, call: str, run: Callable[[], T], deadline: float | None = None) -> T:
-        """Run one blocking producer call in a helper thread (librdkafka releases the GIL) and
-        wait at most ``deadline`` (librdkafka's timeout + a grace); ``_Hung`` when it did not
-        return — librdkafka does not always honour its own timeout (module docstring)."""
-        fault = self.faults.txn_call(call)
-        box: list[tuple[bool, Any]] = []
-
-        def target() -> None:
-            try:
-                if fault == "hang" and call != "commit":
-                    threading.Event().wait()  # the hook: never returns, nothing sent
-                result = run()
-                if fault == "hang":
-                    threading.Event().wait()  # the hook: committed, the answer is lost
-                box.append((True, result))
-            except BaseException as exc:  # handed to the waiting thread
-                box.append((False, exc))
-
-        thread = threading.Thread(target=target, name=f"txn-{call}", daemon=True)
-        thread.start()
-        thread.join(deadline if deadline is not None else self.call_timeout_s + DEADLINE_GRACE_S)
-        if not box:
-            raise _Hung(f"{call} did not return within {self.call_timeout_s + DEADLINE_GRACE_S}s")
-        done, value = box[0]
-        if not done:
-            raise value
-        return value  # type: ignore[no-any-return]
+        """One blocking producer call under ``deadline`` (librdkafka's timeout + a grace)."""
+        hang = self.faults.txn_call(call) == "hang"
+        limit = deadline if deadline is not None else self.call_timeout_s + DEADLINE_GRACE_S
+        # The hook on commit lets the commit go through and loses its answer.
+        return call_with_deadline(f"txn-{call}", run, limit, hang_before=hang and call != "commit",
+                                  hang_after=hang and call == "commit")
 
     def begin(self) -> None:
         if self.in_transaction:
@@ -267,7 +277,7 @@ class Writer:
         except DeliveryFailed:
             self.abort()
             raise
-        except _Hung as hung:
+        except CallHung as hung:
             self.hung += 1
             raise self.discard(str(hung)) from None
         except KafkaException as exc:
@@ -288,7 +298,7 @@ class Writer:
             try:
                 self._call("abort", lambda: producer.abort_transaction(timeout))
                 producer.poll(0)  # serve the aborted records' reports before forgetting errors
-            except _Hung as hung:
+            except CallHung as hung:
                 self.hung += 1
                 self.discard(str(hung))
             except KafkaException as exc:
@@ -320,7 +330,7 @@ class Writer:
         _retire(old)
         try:
             self._call("init", lambda: producer.init_transactions(self.call_timeout_s))
-        except _Hung as hung:
+        except CallHung as hung:
             self.hung += 1
             raise WriterFatal(f"new producer: {hung}") from None
         except KafkaException as exc:
