@@ -162,43 +162,123 @@ def _array_reader(item: _Read) -> _Read:
 
 class SpanReader:
     """Reads a union of records (the raw topic's schema) or one record, nulls left out as the
-    event reader does, with the end of every field; None for anything not canonical."""
+    event reader does, with the end of every field; None for anything not canonical.
+
+    Each branch is one function generated from its schema (``_generate``): strings, enums and
+    optional strings are read inline in their one-byte-length form, everything else calls the
+    field's reader from ``_reader``. Why: a call and a tuple per field were most of the read."""
 
     def __init__(self, schema: Any) -> None:
         branches = schema if isinstance(schema, list) else [schema]
         named: dict[str, _Read] = {}
-        self._branches: list[tuple[str, list[tuple[str, _Read]]]] = []
+        self._branches: list[Callable[[bytes, int], tuple[dict[str, Any], Spans]]] = []
         for branch in branches:
             if not isinstance(branch, dict) or branch.get("type") != "record":
                 raise _Unsupported("not a record")
             ns = branch.get("namespace", "")
             full = branch["name"] if "." in branch["name"] else f"{ns}.{branch['name']}".lstrip(".")
-            fields = [(f["name"], _reader(f["type"], named, full.rpartition(".")[0]))
+            fields = [(f["name"], f["type"], _reader(f["type"], named, full.rpartition(".")[0]))
                       for f in branch["fields"]]
-            self._branches.append((full, fields))
+            self._branches.append(_generate(full, fields, named, full.rpartition(".")[0]))
         self._union = isinstance(schema, list)
+        self._count = len(self._branches)
 
     def read(self, d: bytes, p: int) -> tuple[dict[str, Any], Spans] | None:
         try:
             if self._union:
-                index, p = _read_long(d, p)
-                if not 0 <= index < len(self._branches):
+                b = d[p]
+                if b < 0x80 and not b & 1:
+                    index, p = b >> 1, p + 1
+                else:
+                    index, p = _read_long(d, p)
+                if not 0 <= index < self._count:
                     return None
             else:
                 index = 0
-            name, fields = self._branches[index]
-            out: dict[str, Any] = {}
-            ends = [p]
-            for field, read in fields:
-                value, p = read(d, p)
-                if value is not None:
-                    out[field] = value
-                ends.append(p)
+            return self._branches[index](d, p)
         except Exception:  # not canonical, or not valid at all: the general path decides
             return None
-        if p != len(d):
-            return None
-        return out, (name, ends)
+
+
+def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: list[str],
+            pad: str, consts: dict[str, Any]) -> None:
+    """Lines setting ``v`` and ``p`` for one field: inline for the common one-byte forms, the
+    field's reader (``read``, a global of the generated code) for the rest."""
+    kind = schema if isinstance(schema, str) else None
+    if isinstance(schema, dict) and schema.get("type") == "enum" and "logicalType" not in schema:
+        kind = "enum"
+    elif isinstance(kind, str) and kind not in _PRIMITIVES:
+        full = next((f for f in (f"{ns}.{kind}" if ns and "." not in kind else kind, kind)
+                     if f in named), None)
+        kind = "enum" if full is not None and full in consts.get("_enums", {}) else None
+        if kind == "enum":
+            schema = consts["_enums"][full]
+    if kind == "string":
+        lines += [f"{pad}b = d[p]",
+                  f"{pad}if b < 0x80 and not b & 1 and p + 1 + (b >> 1) <= n:",
+                  f"{pad}    v = d[p + 1:p + 1 + (b >> 1)].decode(); p += 1 + (b >> 1)",
+                  f"{pad}else:",
+                  f"{pad}    v, p = {read}(d, p)"]
+    elif kind == "enum":
+        symbols = f"S{len(consts)}"
+        consts[symbols] = tuple(schema["symbols"])
+        lines += [f"{pad}b = d[p]",
+                  f"{pad}if b < 0x80 and not b & 1 and (b >> 1) < {len(schema['symbols'])}:",
+                  f"{pad}    v = {symbols}[b >> 1]; p += 1",
+                  f"{pad}else:",
+                  f"{pad}    v, p = {read}(d, p)"]
+    else:
+        lines.append(f"{pad}v, p = {read}(d, p)")
+
+
+def _generate(full: str, fields: list[tuple[str, Any, _Read]], named: dict[str, _Read],
+              ns: str) -> Callable[[bytes, int], tuple[dict[str, Any], Spans]]:
+    """One branch's reader as Python source: the fields in order, each value kept when not None
+    (so the dict's order is the field order, as the closures' reader gave), then the spans."""
+    consts: dict[str, Any] = {"_enums": _enum_schemas(fields, ns)}
+    scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "NAME": full}
+    lines = ["def read(d, p):", "    n = len(d)", "    out = {}", "    e0 = p"]
+    for i, (name, schema, read) in enumerate(fields):
+        scope[f"R{i}"] = read
+        optional = isinstance(schema, list) and len(schema) == 2 and schema[0] == "null"
+        if optional:
+            lines += ["    b = d[p]", "    if b == 0:", "        p += 1", "    elif b == 2:",
+                      "        p += 1"]
+            _inline(schema[1], named, ns, f"R{i}_", lines, "        ", consts)
+            scope[f"R{i}_"] = _reader(schema[1], named, ns)
+            lines += [f"        out[{name!r}] = v", "    else:", "        raise _NotCanonical"]
+        else:
+            _inline(schema, named, ns, f"R{i}", lines, "    ", consts)
+            lines.append(f"    if v is not None: out[{name!r}] = v")
+        lines.append(f"    e{i + 1} = p")
+    ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
+    lines += ["    if p != n:", "        raise _NotCanonical", f"    return out, (NAME, [{ends}])"]
+    del consts["_enums"]
+    scope.update(consts)
+    exec("\n".join(lines), scope)  # generated from the schema only: field names are repr()'d
+    generated: Callable[[bytes, int], tuple[dict[str, Any], Spans]] = scope["read"]
+    return generated
+
+
+def _enum_schemas(fields: list[tuple[str, Any, _Read]], ns: str) -> dict[str, Any]:
+    """Enum schemas defined in these fields by full name, so a later reference inlines too."""
+    found: dict[str, Any] = {}
+
+    def walk(schema: Any) -> None:
+        if isinstance(schema, list):
+            for branch in schema:
+                walk(branch)
+        elif isinstance(schema, dict):
+            if schema.get("type") == "enum":
+                name = schema["name"]
+                found[name if "." in name else f"{schema.get('namespace', ns)}.{name}"
+                      .lstrip(".")] = schema
+            elif schema.get("type") == "array":
+                walk(schema["items"])
+
+    for _, schema, _ in fields:
+        walk(schema)
+    return found
 
 
 def span_reader(schema: Any) -> SpanReader | None:
