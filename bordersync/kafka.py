@@ -9,6 +9,8 @@ Every client — librdkafka producers, consumers and admin clients, and the Faus
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import ssl
 from typing import Any
 
@@ -107,3 +109,60 @@ def consumer_conf(settings: Settings, group: str, **extra: Any) -> dict[str, Any
 
 def admin_conf(settings: Settings) -> dict[str, Any]:
     return common_conf(settings)
+
+
+# --- consumer group metadata of a member librdkafka did not join -----------------------------
+
+
+def _librdkafka() -> ctypes.CDLL:
+    """The librdkafka confluent-kafka loaded (its wheel bundles one; a source build links the
+    system's): the one whose ``send_offsets_to_transaction`` reads what we write."""
+    import confluent_kafka  # noqa: F401  (loads the library)
+
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "librdkafka" in line.split()[-1]}
+    path = min(paths) if paths else ctypes.util.find_library("rdkafka")
+    if path is None:
+        raise RuntimeError("librdkafka not found: confluent-kafka is not loaded")
+    lib = ctypes.CDLL(path)
+    lib.rd_kafka_consumer_group_metadata_new_with_genid.restype = ctypes.c_void_p
+    lib.rd_kafka_consumer_group_metadata_new_with_genid.argtypes = [
+        ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_char_p]
+    lib.rd_kafka_consumer_group_metadata_write.restype = ctypes.c_void_p
+    lib.rd_kafka_consumer_group_metadata_write.argtypes = [
+        ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+    lib.rd_kafka_consumer_group_metadata_destroy.argtypes = [ctypes.c_void_p]
+    lib.rd_kafka_mem_free.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.rd_kafka_error_destroy.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+_LIB: ctypes.CDLL | None = None
+
+
+def group_metadata(group_id: str, generation: int, member_id: str,
+                   instance_id: str | None = None) -> bytes:
+    """The consumer group metadata ``Producer.send_offsets_to_transaction`` takes, for a member
+    of ``group_id`` that another client joined (the Faust engine's aiokafka consumer): the
+    transaction's offsets then carry that member's id and generation, and the group coordinator
+    refuses them once the member is stale (KIP-447), exactly as for a librdkafka consumer's.
+    Built by librdkafka's own public API (``rd_kafka_consumer_group_metadata_new_with_genid`` and
+    ``_write``), which confluent-kafka does not expose, so the format is always the one it reads;
+    ``tests/unit/test_kafka_group_metadata.py`` checks it against a librdkafka consumer's."""
+    global _LIB
+    lib = _LIB = _LIB or _librdkafka()
+    cgmd = lib.rd_kafka_consumer_group_metadata_new_with_genid(
+        group_id.encode(), generation, member_id.encode(),
+        instance_id.encode() if instance_id is not None else None)
+    buffer, size = ctypes.c_void_p(), ctypes.c_size_t()
+    try:
+        error = lib.rd_kafka_consumer_group_metadata_write(cgmd, ctypes.byref(buffer),
+                                                           ctypes.byref(size))
+        if error:
+            lib.rd_kafka_error_destroy(error)
+            raise RuntimeError(f"librdkafka could not write the group metadata of {group_id!r}")
+        data = ctypes.string_at(buffer.value or 0, size.value)
+        lib.rd_kafka_mem_free(None, buffer)
+        return data
+    finally:
+        lib.rd_kafka_consumer_group_metadata_destroy(cgmd)

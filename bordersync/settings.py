@@ -90,16 +90,14 @@ class Settings(BaseSettings):
     outbox_max_rows: int = Field(default=1_000_000, ge=1)
 
     # Streams worker.
-    faust_store: str = "memory://"
-    # "faust": the processor driven by a Faust agent (at-least-once with idempotent ids).
-    # "batch": the same processor in a plain confluent-kafka loop (streams/engine.py), each batch
-    # in one Kafka transaction (exactly-once, `stream_guarantee`). Both run the one runtime
-    # (streams/runtime.py); guarantees per engine in docs/reliability.md. All workers of one
-    # deployment use one engine.
+    # "faust": the processor driven by a Faust agent (streams/ingest.py); "batch": the same
+    # processor in a plain confluent-kafka loop (streams/engine.py). Both run the one runtime
+    # (streams/runtime.py), each batch in one Kafka transaction by default (`stream_guarantee`);
+    # guarantees per engine in docs/reliability.md. All workers of one deployment use one engine.
     stream_engine: Literal["faust", "batch"] = "faust"
-    # Processing guarantee of the batch engine: "exactly_once" writes outputs, state changelog and
+    # Processing guarantee of both engines: "exactly_once" writes outputs, state changelog and
     # input offsets in one Kafka transaction; "at_least_once" flushes outputs, then state, then
-    # commits (docs/streams.md). The Faust engine is always at-least-once (docs/reliability.md).
+    # commits (docs/streams.md).
     stream_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     # Test hook of the stream runtime (streams/runtime_faults.py), e.g. "crash:after-outputs:2"
     # (exit hard after producing the outputs of batch 2) or "fail:changelog:1". Empty = off.

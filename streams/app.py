@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import faust
-
 from bordersync.endpoints import resolve_bootstrap
 from bordersync.kafka import faust_credentials
 from bordersync.settings import Settings
 from bordersync.topics import replication
-from streams.faust_private import SCHEME
+from streams.faust_private import SCHEME, RebalanceHooks
 
 
-class BorderApp(faust.App):
-    """The worker's Faust app; its broker URLs select our safe-commit transport
+class BorderApp(RebalanceHooks):
+    """The worker's Faust app; its broker URLs select our safe-commit transport, and its
+    rebalance hooks let the runtime restore state before an assignment is served
     (``streams.faust_private``)."""
 
     #: The runtime's fetch fault hook (``streams.runtime_faults``), read by our consumer.
@@ -28,7 +27,6 @@ def create_app(settings: Settings) -> BorderApp:
         broker=[f"{SCHEME}://{b}" for b in bootstrap.split(",")],
         # SASL/TLS of this process's principal (BORDERSYNC_CLIENT_PROPERTIES or _SASL_*/_SSL_*).
         broker_credentials=faust_credentials(settings),
-        store=settings.faust_store,
         topic_partitions=settings.partitions,
         topic_replication_factor=replication(settings),
         broker_session_timeout=settings.session_timeout_ms / 1000,

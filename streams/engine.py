@@ -40,7 +40,7 @@ from confluent_kafka import (
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from streams.processor import InRecord
-from streams.runtime import Clock, DueSchedule, Runtime, run_sync, utcnow
+from streams.runtime import Clock, Runtime, run_sync, utcnow
 from streams.runtime_writer import (
     CallHung,
     DeliveryFailed,
@@ -48,9 +48,9 @@ from streams.runtime_writer import (
     WriterFatal,
     call_with_deadline,
 )
+from streams.state import DictStore, restore
 
 log = logging.getLogger("bordersync.streams.engine")
-RESTORE_TIMEOUT_S = 300.0
 RESYNC_RETRY_S = 1.0  # between attempts while no new producer can be started
 RESYNC_TIMEOUT_S = 30.0
 SEEK_TIMEOUT_S = 30.0
@@ -73,38 +73,6 @@ def member_of_group(metadata: object) -> bool:
     generation = int.from_bytes(metadata[7:11], sys.byteorder, signed=True)
     fields = metadata[11:].split(b"\0")
     return generation >= 0 and len(fields) > 1 and fields[1] != b""
-
-
-class DictStore(DueSchedule):
-    """Per-vehicle state of the owned partitions in memory, with the sweep's time index."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.state: dict[str, bytes] = {}
-
-    def get(self, plate: str) -> bytes | None:
-        return self.state.get(plate)
-
-    def put(self, plate: str, partition: int, value: bytes | None) -> None:
-        if value is None:
-            self.state.pop(plate, None)
-            self.forget(plate)
-        else:
-            self.state[plate] = value
-            self.owner[plate] = partition
-
-    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
-        plates = self.index.pop_due(now, limit)
-        return [(p, self.owner[p], self.state[p]) for p in plates if p in self.state]
-
-    def drop(self, partitions: set[int]) -> None:
-        for plate in [p for p, part in self.owner.items() if part in partitions]:
-            self.put(plate, 0, None)
-
-    def restored(self, plate: str, partition: int, value: bytes | None) -> None:
-        self.put(plate, partition, value)
-        if value is not None:
-            self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule and pending
 
 
 class BatchEngine:
@@ -290,60 +258,6 @@ class BatchEngine:
         raw = {p for t, p in gone if t == self.runtime.raw_topic}
         self.store.drop(raw)
         log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(raw)}})
-
-
-def restore(settings: Settings, changelog: str, partitions: list[int], store: DictStore) -> int:
-    """Replay the changelog partitions into ``store``, up to their end *including* transactions
-    still open (a crashed owner's: aborted by the broker within ``transaction.timeout.ms``; a
-    zombie's: committed or aborted), so no committed state change is missed."""
-    if not partitions:
-        return 0
-    probe = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore",
-                                   **{"isolation.level": "read_uncommitted"}))
-    try:
-        ends = {p: _end_offset(probe, TopicPartition(changelog, p)) for p in partitions}
-    finally:
-        probe.close()
-    reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore"))
-    todo = {p for p in partitions if ends[p] > 0}
-    reader.assign([TopicPartition(changelog, p, 0) for p in todo])
-    count = 0
-    deadline = time.monotonic() + RESTORE_TIMEOUT_S
-    try:
-        while todo:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"state restore of {changelog} did not reach the end "
-                                   f"within {RESTORE_TIMEOUT_S}s")
-            for msg in reader.consume(10000, timeout=0.2):
-                key = msg.key()
-                if msg.error() is not None or key is None:
-                    continue
-                value = msg.value()
-                store.restored(key.decode(), int(msg.partition() or 0), value)
-                count += value is not None
-            # read_committed: the position moves past commit markers and aborted records too.
-            for tp in reader.position([TopicPartition(changelog, p) for p in todo]):
-                if tp.offset >= ends[tp.partition]:
-                    todo.discard(tp.partition)
-    finally:
-        reader.close()
-    return count
-
-
-def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
-    """The high watermark; retried while a just-created topic gets its leader and metadata."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return int(probe.get_watermark_offsets(tp, timeout=10, cached=False)[1])
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            settling = isinstance(error, KafkaError) and (error.retriable() or error.code() in (
-                KafkaError._UNKNOWN_PARTITION, KafkaError.NOT_LEADER_FOR_PARTITION,
-                KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART))
-            if not settling or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 def run_engine(settings: Settings) -> int:

@@ -16,23 +16,28 @@ exists; it fails loudly on an upgrade. Nothing else in ``streams/`` touches a pr
    rebalance and then come after records that follow them). A jump seen twice at the same
    offset is a real hole and passes (a skip is never permanent).
    Still needed on Apache Kafka: the drops are Faust's, not the broker's.
-2. **Table writes per source partition** (``in_partition``): Faust's stores pick the changelog
-   partition / rocksdb database from the *current event* (a context variable, one per
-   ``async for`` step); the runtime writes whole batches, so we set it for a block of writes.
-3. **Store internals** (``owned_items``, ``note_partition``): which keys belong to which
-   partition (memory store: ``_key_partition``; rocksdb: one database per partition).
+2. **Offsets committed in our transactions** (``SafeCommitConsumer._commit``): in exactly-once
+   mode the runtime commits the input offsets inside each batch's transaction; Faust still
+   tracks acks (so point 1 keeps working) but its own plain ``OffsetCommit`` is skipped: landing
+   after a later transaction's offsets, it would move the group back.
+3. **Reading committed records only** (``ReadCommittedThread``): aiokafka reads
+   ``read_uncommitted`` unless Faust runs its own transactions; the stats facts are written in
+   ours, so an aborted batch's facts must stay invisible.
+4. **The group member** (``group_member``): generation and member id of the aiokafka consumer,
+   for the transaction's offsets (``bordersync.kafka.group_metadata``).
+5. **State restore before the assignment is served** (``RebalanceHooks``): the runtime restores
+   its per-vehicle state from the changelog inside ``App._on_partitions_assigned``, before Faust
+   resumes fetching the new assignment, and drops the revoked partitions' state after
+   ``App._on_partitions_revoked``.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from faust.streams import _current_event
+import faust
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
@@ -107,6 +112,15 @@ class SafeCommitConsumer(faust_aiokafka.Consumer):
                 except Exception as exc:  # revoked meanwhile: its next owner seeks it
                     log.warning("no seek of %s to its log start: %r", tp, exc)
 
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        if getattr(self.app, "commits_in_transactions", False):
+            return True  # point 2: the offsets were committed with the batch's transaction
+        committed: bool = await super()._commit(offsets)
+        return committed
+
     def _new_offset(self, tp: TP) -> int | None:
         # Faust only refuses when the first acked offset is more than one past the committed
         # one (and not at all when that is 0), so a skipped record at the head would still be
@@ -131,56 +145,49 @@ SCHEME = "bordersync"
 TRANSPORTS[SCHEME] = f"{__name__}:Transport"
 
 
-# --- table state (points 2 and 3) ----------------------------------------------------------------
+# --- exactly-once and rebalancing (points 2 to 5) ------------------------------------------------
 
 
-@dataclass
-class _Message:
-    topic: str
-    partition: int
+class ReadCommittedThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Point 3: aiokafka's consumer with ``isolation_level="read_committed"``."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._isolation_level = "read_committed"  # read by its fetcher when it starts
+        return consumer
 
 
-@dataclass
-class _PartitionEvent:
-    """The part of a Faust event that table writes read: which partition owns the key."""
+class RebalanceHooks(faust.App):
+    """Point 5: ``before_assigned(assigned)`` runs before Faust serves a new assignment,
+    ``after_revoked(revoked)`` after Faust stopped serving the revoked partitions."""
 
-    message: _Message
+    before_assigned: Callable[[set[TP]], Awaitable[None]] | None = None
+    after_revoked: Callable[[set[TP]], Awaitable[None]] | None = None
+    #: Point 2: the runtime commits the input offsets in its transactions.
+    commits_in_transactions: bool = False
 
+    async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        if self.before_assigned is not None and not self.should_stop:
+            try:
+                await self.before_assigned(assigned)
+            except Exception as exc:  # Faust's own handler crashes the app the same way
+                await self.crash(exc)
+                return
+        await super()._on_partitions_assigned(assigned, generation_id)
 
-@contextmanager
-def in_partition(topic: str, partition: int) -> Iterator[None]:
-    event = _PartitionEvent(_Message(topic, partition))
-    token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
-def owned_items(table: Any, partitions: set[int]) -> Iterator[tuple[bytes, int, bytes]]:
-    """(key, partition, value) of the table's keys whose partition is in ``partitions``."""
-    store = table.data
-    dbs = getattr(store, "_dbs", None)
-    if dbs is not None:  # rocksdb store: one database per partition, possibly from a past run
-        for partition in sorted(partitions):
-            db = dbs.get(partition)
-            if db is None:
-                continue
-            for key, value in list(store._visible_items(db)):
-                if value:
-                    yield key, partition, value
-        return
-    key_partition = getattr(store, "_key_partition", {})  # memory store
-    for key, partition in list(key_partition.items()):
-        if partition in partitions:
-            value = store.get(key)
-            if value:
-                yield key, partition, value
+    async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
+        await super()._on_partitions_revoked(revoked)
+        if self.after_revoked is not None:
+            await self.after_revoked(revoked)
 
 
-def note_partition(table: Any, key: bytes, partition: int) -> None:
-    """The memory store only learns key partitions from recovery; teach it our own writes too so
-    revoked partitions' keys are dropped and the sweep knows which keys it owns."""
-    key_partition = getattr(table.data, "_key_partition", None)
-    if key_partition is not None:
-        key_partition[key] = partition
+def group_member(app: faust.App) -> tuple[str, int, str, str | None] | None:
+    """Point 4: (group id, generation, member id, instance id) of the worker's aiokafka consumer
+    now; None before it has one. An expelled member says generation -1 and no member id."""
+    thread = getattr(app.consumer, "_thread", None)
+    consumer = getattr(thread, "_consumer", None)
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None:
+        return None
+    return (str(coordinator.group_id), int(coordinator.generation), str(coordinator.member_id),
+            coordinator._group_instance_id)

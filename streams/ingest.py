@@ -1,31 +1,49 @@
 """The Faust engine: a Faust agent on ``raw`` driving the stream runtime (``streams.runtime``).
 
-Faust gives consumption, group membership and the ``vehicles`` table (restored from the
-changelog on assignment); the runtime does the rest. The agent iterates a ``noack`` stream and
-buffers events; a batch is cut at ``stream_batch_max`` or every ``stream_batch_seconds`` and
-its events are acked only after the batch's outputs and state are durable (at-least-once:
-process → outputs, wait → state, wait → ack; Faust commits acked offsets). Faust's
+Faust gives consumption and group membership; the runtime does the rest, as for the batch
+engine: per-vehicle state in a ``DictStore`` restored from the changelog when partitions are
+assigned (before Faust serves them: ``faust_private.RebalanceHooks``), and by default every
+batch in one Kafka transaction whose input offsets carry the aiokafka member's generation
+(``bordersync.kafka.group_metadata``), so a worker resumed past its session timeout is fenced by
+the group coordinator like a batch worker (issue #15, soak seeds 24 and 25). The agent iterates
+a ``noack`` stream and buffers events; a batch is cut at ``stream_batch_max`` or every
+``stream_batch_seconds``; its events are acked once it is durable (Faust's own offset commit is
+skipped while the transactions commit them: ``faust_private`` point 2). Faust's
 ``take_events`` was dropped: under load it acked an event that was never processed.
 
-Blocking writer calls (waiting for acknowledgements) run in a thread so the event loop keeps
-fetching and heartbeating; a lock keeps batches, the sweep and stats flushes from interleaving.
+A failed transaction is aborted and the batch run again from memory; a fenced worker drops it
+(the rebalance that ends the fence seeks to the committed offsets); when the outcome is unknown
+(the producer was replaced) the worker restores its state and the committed offsets first, and
+records below them are not run again. ``stream_guarantee=at_least_once`` flushes outputs, then
+state, then acks, as before.
+
+Blocking calls (writer, restore) run in a thread so the event loop keeps fetching and
+heartbeating; a lock keeps batches, the sweep, stats flushes and rebalances from interleaving.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from faust.types import TP, EventT, StreamT
 
+from bordersync.kafka import consumer_conf, group_metadata
 from bordersync.settings import Settings
 from streams.app import BorderApp
+from streams.faust_private import group_member
 from streams.processor import STATS_FACTS, InRecord
-from streams.runtime import Clock, Runtime, utcnow
-from streams.runtime_writer import DeliveryFailed, Offsets
-from streams.state import TableStore
+from streams.runtime import FAILED, Clock, Runtime, utcnow
+from streams.runtime_writer import Offsets, WriterFatal
+from streams.state import DictStore, restore
 
+log = logging.getLogger("bordersync.streams.ingest")
+RETRY_S = 1.0  # between runs of an aborted batch
+COMMITTED_TIMEOUT_S = 30.0
 T = TypeVar("T")
 
 
@@ -48,41 +66,52 @@ class FaustDriver:
     def __init__(self, app: BorderApp, settings: Settings, clock: Clock = utcnow) -> None:
         self.app = app
         self.settings = settings
-        raw_topic = settings.topic("raw")
-        self.table = app.Table("vehicles", default=None, partitions=settings.partitions,
-                               key_type=bytes, value_type=bytes)
-        self.store = TableStore(self.table, raw_topic, self._actives)
-        self.runtime = Runtime(settings, self, exactly_once=False, clock=clock)
+        self.store = DictStore()
+        exactly_once = settings.stream_guarantee == "exactly_once"
+        self.runtime = Runtime(settings, self, exactly_once=exactly_once, clock=clock)
         app.drop_fetched = self.runtime.faults.drop_fetched
+        app.commits_in_transactions = exactly_once
+        app.before_assigned = self.on_assigned
+        app.after_revoked = self.on_revoked
         self.lock = asyncio.Lock()
         self.buffer: list[EventT[Any]] = []
         self._acking: list[EventT[Any]] = []
-        self._owned: set[TP] = set()
-
-    def _actives(self) -> set[int]:
-        raw = self.runtime.raw_topic
-        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == raw}
+        self.assignment: set[tuple[str, int]] = set()
+        self._retry_at = 0.0
 
     # --- Driver --------------------------------------------------------------------------------
 
     def owns(self, topic: str, partition: int) -> bool:
-        return TP(topic, partition) in self._owned
+        return (topic, partition) in self.assignment
 
     def group_metadata(self) -> object | None:
-        return None  # at-least-once: offsets are committed by Faust from our acks
+        """The aiokafka member's metadata for the transaction; None once it was expelled."""
+        member = group_member(self.app)
+        if member is None or member[1] < 0 or not member[2]:
+            return None
+        return group_metadata(*member)
 
     async def commit(self, offsets: Offsets) -> None:
-        for event in self._acking:
-            if TP(event.message.topic, event.message.partition) in self._owned:
-                event.ack()
+        self._ack()
 
     async def blocking(self, call: Callable[[], T]) -> T:
         return await asyncio.to_thread(call)
 
+    def _ack(self) -> None:
+        for event in self._acking:
+            if self.owns(event.message.topic, event.message.partition):
+                event.ack()
+        self._acking = []
+
     # --- batches and timers --------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Run the buffered events as one batch, then ack them."""
+        """Run the buffered events as one batch, then ack them. An aborted batch goes back to
+        the head of the buffer and runs again after ``RETRY_S`` (the agent waits meanwhile, so
+        the buffer does not grow while the broker is away)."""
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
         if not self.buffer:
             return
         events, self.buffer = self.buffer, []
@@ -90,19 +119,82 @@ class FaustDriver:
                             e.message.topic, e.message.partition, e.message.offset,
                             _millis(e.message.timestamp))
                    for e in events]
-        offsets = {(r.topic, r.partition): r.offset + 1 for r in records}
         async with self.lock:
-            self._owned = self.app.consumer.assignment()
             self._acking = events
             try:
-                await self.runtime.run_batch(records, offsets)
-            except DeliveryFailed as exc:
-                # Nothing after a failed delivery may be acked: stop the worker (a restart
-                # replays from the committed offsets).
-                await self.app.crash(exc)
-                raise
+                done = await self._attempt(records)
             finally:
                 self._acking = []
+        if not done:
+            self.buffer = [e for e in events if self.owns(e.message.topic, e.message.partition)
+                           ] + self.buffer
+            self._retry_at = time.monotonic() + RETRY_S
+
+    async def _attempt(self, records: list[InRecord]) -> bool:
+        """One run of the batch protocol; False when it must run again."""
+        runtime = self.runtime
+        if runtime.resync and not await asyncio.to_thread(self._resync):
+            return False
+        # Records below the committed offsets were committed by a transaction whose outcome was
+        # unknown, or by the partition's previous owner: never run twice.
+        done = runtime.committed
+        todo = [r for r in records if r.offset >= done.get((r.topic, r.partition), -1)]
+        offsets = {(r.topic, r.partition): r.offset + 1 for r in todo}
+        try:
+            await runtime.run_batch(todo, offsets)
+        except FAILED as exc:
+            if not runtime.recovered(exc):
+                # at-least-once: nothing after a failed delivery may be acked; stop the worker
+                # (a restart replays from the committed offsets).
+                await self.app.crash(exc)
+                raise
+            if runtime.fenced():
+                return True  # a zombie: the rebalance re-reads from the committed offsets
+            log.warning("batch aborted; running it again", extra={"fields": {
+                "error": str(exc), "resync": runtime.resync}})
+            return False
+        self._ack()
+        return True
+
+    def _resync(self) -> bool:
+        """After the writer threw its producer away: start a new one (its init_transactions
+        ends the last transaction), then take the committed offsets and the state from Kafka.
+        False while the broker is away."""
+        runtime = self.runtime
+        try:
+            runtime.writer.ready()
+            committed = self._committed(self.assignment)
+            if committed is None:
+                return False
+            mine = sorted(p for t, p in self.assignment if t == runtime.raw_topic)
+            self.store.drop(set(mine))
+            restored = restore(self.settings, runtime.changelog, mine, self.store)
+        except (KafkaException, WriterFatal) as exc:
+            log.warning("resync waits", extra={"fields": {"error": str(exc)}})
+            return False
+        runtime.committed = committed
+        runtime.resync = False
+        log.warning("resynced after a lost transaction outcome", extra={"fields": {
+            "restored_vehicles": restored}})
+        return True
+
+    def _committed(self, partitions: set[tuple[str, int]]) -> Offsets | None:
+        """The group's committed offsets of ``partitions`` (OffsetFetch: librdkafka reads them
+        without joining the group), None when they cannot be read now."""
+        if not partitions:
+            return {}
+        reader = Consumer(consumer_conf(self.settings, self.app.conf.id))
+        try:
+            found = reader.committed([TopicPartition(t, p) for t, p in sorted(partitions)],
+                                     timeout=COMMITTED_TIMEOUT_S)
+        except KafkaException as exc:
+            log.warning("committed offsets unknown", extra={"fields": {"error": str(exc)}})
+            return None
+        finally:
+            reader.close()
+        if any(tp.error is not None for tp in found):
+            return None
+        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
 
     async def sweep(self) -> None:
         more = True
@@ -114,6 +206,36 @@ class FaustDriver:
     async def flush_stats(self) -> None:
         async with self.lock:
             await self.runtime.flush_stats()
+
+    # --- rebalancing (faust_private.RebalanceHooks) --------------------------------------------
+
+    async def on_assigned(self, assigned: set[TP]) -> None:
+        """Before Faust serves the assignment: the state of its raw partitions from the
+        changelog, the committed offsets the sweep and the stale-record filter use."""
+        async with self.lock:
+            self.buffer = [e for e in self.buffer
+                           if TP(e.message.topic, e.message.partition) in assigned]
+            started = time.monotonic()
+            self.assignment = {(tp.topic, tp.partition) for tp in assigned}
+            committed = await asyncio.to_thread(self._committed, self.assignment)
+            mine = self.runtime.assigned(self.assignment, committed)
+            self.store.drop(set(self.store.owner.values()))  # all of it comes from the changelog
+            restored = await asyncio.to_thread(
+                restore, self.settings, self.runtime.changelog, mine, self.store)
+            log.info("partitions assigned", extra={"fields": {
+                "raw_partitions": mine, "restored_vehicles": restored,
+                "restore_seconds": round(time.monotonic() - started, 3)}})
+
+    async def on_revoked(self, revoked: set[TP]) -> None:
+        async with self.lock:  # after any batch in flight
+            gone = {(tp.topic, tp.partition) for tp in revoked}
+            self.assignment -= gone
+            self.runtime.revoked(gone)
+            raw = {p for t, p in gone if t == self.runtime.raw_topic}
+            self.store.drop(raw)
+            self.buffer = [e for e in self.buffer if TP(e.message.topic, e.message.partition)
+                           not in revoked]
+            log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(raw)}})
 
 
 def register(app: BorderApp, settings: Settings, clock: Clock = utcnow) -> FaustDriver:
@@ -147,8 +269,4 @@ def register(app: BorderApp, settings: Settings, clock: Clock = utcnow) -> Faust
     async def stats_flush() -> None:
         await driver.flush_stats()
 
-    async def on_assigned(app_: Any, *_: Any, **__: Any) -> None:
-        driver.runtime.assigned(())
-
-    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
     return driver

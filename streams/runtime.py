@@ -7,14 +7,16 @@ metrics, pending gauges, rebalance counting, and the one writer (``streams.runti
 
 One batch (docs/streams.md, failure table):
 
-- **exactly-once** (batch engine by default): process (pure) → begin transaction → produce
-  outputs and state changes → send the input offsets with the group metadata → commit the
+- **exactly-once** (both engines by default): process (pure) → begin transaction → produce
+  outputs and state changes → send the input offsets with the group metadata (the Faust
+  engine's: its aiokafka member's, ``bordersync.kafka.group_metadata``) → commit the
   transaction → apply the state changes locally. A failure aborts: nothing of the batch is
-  visible to ``read_committed`` readers; the engine rewinds to the batch's first offsets. When
-  the producer is thrown away instead (fenced, fatal, or a call that never returned), the
-  outcome is unknown until its replacement settles it: the engine then re-reads from the
-  committed offsets and restores its state from the changelog (``resync``).
-- **at-least-once** (Faust engine): process → produce outputs, wait for every ack → apply and
+  visible to ``read_committed`` readers; the engine runs the batch again (the batch engine
+  rewinds to its first offsets, the Faust engine keeps it in memory). When the producer is
+  thrown away instead (fenced, fatal, or a call that never returned), the outcome is unknown
+  until its replacement settles it: the engine then restores its state from the changelog and
+  goes on from the committed offsets (``resync``).
+- **at-least-once** (``stream_guarantee=at_least_once``): process → produce outputs, wait for every ack → apply and
   produce state changes, wait → commit the input offsets. A crash replays; outputs repeat with
   the same ids, state that says "seen" is never durable before what it produced.
 

@@ -6,6 +6,8 @@
   ``step`` of the ``n``-th batch this process runs (1-based). Steps, in batch order:
   ``after-process`` (processed in memory, nothing written), ``after-outputs`` (outputs produced),
   ``after-changelog`` (state changes produced), ``after-commit`` (input offsets committed).
+- ``stop:<step>:<n>`` — the process stops itself (SIGSTOP) at the same points, once, and goes on
+  where it was when it gets SIGCONT: a worker paused past its session timeout (a zombie).
 - ``fail:changelog:<n>`` — the ``n``-th batch's state changes are reported as not acknowledged
   (as a broker error would), once.
 - ``skip:fetch:<n>`` — Faust engine: the ``n``-th raw record fetched is dropped before Faust
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
@@ -51,12 +54,19 @@ class Faults:
             return Faults()
         kind, step, batch = spec.split(":")
         if (kind, step) not in {("fail", "changelog"), ("skip", "fetch")} and not (
-                kind == "crash" and step in STEPS) and step not in TXN_CALLS.get(kind, ()):
+                kind in ("crash", "stop") and step in STEPS) and step not in TXN_CALLS.get(kind, ()):
             raise ValueError(f"unknown stream fault {spec!r}")
         return Faults(kind, step, int(batch))
 
     def crash(self, step: str, batch: int) -> None:
-        """Exit hard when the crash hook names this step of this batch."""
+        """Exit hard when the crash hook names this step of this batch; stop when the stop
+        hook does."""
+        if self.kind == "stop" and self.step == step and self.batch == batch and not self.fired:
+            self.fired = True
+            log.warning("fault hook: stopping", extra={"fields": {"step": step, "batch": batch}})
+            os.kill(os.getpid(), signal.SIGSTOP)
+            log.warning("fault hook: resumed", extra={"fields": {"step": step, "batch": batch}})
+            return
         if self.kind == "crash" and self.step == step and self.batch == batch:
             log.warning("fault hook: crashing", extra={"fields": {"step": step, "batch": batch}})
             logging.shutdown()

@@ -1,77 +1,108 @@
-"""Per-vehicle state of the Faust engine: the Faust table ``vehicles`` as a runtime state store.
+"""Per-vehicle state of both engines: a dict of the owned partitions' vehicles, restored from
+the compacted changelog when partitions are assigned (and after a lost transaction outcome).
 
-The runtime writes the changelog records itself (``streams.runtime``); this store only keeps the
-table's local store in step, per source partition (``faust_private.in_partition``), for whichever
-store is configured (memory or rocksdb). Faust restores the table from the same changelog on
-assignment and restart.
-
-The sweep uses the same time index as the batch engine (``streams.due``), fed by every batch. The
-keys Faust restores behind our back are indexed by a full scan of the owned keys every
-``FULL_SCAN_SECONDS`` (and at the first sweep): decoding every owned vehicle on every sweep tick
-cost the Faust engine most of its throughput once tens of thousands of vehicles were pending.
+The runtime writes the changelog (``streams.runtime``); a store only keeps its dict and the
+sweep's time index in step. Restore reads ``read_committed``: a zombie's aborted writes never
+come back (issue #15: the Faust engine restored through Faust's table, which read every write,
+so a worker resumed past its session timeout could overwrite a vehicle's state behind its new
+owner's back).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-from streams.faust_private import in_partition, note_partition, owned_items
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from bordersync.kafka import consumer_conf
+from bordersync.settings import Settings
 from streams.runtime import DueSchedule
 
-FULL_SCAN_SECONDS = 60.0
+RESTORE_TIMEOUT_S = 300.0
 
 
-class TableStore(DueSchedule):
-    """``streams.runtime.StateStore`` over a Faust table (keys: plate bytes, values: state)."""
+class DictStore(DueSchedule):
+    """Per-vehicle state of the owned partitions in memory, with the sweep's time index."""
 
-    def __init__(self, table: Any, raw_topic: str, actives: Callable[[], set[int]]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.table = table
-        self.raw_topic = raw_topic
-        self._actives = actives  # raw partitions this worker owns (Faust's assignor)
-        self._next_scan = 0.0
+        self.state: dict[str, bytes] = {}
 
     def get(self, plate: str) -> bytes | None:
-        value: bytes | None = self.table.data.get(plate.encode())
-        return value
+        return self.state.get(plate)
 
     def put(self, plate: str, partition: int, value: bytes | None) -> None:
-        store, key = self.table.data, plate.encode()
-        with in_partition(self.raw_topic, partition):
-            if value is None:
-                if key in store:
-                    del store[key]
-                self.forget(plate)
-            else:
-                store[key] = value
-                note_partition(self.table, key, partition)
-                self.owner[plate] = partition
+        if value is None:
+            self.state.pop(plate, None)
+            self.forget(plate)
+        else:
+            self.state[plate] = value
+            self.owner[plate] = partition
 
     def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
-        actives = self._actives()
-        if time.monotonic() >= self._next_scan:
-            self._next_scan = time.monotonic() + FULL_SCAN_SECONDS
-            self._scan(actives)
-        items = []
-        for plate in self.index.pop_due(now, limit):
-            partition = self.owner.get(plate)
-            value = self.get(plate) if partition in actives else None
-            if partition is None or value is None:
-                self.forget(plate)  # revoked or gone: its new owner sweeps it
-                continue
-            items.append((plate, partition, value))
-        return items
+        plates = self.index.pop_due(now, limit)
+        return [(p, self.owner[p], self.state[p]) for p in plates if p in self.state]
 
-    def _scan(self, actives: set[int]) -> None:
-        """Index every owned key (restored ones included); forget keys no longer owned."""
-        seen = set()
-        for key, partition, _value in owned_items(self.table, actives):
-            plate = key.decode()
-            seen.add(plate)
-            if self.owner.get(plate) != partition:
-                self.owner[plate] = partition
-                self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule
-        for plate in [p for p in self.owner if p not in seen]:
-            self.forget(plate)
+    def drop(self, partitions: set[int]) -> None:
+        for plate in [p for p, part in self.owner.items() if part in partitions]:
+            self.put(plate, 0, None)
+
+    def restored(self, plate: str, partition: int, value: bytes | None) -> None:
+        self.put(plate, partition, value)
+        if value is not None:
+            self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule and pending
+
+
+
+def restore(settings: Settings, changelog: str, partitions: list[int], store: DictStore) -> int:
+    """Replay the changelog partitions into ``store``, up to their end *including* transactions
+    still open (a crashed owner's: aborted by the broker within ``transaction.timeout.ms``; a
+    zombie's: committed or aborted), so no committed state change is missed."""
+    if not partitions:
+        return 0
+    probe = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore",
+                                   **{"isolation.level": "read_uncommitted"}))
+    try:
+        ends = {p: _end_offset(probe, TopicPartition(changelog, p)) for p in partitions}
+    finally:
+        probe.close()
+    reader = Consumer(consumer_conf(settings, f"{settings.topic_prefix}restore"))
+    todo = {p for p in partitions if ends[p] > 0}
+    reader.assign([TopicPartition(changelog, p, 0) for p in todo])
+    count = 0
+    deadline = time.monotonic() + RESTORE_TIMEOUT_S
+    try:
+        while todo:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"state restore of {changelog} did not reach the end "
+                                   f"within {RESTORE_TIMEOUT_S}s")
+            for msg in reader.consume(10000, timeout=0.2):
+                key = msg.key()
+                if msg.error() is not None or key is None:
+                    continue
+                value = msg.value()
+                store.restored(key.decode(), int(msg.partition() or 0), value)
+                count += value is not None
+            # read_committed: the position moves past commit markers and aborted records too.
+            for tp in reader.position([TopicPartition(changelog, p) for p in todo]):
+                if tp.offset >= ends[tp.partition]:
+                    todo.discard(tp.partition)
+    finally:
+        reader.close()
+    return count
+
+
+def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
+    """The high watermark; retried while a just-created topic gets its leader and metadata."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return int(probe.get_watermark_offsets(tp, timeout=10, cached=False)[1])
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            settling = isinstance(error, KafkaError) and (error.retriable() or error.code() in (
+                KafkaError._UNKNOWN_PARTITION, KafkaError.NOT_LEADER_FOR_PARTITION,
+                KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART))
+            if not settling or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import inspect
 from importlib.metadata import version
 
-import faust.streams
-from faust.stores.memory import Store as MemoryStore
+import faust
+from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -28,8 +29,6 @@ def test_faust_version_is_the_one_the_private_names_were_checked_against() -> No
 
 
 def test_the_private_names_still_exist() -> None:
-    assert isinstance(faust.streams._current_event, type(faust.streams._current_event))
-    assert faust.streams._current_event.name  # a ContextVar
     base = faust_consumer.Consumer
     for name in ("_add_gap", "_new_offset", "perform_seek", "seek_wait", "getmany", "seek",
                  "earliest_offsets"):
@@ -41,18 +40,20 @@ def test_the_private_names_still_exist() -> None:
     # The fetch loop calls self.getmany (our override) and hands jumps to self._add_gap.
     drain = inspect.getsource(base._drain_messages)
     assert "getmany = self.getmany" in drain and "self._add_gap(" in drain
-    assert "_key_partition" in inspect.getsource(MemoryStore)
+    # Exactly-once (points 2 to 5).
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    assert "isolation_level=isolation_level" in inspect.getsource(thread._create_worker_consumer)
+    assert callable(getattr(faust_aiokafka.Consumer, "_new_consumer_thread", None))
+    assert callable(getattr(faust_aiokafka.Consumer, "_commit", None))
+    assert "self._isolation_level" in inspect.getsource(AIOKafkaConsumer.start)
+    coordinator = inspect.getsource(GroupCoordinator.__init__)
+    for attribute in ("self.generation", "self.member_id", "self._group_instance_id",
+                      "self.group_id"):
+        assert attribute in coordinator, attribute
+    for name in ("_on_partitions_assigned", "_on_partitions_revoked"):
+        assert callable(getattr(faust.App, name, None)), name
 
 
 def test_our_transport_is_registered_under_its_scheme() -> None:
     assert TRANSPORTS.by_name(faust_private.SCHEME) is faust_private.Transport
     assert faust_private.Transport.Consumer is faust_private.SafeCommitConsumer
-
-
-def test_rocksdb_store_names_when_installed() -> None:
-    try:
-        from faust.stores.rocksdb import Store as RocksStore
-    except ImportError:  # rocksdict is an optional extra
-        return
-    source = inspect.getsource(RocksStore)
-    assert "_dbs" in source and "def _visible_items" in source

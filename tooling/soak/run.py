@@ -41,8 +41,8 @@ from tooling.soak.pub import acked, chunk_bounds
 
 ENGINES = ("faust", "batch")
 # Engines that claim exactly-once (outputs, state and offsets in one transaction): for them a
-# re-sent copy on an output topic is a failure too. streams/runtime.py, batch engine default.
-EXACTLY_ONCE = frozenset({"batch"})
+# re-sent copy on an output topic is a failure too. streams/runtime.py: both, by default
+# (``stream_guarantee``).
 SUMMARY_KEYS = ("engine", "faults", "fault_kinds", "accepted", "lost", "duplicated",
                 "redelivered", "readmodel_wrong", "stalled")
 READMODEL_EVERY_S = 5.0
@@ -239,7 +239,7 @@ def soak(settings: Settings, *, seed: int, vehicles: int, faults: int, settle: f
             "engine": settings.stream_engine, "faults": done, "fault_kinds": kinds,
             "share_wrong": shares["wrong"], "readmodel_wrong": models["wrong"],
             "stalled": not settled, "crashes": len(fleet.crashes), "rechecks": 0,
-            "exactly_once": settings.stream_engine in EXACTLY_ONCE,
+            "exactly_once": settings.stream_guarantee == "exactly_once",
             "events": len(sim.events), "seed": seed, "vehicles": vehicles,
             "agencies": len(agencies),
             "rebalance_faults": sum(f.rebalance for f in schedule[:done]),
