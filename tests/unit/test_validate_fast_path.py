@@ -4,10 +4,26 @@ what the full check refuses."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bordersync.events import MAX_LIST, MAX_STR, InvalidEvent, _check_type, _plain_list
+from bordersync.border import load_border_config
+from bordersync.events import (
+    FIELD_KINDS,
+    MAX_LIST,
+    MAX_STR,
+    InvalidEvent,
+    _check_type,
+    _plain_list,
+    _validate_full,
+    validate,
+)
+from bordersync.settings import Settings
+from tests.helpers import crossing, inspection
+
+BORDER = load_border_config(Settings().border_config)
 
 values = st.one_of(
     st.lists(st.text(max_size=MAX_STR + 2), max_size=4),
@@ -34,3 +50,34 @@ def test_an_integer_accepted_inline_passes_the_full_check(value: object) -> None
         assert not inline
     else:
         assert inline
+
+
+_EVENT_VALUES = st.one_of(
+    st.text(max_size=4), st.text(alphabet="A", min_size=MAX_STR, max_size=MAX_STR + 1),
+    st.sampled_from(["crossing", "inspection", "EXIT", "TRUCK", "XRAY", "HOLD", "AEO", "MK",
+                     "MKKJF01", "ALQTH01", " ", "ш"]),
+    st.integers(-1, 2**31), st.booleans(), st.none(), st.lists(st.text(max_size=3), max_size=3),
+    st.datetimes(timezones=st.just(UTC)), st.datetimes(timezones=st.just(timezone(timedelta(hours=2)))),
+    st.datetimes(), st.just("2026-01-01T00:00:00Z"),
+)
+
+
+@given(st.data())
+def test_the_generated_plan_decides_as_the_field_by_field_check(data: st.DataObject) -> None:
+    """``validate``'s generated check per field order (issue 19) returns what the full check
+    returns and refuses what it refuses, with the same reason."""
+    base = dict(crossing() if data.draw(st.booleans()) else inspection())
+    base["event_time"] = datetime(2026, 1, 1, tzinfo=UTC)
+    names = data.draw(st.permutations(list(base)))
+    doc = {n: base[n] for n in names}
+    for name in data.draw(st.lists(st.sampled_from(names), max_size=3)):
+        doc[name] = data.draw(_EVENT_VALUES)
+    for name in data.draw(st.lists(st.sampled_from(sorted(FIELD_KINDS)), max_size=2)):
+        doc[name] = data.draw(_EVENT_VALUES)
+    outcomes = []
+    for check in (validate, _validate_full):
+        try:
+            outcomes.append(("ok", list(check(doc, BORDER).items())))
+        except InvalidEvent as exc:
+            outcomes.append(("refused", str(exc)))
+    assert outcomes[0] == outcomes[1]
