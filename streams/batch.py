@@ -62,8 +62,9 @@ class BatchResult:
 
 
 class Batch:
-    def __init__(self, load: Callable[[str], bytes | None]) -> None:
+    def __init__(self, load: Callable[[str], bytes | None], t_now: float = 0.0) -> None:
         self.load = load
+        self.t_now = t_now  # the batch's clock in epoch seconds
         self.cache: dict[str, VehicleState] = {}
         self.dirty: set[str] = set()
         self.result = BatchResult()

@@ -61,6 +61,7 @@ class Processor:
         self.partitions = partitions
         self.router = ShareRouter(border)
         self.windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
+        self._ttl = float(settings.dedup_ttl_seconds)  # settings are frozen: converted once
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
         # (stream, crossing) -> agency groups, their share streams, the tally keys of one emit
         self._routes: dict[tuple[str, str], _Route] = {}
@@ -71,7 +72,7 @@ class Processor:
                 load: Callable[[str], bytes | None]) -> BatchResult:
         failed: dict[int, str] = {}
         while True:
-            batch = Batch(load)
+            batch = Batch(load, epoch(now))
             current: int | None = None
             try:
                 for index, rec in enumerate(records):
@@ -166,9 +167,10 @@ class Processor:
             return
         st = batch.state(plate)
         batch.result.owner[plate] = rec.partition
-        t_now = epoch(now)
+        t_now = batch.t_now
+        t = event["event_time"].timestamp()  # = epoch(): once per event, not at every use
         digest = content_digest(event)
-        verdict, _first = classify(st, event, digest, self.settings.duplicate_window_seconds)
+        verdict, _first = classify(st, event, digest, self.settings.duplicate_window_seconds, t)
         if verdict is Verdict.EXACT:
             tally.inc("duplicates", "exact")
             return
@@ -180,10 +182,10 @@ class Processor:
         batch.dirty.add(plate)
         if verdict is Verdict.PHYSICAL:
             tally.inc("duplicates", "physical")
-            remember(st, event, digest, t_now, anchor=False)
+            remember(st, event, digest, t_now, False, t)
             return
-        remember(st, event, digest, t_now)
-        st.expire(t_now, float(self.settings.dedup_ttl_seconds))
+        remember(st, event, digest, t_now, True, t)
+        st.expire(t_now, self._ttl)
         enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
         chunks = None if spliced is None else splicing.current().chunks(  # enriched, as bytes
             OUT_STREAM[event["kind"]], spliced[1], {"crossing": crossing.id, "plate_normalised": plate})
@@ -197,15 +199,15 @@ class Processor:
             self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=crossing.id),
                         crossing.id, plate, now)
             return
-        batch.facts.append(Fact(crossing.id, event["direction"], epoch(event["event_time"]), EVENT))
-        self._dwell_of_crossing(batch, st, event, crossing.id)
+        batch.facts.append(Fact(crossing.id, event["direction"], t, EVENT))
+        self._dwell_of_crossing(batch, st, event, crossing.id, t)
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
         self._rules(batch, Trigger.CROSSING, Context(
             event=event, crossing=crossing.id, state=st, crossing_of_post=self._crossing_of_post.get),
             crossing.id, plate, now)
-        self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now), now)
+        self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now, t), now)
 
     def _match(self, batch: Batch, st: VehicleState, plate: str, new: Pending,
                now: datetime) -> None:
@@ -216,7 +218,7 @@ class Processor:
             return
         other = st.pending.pop(index)
         exit_, entry = (other, new) if other.direction == "EXIT" else (new, other)
-        late = other.alerted or epoch(now) > other.t + window + self.settings.grace_seconds
+        late = other.alerted or batch.t_now > other.t + window + self.settings.grace_seconds
         found = discrepancies.find(exit_, entry, self.settings.mass_tolerance_pct)
         held = matching.exit_inspections(st.inspections, exit_, window)
         attached = {i.event_id for i in held}
@@ -241,8 +243,7 @@ class Processor:
     # --- dwell time at the post (docs/streams.md) --------------------------------------------
 
     def _dwell_of_crossing(self, batch: Batch, st: VehicleState, event: dict[str, Any],
-                           crossing: str) -> None:
-        t = epoch(event["event_time"])
+                           crossing: str, t: float) -> None:
         value = dwell.for_crossing(event["direction"], event["admin"], crossing, t,
                                    st.inspections, self.windows[crossing])
         if value is not None:

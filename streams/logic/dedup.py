@@ -109,14 +109,16 @@ def physical_signature(event: dict[str, Any]) -> str:
 
 
 def classify(state: VehicleState, event: dict[str, Any], digest: str,
-             duplicate_window_s: float) -> tuple[Verdict, str | None]:
-    """The verdict, and for PHYSICAL the id of the crossing already forwarded."""
+             duplicate_window_s: float, t: float | None = None) -> tuple[Verdict, str | None]:
+    """The verdict, and for PHYSICAL the id of the crossing already forwarded. ``t``: the
+    event time in epoch seconds when the caller has it already."""
     known = state.seen.get(event["event_id"])
     if known is not None:
         return (Verdict.EXACT if known.digest == digest else Verdict.CONFLICTING), None
     sig = physical_signature(event)
     if sig:
-        t = epoch(event["event_time"])
+        if t is None:
+            t = epoch(event["event_time"])
         for other_id, seen in state.seen.items():
             if seen.sig == sig and abs(seen.t - t) <= duplicate_window_s:
                 return Verdict.PHYSICAL, other_id
@@ -124,8 +126,9 @@ def classify(state: VehicleState, event: dict[str, Any], digest: str,
 
 
 def remember(state: VehicleState, event: dict[str, Any], digest: str, now: float,
-             anchor: bool = True) -> None:
+             anchor: bool = True, t: float | None = None) -> None:
     """Record an accepted id; ``anchor=False`` for a physical duplicate, which must not itself
     start a new 10-minute window (the forwarded crossing is the anchor)."""
     sig = physical_signature(event) if anchor else ""
-    state.seen[event["event_id"]] = Seen(digest, now, epoch(event["event_time"]), sig)
+    state.seen[event["event_id"]] = Seen(digest, now, epoch(event["event_time"]) if t is None
+                                         else t, sig)

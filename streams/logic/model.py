@@ -28,7 +28,7 @@ def from_epoch(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """A forwarded crossing still waiting for its partner on the other side."""
 
@@ -48,10 +48,13 @@ class Pending:
     alerted: bool = False  # UNMATCHED_* already raised
 
     @classmethod
-    def from_event(cls, event: dict[str, Any], crossing: str, now: float) -> Pending:
+    def from_event(cls, event: dict[str, Any], crossing: str, now: float,
+                   t: float | None = None) -> Pending:
+        """``t``: the event time in epoch seconds when the caller has it already."""
         return cls(
             event_id=event["event_id"], admin=event["admin"], post=event["post"], crossing=crossing,
-            direction=event["direction"], t=epoch(event["event_time"]), arrived=now,
+            direction=event["direction"], t=epoch(event["event_time"]) if t is None else t,
+            arrived=now,
             vehicle_type=event["vehicle_type"], gross_mass_kg=event.get("gross_mass_kg"),
             seals=event.get("seals"), trailer_plate=event.get("trailer_plate"),
             container_ids=event.get("container_ids"), passengers=event.get("passengers"),
@@ -69,7 +72,7 @@ class Pending:
         return pending
 
 
-@dataclass
+@dataclass(slots=True)
 class HeldInspection:
     """An inspection kept until the vehicle's EXIT/ENTRY pair is matched (mutual recognition)."""
 
@@ -110,7 +113,7 @@ class HeldInspection:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Seen:
     """What deduplication remembers of one accepted event id."""
 

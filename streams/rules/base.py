@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from bordersync.border import Crossing
 from streams.logic.model import Pending, VehicleState
@@ -26,9 +26,11 @@ class Trigger(StrEnum):
     DEADLINE = "deadline"  # a pending crossing passed window + grace without a partner
 
 
-@dataclass(frozen=True)
-class Context:
-    """What the processor knows when a trigger fires; fields not meaningful for it stay None."""
+class Context(NamedTuple):
+    """What the processor knows when a trigger fires; fields not meaningful for it stay None.
+
+    Immutable; a named tuple rather than a frozen dataclass because the processor builds one or
+    two per event and a frozen dataclass's ``__init__`` costs a ``object.__setattr__`` a field."""
 
     event: dict[str, Any] | None = None  # DUPLICATE, INSPECTION, CROSSING: the validated event
     crossing: str | None = None  # the joint crossing of ``event``
