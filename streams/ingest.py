@@ -258,8 +258,10 @@ def register(app: BorderApp, settings: Settings, clock: Clock = utcnow) -> Faust
 
     @app.agent(facts, name="stats")
     async def stats_agent(stream: StreamT[Any]) -> None:
-        async for value in stream:
-            driver.runtime.add_facts(value)
+        # Through the batches too: a fact is counted once its offset is committed with a batch
+        # (the runtime adds it after the commit), as in the batch engine.
+        async for event in stream.noack().events():  # type: ignore[attr-defined]
+            driver.buffer.append(event)
 
     @app.timer(settings.sweep_interval_seconds)  # type: ignore[misc]
     async def sweep() -> None:
