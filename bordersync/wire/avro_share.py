@@ -102,8 +102,8 @@ class SharedEncoder:
         self._required = frozenset(f["name"] for f in fields if "default" not in f)
         self._optional = tuple(f["name"] for f in fields if "default" in f)
         self._wrap, self._union_index = _line_up(record_schema, share_schema, branch)
-        self._plans: dict[tuple[Sequence[str], tuple[bool, ...]],
-                          tuple[bytes, Callable[[list[bytes]], Sequence[bytes]]]] = {}
+        self._plans: dict[tuple[int, tuple[bool, ...]],
+                          tuple[bytes, Callable[[list[bytes]], Sequence[bytes]], Sequence[str]]] = {}
         self._agencies: dict[str, bytes] = {}
         timestamp = compile_writer({"type": "long", "logicalType": "timestamp-millis"})
         assert timestamp is not None
@@ -115,11 +115,15 @@ class SharedEncoder:
                fields: Sequence[bytes] | None = None) -> tuple[bytes, list[list[bytes]]] | None:
         """The record's bytes and, per group, one share record per agency; None when the record
         does not fit (the caller's full encode then raises the error that names the field).
-        ``fields``: the record's fields already encoded (spliced from its input, avro_splice)."""
-        if not record.keys() <= self._allowed:
-            return None
+        ``fields``: the record's fields already encoded (spliced from its input, avro_splice,
+        whose ``Splicer`` checked once that every input field is one of the record's)."""
         try:
-            chunks = self._chunks(record) if fields is None else list(fields)
+            if fields is not None:
+                chunks = list(fields)
+            elif record.keys() <= self._allowed:
+                chunks = self._chunks(record)
+            else:
+                return None
             if shared_at is not self._at:
                 self._at_bytes, self._at = self._timestamp(shared_at), shared_at
         except Exception:
@@ -130,8 +134,13 @@ class SharedEncoder:
         signature = tuple(map(record.__contains__, self._optional))
         head, at, agency_bytes = self._prefix, self._at_bytes, self._agencies
         copies = []
+        plans = self._plans
         for agreed, agencies in groups:
-            plan = self._plans.get((agreed, signature)) or self._plan(agreed, signature)
+            # By the agreement's identity: hashing its field names per record cost more than
+            # the lookup. The plan holds the agreement, so its id is not reused meanwhile.
+            plan = plans.get((id(agreed), signature))
+            if plan is None or plan[2] is not agreed:
+                plan = self._plan(agreed, signature)
             body = plan[0] + b"".join(plan[1](chunks))
             copies.append([b"".join((head, agency_bytes.get(a) or self._agency(a), at, body))
                            for a in agencies])
@@ -142,7 +151,7 @@ class SharedEncoder:
         return encoded
 
     def _plan(self, agreed: Sequence[str], signature: tuple[bool, ...]
-              ) -> tuple[bytes, Callable[[list[bytes]], Sequence[bytes]]]:
+              ) -> tuple[bytes, Callable[[list[bytes]], Sequence[bytes]], Sequence[str]]:
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
         shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
         names = ([write_long(len(shared)), *map(_string, shared), _NULL] if shared else [_NULL])
@@ -156,8 +165,8 @@ class SharedEncoder:
             else:
                 picks.append(i)
         pick = itemgetter(*picks) if len(picks) > 1 else (lambda c: [c[picks[0]]])
-        plan = (b"".join(names) + self._union_index, pick)
-        self._plans[(agreed, signature)] = plan
+        plan = (b"".join(names) + self._union_index, pick, agreed)
+        self._plans[(id(agreed), signature)] = plan
         return plan
 
 

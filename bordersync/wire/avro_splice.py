@@ -16,11 +16,10 @@ The reader also gives up on anything unusual (errors included) so the general pa
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from operator import call, itemgetter
 from typing import Any
 
-from bordersync.wire.avro_fast import EPOCH, Encoder, compile_writer
+from bordersync.wire.avro_fast import EPOCH, MILLI, Encoder, compile_writer
 from bordersync.wire.avro_prims import read_long
 from bordersync.wire.avro_share import _Shapes
 
@@ -76,7 +75,7 @@ def _read_int(d: bytes, p: int) -> tuple[int, int]:
 
 def _read_timestamp(d: bytes, p: int) -> tuple[Any, int]:
     n, p = _read_long(d, p)
-    return EPOCH + timedelta(milliseconds=n), p
+    return EPOCH + MILLI * n, p  # = timedelta(milliseconds=n), without parsing a keyword
 
 
 def _read_boolean(d: bytes, p: int) -> tuple[bool, int]:
@@ -227,6 +226,13 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
                   f"{pad}    v = {symbols}[b >> 1]; p += 1",
                   f"{pad}else:",
                   f"{pad}    v, p = {read}(d, p)"]
+    elif isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis" \
+            and schema.get("type") == "long":
+        lines += [f"{pad}v, p = _read_long(d, p)", f"{pad}v = EPOCH + MILLI * v"]
+    elif kind == "int" or (isinstance(schema, dict) and schema.get("type") == "int"
+                           and "logicalType" not in schema):
+        lines += [f"{pad}v, p = _read_long(d, p)",
+                  f"{pad}if not -0x80000000 <= v <= 0x7FFFFFFF: raise _NotCanonical"]
     else:
         lines.append(f"{pad}v, p = {read}(d, p)")
 
@@ -236,7 +242,8 @@ def _generate(full: str, fields: list[tuple[str, Any, _Read]], named: dict[str, 
     """One branch's reader as Python source: the fields in order, each value kept when not None
     (so the dict's order is the field order, as the closures' reader gave), then the spans."""
     consts: dict[str, Any] = {"_enums": _enum_schemas(fields, ns)}
-    scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "NAME": full}
+    scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "NAME": full, "EPOCH": EPOCH,
+                             "MILLI": MILLI, "_read_long": _read_long}
     lines = ["def read(d, p):", "    n = len(d)", "    out = {}", "    e0 = p"]
     for i, (name, schema, read) in enumerate(fields):
         scope[f"R{i}"] = read
