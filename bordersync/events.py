@@ -253,8 +253,10 @@ def _validate_full(obj: object, border: BorderConfig) -> dict[str, Any]:
 
 def _relations(out: dict[str, Any], border: BorderConfig) -> dict[str, Any]:
     """The checks across fields: codes, and the post belonging to the administration."""
-    _alpha2("admin", out["admin"])
-    _alpha2("nationality", out["nationality"])
+    if out["admin"] not in _ALPHA2_SEEN:
+        _alpha2("admin", out["admin"])
+    if out["nationality"] not in _ALPHA2_SEEN:
+        _alpha2("nationality", out["nationality"])
     admin = _post_admins(border).get(out["post"])
     if admin is None:
         raise InvalidEvent(f"unknown post code {out['post']!r}", "post")

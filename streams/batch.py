@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from bordersync.wire.splicing import Splicing
 from streams.logic.model import VehicleState
 from streams.logic.stats import Fact
 from streams.tally import Tally
@@ -65,6 +66,7 @@ class Batch:
     def __init__(self, load: Callable[[str], bytes | None], t_now: float = 0.0) -> None:
         self.load = load
         self.t_now = t_now  # the batch's clock in epoch seconds
+        self.splice: Splicing | None = None  # the codec's splicing path, set by the processor
         self.cache: dict[str, VehicleState] = {}
         self.dirty: set[str] = set()
         self.result = BatchResult()

@@ -63,6 +63,7 @@ class Processor:
         self.router = ShareRouter(border)
         self.windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
         self._ttl = float(settings.dedup_ttl_seconds)  # settings are frozen: converted once
+        self._duplicate_window = settings.duplicate_window_seconds
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
         # (stream, crossing) -> agency groups, their share streams, the tally keys of one emit
         self._routes: dict[tuple[str, str], _Route] = {}
@@ -74,6 +75,8 @@ class Processor:
         failed: dict[int, str] = {}
         while True:
             batch = Batch(load, epoch(now))
+            # The codec's splicing, looked up once a batch; None: an injected encoder (tests).
+            batch.splice = splicing.current() if self.encode is codec.encode else None
             current: int | None = None
             try:
                 for index, rec in enumerate(records):
@@ -99,6 +102,7 @@ class Processor:
         ``items`` are (plate, partition, state) of the partitions this worker owns.
         """
         batch = Batch(lambda _plate: None)
+        batch.splice = splicing.current() if self.encode is codec.encode else None
         t_now = epoch(now)
         ttl = float(self.settings.dedup_ttl_seconds)
         grace = float(self.settings.grace_seconds)
@@ -131,7 +135,8 @@ class Processor:
 
     def _one(self, batch: Batch, rec: InRecord, now: datetime) -> None:
         tally = batch.result.tally
-        spliced = splicing.current().read("raw", rec.value) if self.encode is codec.encode else None
+        splice = batch.splice
+        spliced = None if splice is None else splice.read("raw", rec.value)
         decoded = codec.decode("raw", rec.value) if spliced is None else spliced[0]
         if isinstance(decoded, DecodeError):
             self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
@@ -171,7 +176,7 @@ class Processor:
         t_now = batch.t_now
         t = event["event_time"].timestamp()  # = epoch(): once per event, not at every use
         digest = content_digest(event)
-        verdict, _first = classify(st, event, digest, self.settings.duplicate_window_seconds, t)
+        verdict, _first = classify(st, event, digest, self._duplicate_window, t)
         if verdict is Verdict.EXACT:
             tally.inc("duplicates", "exact")
             return
@@ -188,7 +193,7 @@ class Processor:
         remember(st, event, digest, t_now, True, t)
         st.expire(t_now, self._ttl)
         enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
-        chunks = None if spliced is None else splicing.current().chunks(  # enriched, as bytes
+        chunks = None if spliced is None or splice is None else splice.chunks(  # enriched, as bytes
             OUT_STREAM[event["kind"]], spliced[1], {"crossing": crossing.id, "plate_normalised": plate})
         self._emit(batch, OUT_STREAM[event["kind"]], crossing.id, key, enriched, now,
                    event["event_time"], None, chunks)
@@ -208,7 +213,9 @@ class Processor:
         self._rules(batch, Trigger.CROSSING, Context(
             event=event, crossing=crossing.id, state=st, crossing_of_post=self._crossing_of_post.get),
             crossing.id, plate, now)
-        self._match(batch, st, plate, Pending.from_event(event, crossing.id, t_now, t), now)
+        new = Pending.from_event(event, crossing.id, t_now, t)
+        new.time = event["event_time"]
+        self._match(batch, st, plate, new, now)
 
     def _match(self, batch: Batch, st: VehicleState, plate: str, new: Pending,
                now: datetime) -> None:
@@ -222,8 +229,9 @@ class Processor:
         late = other.alerted or batch.t_now > other.t + window + self.settings.grace_seconds
         found = discrepancies.find(exit_, entry, self.settings.mass_tolerance_pct)
         held = matching.exit_inspections(st.inspections, exit_, window)
-        attached = {i.event_id for i in held}
-        st.inspections = [i for i in st.inspections if i.event_id not in attached]
+        if held:
+            attached = {i.event_id for i in held}
+            st.inspections = [i for i in st.inspections if i.event_id not in attached]
         record = matching.matched_record(exit_=exit_, entry=entry, plate=plate,
                                          discrepancies=found, inspections=held, late=late, now=now)
         tally = batch.result.tally
@@ -294,8 +302,8 @@ class Processor:
         # The record and every projection from one encoding of its fields (avro_share), spliced
         # from the input's bytes when ``chunks`` are given (avro_splice). None: no fast path, or
         # the record does not fit and ``encode`` raises the named error.
-        both = (splicing.current().encode(stream, record, groups, now, chunks)
-                if self.encode is codec.encode else None)
+        splice = batch.splice
+        both = None if splice is None else splice.encode(stream, record, groups, now, chunks)
         value, copies = both or (self.encode(stream, record), None)
         append = out.append
         append(_new(OutRecord, (stream, key, value, None, None)))

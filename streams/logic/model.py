@@ -46,6 +46,9 @@ class Pending:
     container_ids: list[str] | None = None
     passengers: int | None = None
     alerted: bool = False  # UNMATCHED_* already raised
+    # The event time as the event gave it, while it is in memory (not in the state's encoding):
+    # ``from_epoch(t)`` would give the same datetime, at a cost on every match.
+    time: datetime | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_event(cls, event: dict[str, Any], crossing: str, now: float,
@@ -170,11 +173,21 @@ class VehicleState:
         """Forget everything older than ``ttl`` (wall clock); True when something was dropped."""
         if self.risk and any(now - r[0] > ttl for r in self.risk):
             self.risk = [r for r in self.risk if now - r[0] <= ttl]
-        # Nothing to drop is the common case: check first, rebuild only when needed.
-        if (all(now - v.seen_at <= ttl for v in self.seen.values())
-                and all(now - p.arrived <= ttl for p in self.pending)
-                and all(now - i.arrived <= ttl for i in self.inspections)):
-            return False
+        # Nothing to drop is the common case: check first, rebuild only when needed (plain
+        # loops: three generators per event cost more than the few items they look at).
+        for v in self.seen.values():
+            if now - v.seen_at > ttl:
+                break
+        else:
+            for p in self.pending:
+                if now - p.arrived > ttl:
+                    break
+            else:
+                for i in self.inspections:
+                    if now - i.arrived > ttl:
+                        break
+                else:
+                    return False
         before = (len(self.seen), len(self.pending), len(self.inspections))
         self.seen = {k: v for k, v in self.seen.items() if now - v.seen_at <= ttl}
         self.pending = [p for p in self.pending if now - p.arrived <= ttl]

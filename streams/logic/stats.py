@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.logic.model import from_epoch
 
 EVENT, MATCHED, UNMATCHED, DWELL = "event", "matched", "unmatched", "dwell"
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
+    """One stats fact. Immutable; a named tuple because the processor builds two per event and
+    a frozen dataclass's ``__init__`` costs an ``object.__setattr__`` a field."""
+
     crossing: str
     direction: str
     t: float  # event time, epoch seconds
