@@ -145,7 +145,7 @@ PIPELINE_HEALTH: list[Panel] = [
           [("sum by (job) (increase(bordersync_rebalances_total[1h]))", "worker {{job}}"),
            ("sum by (agency) (increase(bordersync_consumer_rebalances_total[1h]))",
             "consumer {{agency}}")]),
-    Panel("Batch engine transactions: producers replaced / fenced (1h)",
+    Panel("Stream transactions: producers replaced / fenced (1h)",
           [("sum by (instance) (increase(bordersync_txn_producers_replaced_total[1h]))",
             "replaced {{instance}}"),
            ("sum by (instance) (increase(bordersync_txn_fenced_total[1h]))",
