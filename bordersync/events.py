@@ -163,39 +163,54 @@ def _plain_list(value: object) -> bool:
             and sum(map(len, value)) <= MAX_LIST_BYTES)
 
 
-_INLINE = {  # per check, an expression true for the common valid values of ``v`` (as below)
-    _STR: "type(v) is str and v.isascii() and 0 < len(v) <= MAX_STR and not v.isspace()",
-    _INT: "type(v) is int and 0 <= v <= _INT_MAX",
-    _LIST: "_plain_list(v)",
+_INLINE = {  # per check, an expression true for the common valid values of ``{v}`` (as below)
+    _STR: "type({v}) is str and {v}.isascii() and 0 < len({v}) <= MAX_STR and not {v}.isspace()",
+    _INT: "type({v}) is int and 0 <= {v} <= _INT_MAX",
+    _LIST: "_plain_list({v})",
 }
+# The globals the expressions of ``field_tests`` use.
+TEST_SCOPE: dict[str, Any] = {"datetime": datetime, "UTC": UTC, "MAX_STR": MAX_STR,
+                              "_INT_MAX": _INT_MAX, "_plain_list": _plain_list}
 _PLANS: dict[tuple[str, ...], Any] = {}  # field order -> its inline check (None: none)
 _PLANS_KEPT = 4096
+
+
+def field_tests(names: tuple[str, ...]) -> list[str] | None:
+    """Per field of a record with these field names, in order, a Python expression over
+    ``v<index>`` (globals: ``TEST_SCOPE``) true only for a value ``validate`` keeps as it is;
+    all true: ``validate`` returns the record's copy unless ``check_relations`` refuses it.
+    None: such a record never passes whole (a field unknown, missing or given twice). Field
+    names come from records: they never appear in the expressions."""
+    kind = "crossing" if "direction" in names else "inspection"
+    required, _optional, known = _SHAPES[kind]
+    if not (set(names) <= known and set(required) <= set(names)) or len(set(names)) != len(names):
+        return None
+    tests = []
+    for i, name in enumerate(names):
+        if name == "event_time":
+            test = "type({v}) is datetime and {v}.tzinfo is UTC"
+        elif name == "kind":
+            test = f"{{v}} == {kind!r}"
+        elif _CHECK[name] == _ENUM:
+            test = f"type({{v}}) is str and {{v}} in {_ENUMS[name]!r}"
+        else:
+            test = _INLINE[_CHECK[name]]
+        tests.append(test.format(v=f"v{i}"))
+    return tests
 
 
 def _plan(names: tuple[str, ...]) -> Any:
     """One function checking every field of a record with these field names inline, generated
     once per field order (a handful: the codec's), so the common valid event costs one call and
-    no loop; True only when ``validate`` would keep every value as it is. The field names come
-    from records, so they are only used as ``repr()`` literals."""
-    kind = "crossing" if "direction" in names else "inspection"
-    required, _optional, known = _SHAPES[kind]
-    if not (set(names) <= known and set(required) <= set(names)) or len(set(names)) != len(names):
+    no loop; True only when ``validate`` would keep every value as it is."""
+    tests = field_tests(names)
+    if tests is None:
         return None
     lines = ["def plan(o):"]
-    for name in names:
-        lines.append(f"    v = o[{name!r}]")
-        if name == "event_time":
-            test = "type(v) is datetime and v.tzinfo is UTC"
-        elif name == "kind":
-            test = f"v == {kind!r}"
-        elif _CHECK[name] == _ENUM:
-            test = f"type(v) is str and v in {_ENUMS[name]!r}"
-        else:
-            test = _INLINE[_CHECK[name]]
-        lines.append(f"    if not ({test}): return False")
+    for i, (name, test) in enumerate(zip(names, tests, strict=True)):
+        lines += [f"    v{i} = o[{name!r}]", f"    if not ({test}): return False"]
     lines.append("    return True")
-    scope: dict[str, Any] = {"datetime": datetime, "UTC": UTC, "MAX_STR": MAX_STR,
-                             "_INT_MAX": _INT_MAX, "_plain_list": _plain_list}
+    scope = dict(TEST_SCOPE)
     exec("\n".join(lines), scope)
     return scope["plan"]
 
@@ -211,7 +226,7 @@ def validate(obj: object, border: BorderConfig) -> dict[str, Any]:
                 _PLANS[names] = plan
         if plan is not None and plan(obj):
             # Every value valid as it is: what the loop below returns, less its steps.
-            return _relations(dict(obj), border)
+            return check_relations(dict(obj), border)
     return _validate_full(obj, border)
 
 
@@ -248,11 +263,12 @@ def _validate_full(obj: object, border: BorderConfig) -> dict[str, Any]:
                 or (check == _LIST and _plain_list(value))):
             _check_type(name, value)
         out[name] = value
-    return _relations(out, border)
+    return check_relations(out, border)
 
 
-def _relations(out: dict[str, Any], border: BorderConfig) -> dict[str, Any]:
-    """The checks across fields: codes, and the post belonging to the administration."""
+def check_relations(out: dict[str, Any], border: BorderConfig) -> dict[str, Any]:
+    """The checks across fields, after every field's own: codes, and the post belonging to the
+    administration. ``out`` back, or ``InvalidEvent``."""
     if out["admin"] not in _ALPHA2_SEEN:
         _alpha2("admin", out["admin"])
     if out["nationality"] not in _ALPHA2_SEEN:

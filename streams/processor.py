@@ -14,7 +14,7 @@ from typing import Any
 
 from bordersync.border import BorderConfig
 from bordersync.catalogue import share_stream
-from bordersync.events import InvalidEvent, validate
+from bordersync.events import InvalidEvent
 from bordersync.plates import normalise_plate
 from bordersync.security.signing import Rejected, Signer, sign
 from bordersync.settings import Settings
@@ -24,7 +24,7 @@ from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, 
 from streams.dlq import dead_letter
 from streams.logic import discrepancies, dwell, matching, schedule
 from streams.logic.alerts import alert
-from streams.logic.dedup import Verdict, classify, content_digest, remember
+from streams.logic.dedup import Verdict, classify, remember, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
@@ -142,7 +142,7 @@ class Processor:
             self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
             return
         try:
-            event = validate(decoded, self.border)
+            event, digest = validated(decoded, self.border)  # validate, content_digest: one pass
         except InvalidEvent as exc:
             self._dead(batch, rec, f"event {decoded.get('event_id')!r}: {exc}", "validate")
             return
@@ -175,7 +175,6 @@ class Processor:
         batch.result.owner[plate] = rec.partition
         t_now = batch.t_now
         t = event["event_time"].timestamp()  # = epoch(): once per event, not at every use
-        digest = content_digest(event)
         verdict, _first = classify(st, event, digest, self._duplicate_window, t)
         if verdict is Verdict.EXACT:
             tally.inc("duplicates", "exact")

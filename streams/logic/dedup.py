@@ -10,7 +10,16 @@ from enum import Enum
 from json.encoder import encode_basestring as _escape  # the encoder's (C) escaping, ensure_ascii off
 from typing import Any
 
-from bordersync.events import FIELD_KINDS, format_time, to_json_dict
+from bordersync.border import BorderConfig
+from bordersync.events import (
+    FIELD_KINDS,
+    TEST_SCOPE,
+    check_relations,
+    field_tests,
+    format_time,
+    to_json_dict,
+    validate,
+)
 from streams.logic.model import Seen, VehicleState, epoch
 
 
@@ -93,6 +102,52 @@ def _generate(fields: tuple[tuple[str, str], ...]) -> Callable[[dict[str, Any]],
     scope: dict[str, Any] = {"_escape": _escape, "datetime": datetime, "UTC": UTC}
     exec("\n".join(lines), scope)
     generated: Callable[[dict[str, Any]], str | None] = scope["text"]
+    return generated
+
+
+_FUSED: dict[tuple[str, ...], Callable[[dict[str, Any]], str | None]] = {}
+
+
+def validated(obj: object, border: BorderConfig) -> tuple[dict[str, Any], str]:
+    """``validate(obj, border)`` and that event's ``content_digest`` in one pass for the common
+    valid event: one function generated per field order checks every field as ``validate`` does
+    (``events.field_tests``) and builds the canonical text from the same values, so each value is
+    looked up once instead of twice and neither its type nor the field order is looked at again.
+    Anything else takes ``validate`` and ``content_digest``: the same event, digest or refusal
+    (``InvalidEvent``) either way (tests/unit/test_content_digest.py)."""
+    if type(obj) is dict:
+        names = tuple(obj)
+        fused = _FUSED.get(names)
+        if fused is None:
+            fused = _fuse(names)
+            if len(_FUSED) < _ORDERS_KEPT:  # field orders come from the codec: a handful
+                _FUSED[names] = fused
+        text = fused(obj)
+        if text is not None:
+            return (check_relations(dict(obj), border),
+                    hashlib.sha256(text.encode()).hexdigest()[:16])
+    event = validate(obj, border)
+    return event, content_digest(event)
+
+
+def _fuse(names: tuple[str, ...]) -> Callable[[dict[str, Any]], str | None]:
+    """The generated check-and-text of ``validated`` (``_no_text``: none for these names).
+    Names are only ``repr()`` literals; the values, once their tests pass, have the types
+    ``FIELD_KINDS`` names, so the text needs no type check."""
+    tests = field_tests(names)
+    if tests is None or not names or not all(name in FIELD_KINDS for name in names):
+        return _no_text
+    lines = ["def fused(o):"]
+    for i, (name, test) in enumerate(zip(names, tests, strict=True)):
+        lines += [f"    v{i} = o[{name!r}]", f"    if not ({test}): return None"]
+    parts = []
+    for j, i in enumerate(sorted(range(len(names)), key=names.__getitem__)):
+        parts += [repr(("{" if j == 0 else ",") + _escape(names[i]) + ":"),
+                  _TEXT[FIELD_KINDS[names[i]]].format(v=f"v{i}")]
+    lines.append(f"    return ''.join(({', '.join(parts)}, '}}'))")
+    scope: dict[str, Any] = {**TEST_SCOPE, "_escape": _escape}
+    exec("\n".join(lines), scope)
+    generated: Callable[[dict[str, Any]], str | None] = scope["fused"]
     return generated
 
 

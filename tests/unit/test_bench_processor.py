@@ -11,11 +11,11 @@ STAGES = ("decode", "validate", "dedup_state", "encode_outputs", "encode_shares"
 
 
 def test_figures_have_the_rate_and_every_stage() -> None:
-    originals = (codec.decode, vars(processor_module)["validate"], avro_share.SharedEncoder.encode)
+    originals = (codec.decode, vars(processor_module)["validated"], avro_share.SharedEncoder.encode)
     figures = processor_figures(events=300)
     assert figures["processor_events_per_s"] > 0
     for stage in STAGES:
         assert figures[f"processor_us_per_event_{stage}"] >= 0
     # the stage clocks are gone again
-    assert (codec.decode, vars(processor_module)["validate"], avro_share.SharedEncoder.encode) == originals
+    assert (codec.decode, vars(processor_module)["validated"], avro_share.SharedEncoder.encode) == originals
     assert "total" in bench_processor.table(figures)

@@ -21,6 +21,7 @@ from bordersync.events import (
     validate,
 )
 from bordersync.settings import Settings
+from streams.logic.dedup import content_digest, validated
 from tests.helpers import crossing, inspection
 
 BORDER = load_border_config(Settings().border_config)
@@ -80,4 +81,25 @@ def test_the_generated_plan_decides_as_the_field_by_field_check(data: st.DataObj
             outcomes.append(("ok", list(check(doc, BORDER).items())))
         except InvalidEvent as exc:
             outcomes.append(("refused", str(exc)))
+    assert outcomes[0] == outcomes[1]
+
+
+@given(st.data())
+def test_validated_is_validate_then_content_digest(data: st.DataObject) -> None:
+    """``streams.logic.dedup.validated`` checks and digests in one generated pass (issue 19):
+    the same event, digest and refusal as ``validate`` then ``content_digest``."""
+    base = dict(crossing() if data.draw(st.booleans()) else inspection())
+    base["event_time"] = datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
+    base["plate"] = data.draw(st.sampled_from(["SK 1234 AB", 'Š"K\\1', "\x01\n"]))
+    names = data.draw(st.permutations(list(base)))
+    doc = {n: base[n] for n in names}
+    for name in data.draw(st.lists(st.sampled_from(names), max_size=2)):
+        doc[name] = data.draw(_EVENT_VALUES)
+    outcomes = []
+    for check in (validated, lambda d, b: (e := validate(d, b), content_digest(e))):
+        try:
+            event, digest = check(doc, BORDER)
+            outcomes.append(("ok", list(event.items()), digest))
+        except InvalidEvent as exc:
+            outcomes.append(("refused", str(exc), None))
     assert outcomes[0] == outcomes[1]

@@ -75,8 +75,7 @@ def run_batches(processor: Processor, records: list[InRecord],
 _STAGES: list[tuple[Any, str, str]] = [
     (codec, "decode", "decode"),
     (splicing.Splicing, "read", "decode"),  # canonical input: the decode, noting field ends
-    (processor_module, "validate", "validate"),
-    (processor_module, "content_digest", "dedup_state"),
+    (processor_module, "validated", "validate"),  # with the content digest, one pass (dedup)
     (processor_module, "classify", "dedup_state"),
     (processor_module, "remember", "dedup_state"),
     (model.VehicleState, "expire", "dedup_state"),
