@@ -19,6 +19,7 @@ from bordersync.settings import Settings
 from streams.runtime import DueSchedule
 
 RESTORE_TIMEOUT_S = 300.0
+END_OFFSET_TIMEOUT_S = 60.0  # a broker's death is noticed and its leaders moved well within it
 
 
 class DictStore(DueSchedule):
@@ -93,8 +94,11 @@ def restore(settings: Settings, changelog: str, partitions: list[int], store: Di
 
 
 def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
-    """The high watermark; retried while a just-created topic gets its leader and metadata."""
-    deadline = time.monotonic() + 30
+    """The high watermark; retried while a just-created topic gets its leader and metadata, and
+    while the partition's leader is away (a broker killed: the query times out until a new
+    leader is elected; soak seed 33 — a Faust worker assigned partitions then crashed on the
+    first ``_TIMED_OUT``)."""
+    deadline = time.monotonic() + END_OFFSET_TIMEOUT_S
     while True:
         try:
             return int(probe.get_watermark_offsets(tp, timeout=10, cached=False)[1])
@@ -102,7 +106,8 @@ def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
             error = exc.args[0] if exc.args else None
             settling = isinstance(error, KafkaError) and (error.retriable() or error.code() in (
                 KafkaError._UNKNOWN_PARTITION, KafkaError.NOT_LEADER_FOR_PARTITION,
-                KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART))
+                KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
+                KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN))
             if not settling or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
