@@ -213,7 +213,7 @@ class Processor:
             event=event, crossing=crossing.id, state=st, crossing_of_post=self._crossing_of_post.get),
             crossing.id, plate, now)
         new = Pending.from_event(event, crossing.id, t_now, t)
-        new.time = event["event_time"]
+        new.time, new.chunks = event["event_time"], chunks
         self._match(batch, st, plate, new, now)
 
     def _match(self, batch: Batch, st: VehicleState, plate: str, new: Pending,
@@ -240,8 +240,12 @@ class Processor:
         tally.observe("transit", record["transit_seconds"], new.crossing)
         for d in found:
             tally.inc("discrepancies", new.crossing, d["field"])
+        chunks = None  # spliced from the two crossings' records while both are in memory
+        if batch.splice is not None and exit_.chunks is not None and entry.chunks is not None:
+            chunks = batch.splice.pair_chunks("crossings", "matched", (exit_.chunks, entry.chunks),
+                                              record, matching.MATCHED_FROM)
         self._emit(batch, "matched", new.crossing, plate.encode(), record, now,
-                   max(record["exit_time"], record["entry_time"]))
+                   max(record["exit_time"], record["entry_time"]), None, chunks)
         for p in (exit_, entry):
             batch.facts.append(Fact(p.crossing, p.direction, p.t, MATCHED, record["transit_seconds"]))
         self._rules(batch, Trigger.MATCHED, Context(exit_=exit_, entry=entry,

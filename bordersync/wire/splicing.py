@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bordersync.wire import avro_splice, codec
-from bordersync.wire.avro_share import Groups
+from bordersync.wire.avro_fast import compile_writer
+from bordersync.wire.avro_share import Groups, _Shapes
 from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 
 # (schema id, record branch, [start, end of each field], the record's bytes)
@@ -26,6 +27,8 @@ class Splicing:
         self.codec = codec
         self._readers: dict[int, avro_splice.SpanReader | None] = {}
         self._splicers: dict[tuple[int, str, str, tuple[str, ...]], avro_splice.Splicer | None] = {}
+        self._pairs: dict[tuple[str, str, int],
+                          tuple[Mapping[str, tuple[int, str]], PairSplicer | None]] = {}
 
     def read(self, stream: str, data: bytes | None) -> tuple[dict[str, Any], Spans] | None:
         if type(data) is not bytes or len(data) <= HEADER.size or data[0] != MAGIC:
@@ -84,6 +87,35 @@ class Splicing:
         self._splicers[key] = found
         return found
 
+    def pair_chunks(self, in_stream: str, out_stream: str, sides: Sequence[Sequence[bytes]],
+                    record: Mapping[str, Any], sources: Mapping[str, tuple[int, str]]
+                    ) -> list[bytes] | None:
+        """``out_stream``'s record as field chunks, the ``sources`` fields taken from ``sides``
+        (chunks of two ``in_stream`` records, as ``chunks`` gives them): ``PairSplicer``.
+        None when the schemas do not line up or the record does not fit (the full encode
+        then names the error). ``sources`` is a constant of the caller: its identity keys it."""
+        key = (in_stream, out_stream, id(sources))
+        found = self._pairs.get(key)
+        if found is None or found[0] is not sources:  # kept with it: its id is not reused
+            found = self._pairs[key] = (sources, self._pair(in_stream, out_stream, sources))
+        pair = found[1]
+        if pair is None:
+            return None
+        try:
+            return pair.chunks(sides, record)
+        except Exception:
+            return None
+
+    def _pair(self, in_stream: str, out_stream: str, sources: Mapping[str, tuple[int, str]]
+              ) -> PairSplicer | None:
+        if self.codec.registry is not None:
+            return None
+        try:
+            return PairSplicer(self.codec._writer(in_stream).version.schema,
+                               self.codec._writer(out_stream).version.schema, sources)
+        except Exception:  # any schema we did not foresee
+            return None
+
     def encode(self, stream: str, record: dict[str, Any], groups: Groups, now: Any,
                chunks: Sequence[bytes] | None) -> tuple[bytes, list[list[bytes]]] | None:
         """The record and its share projections (``avro_share``) from ``chunks`` when given, else
@@ -98,6 +130,45 @@ class Splicing:
         if writer.header is None:
             return None
         return writer.header + b"".join(chunks), []
+
+
+class PairSplicer:
+    """A record's field chunks from the chunks of two records of another stream (issue 19: the
+    matched record from its two crossings' spliced chunks): a field named in ``sources`` is the
+    chunk of (side, field) when the two types encode alike (``avro_share._Shapes``), after a
+    union index when the output's type is ``["null", T]`` of that type; every other field is
+    encoded from the record. Built once per (streams, sources); raises for schemas that do not
+    line up (``Splicing.pair_chunks`` then says None)."""
+
+    def __init__(self, in_schema: Any, out_schema: Any, sources: Mapping[str, tuple[int, str]]
+                 ) -> None:
+        ins, outs = _Shapes(in_schema), _Shapes(out_schema)
+        in_ns, out_ns = in_schema.get("namespace", ""), out_schema.get("namespace", "")
+        index = {f["name"]: (i, ins.of(f["type"], in_ns))
+                 for i, f in enumerate(in_schema["fields"])}
+        self._plan: list[tuple[int, int, bytes, Any, str]] = []
+        for f in out_schema["fields"]:
+            name, kind = f["name"], f["type"]
+            if name in sources:
+                side, field = sources[name]
+                at, shape = index[field]
+                if outs.of(kind, out_ns) == shape:
+                    self._plan.append((side, at, b"", None, name))
+                    continue
+                if isinstance(kind, list) and len(kind) == 2 and kind[0] == "null" \
+                        and outs.of(kind[1], out_ns) == shape:
+                    self._plan.append((side, at, b"\x02", None, name))
+                    continue
+                raise ValueError(f"{name}: types differ")
+            writer = compile_writer(kind)
+            if writer is None:
+                raise ValueError(f"{name}: not compilable alone")
+            self._plan.append((-1, 0, b"", writer, name))
+
+    def chunks(self, sides: Sequence[Sequence[bytes]], record: Mapping[str, Any]) -> list[bytes]:
+        """Raises (KeyError, ValueError, TypeError) when the record lacks or misfits a field."""
+        return [(prefix + sides[side][at]) if writer is None else writer(record[name])
+                for side, at, prefix, writer, name in self._plan]
 
 
 def _full(branch: dict[str, Any]) -> str:

@@ -14,6 +14,17 @@ from typing import Any
 
 from streams.logic.model import HeldInspection, Pending, from_epoch
 
+# The fields of ``matched`` that are a field of the exit's (0) or the entry's (1) ``crossings``
+# record, as they are: spliced from those records' chunks (bordersync.wire.splicing.PairSplicer).
+MATCHED_FROM: dict[str, tuple[int, str]] = {
+    "exit_event_id": (0, "event_id"), "entry_event_id": (1, "event_id"),
+    "crossing": (0, "crossing"), "plate": (0, "plate_normalised"),
+    "exit_admin": (0, "admin"), "entry_admin": (1, "admin"),
+    "exit_post": (0, "post"), "entry_post": (1, "post"),
+    "exit_time": (0, "event_time"), "entry_time": (1, "event_time"),
+    "vehicle_type": (0, "vehicle_type"),
+}
+
 
 def find_partner(pending: list[Pending], new: Pending, window_s: float) -> int | None:
     best: tuple[bool, float] | None = None

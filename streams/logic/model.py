@@ -49,6 +49,9 @@ class Pending:
     # The event time as the event gave it, while it is in memory (not in the state's encoding):
     # ``from_epoch(t)`` would give the same datetime, at a cost on every match.
     time: datetime | None = field(default=None, compare=False, repr=False)
+    # Its forwarded ``crossings`` record's field chunks, spliced from the input, while in memory:
+    # the matched record takes its fields from them (``matching.MATCHED_FROM``).
+    chunks: list[bytes] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_event(cls, event: dict[str, Any], crossing: str, now: float,

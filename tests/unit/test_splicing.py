@@ -166,3 +166,28 @@ def test_non_canonical_input_gives_the_outputs_of_its_canonical_form() -> None:
     canonical, padded = run(_never), run(lambda: next(flip) % 3 == 0)
     assert canonical == padded
     assert any(stream.startswith("share.") for stream, *_ in canonical[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_spliced_matched_records_are_those_of_the_general_path(data: st.DataObject) -> None:
+    """The matched record spliced from its two crossings' chunks (splicing.PairSplicer) and its
+    share projections are the bytes of the general path (an injected encoder: full encodes)."""
+    exit_ = data.draw(st.composite(lambda d: _crossing(d))())
+    entry = {**data.draw(st.composite(lambda d: _crossing(d))()),
+             "event_id": exit_["event_id"] + "-n", "admin": "AL", "post": "ALQTH01",
+             "terminal_id": "al-qth-booth-1", "direction": "ENTRY", "plate": exit_["plate"],
+             "event_time": exit_["event_time"] + timedelta(minutes=data.draw(st.integers(-5, 9))),
+             "vehicle_type": data.draw(st.sampled_from(["TRUCK", "CAR", "BUS", "VAN", "OTHER"]))}
+    key = normalise_plate(exit_["plate"]).encode()
+    records = [InRecord(key, codec.encode("raw", e), [], "raw", partition_for(key, 4), n)
+               for n, e in enumerate((exit_, entry))]
+    border = load_border_config()
+
+    def run(processor: Processor) -> Any:
+        result = processor.process(records, NOW, lambda _p: None)
+        return [(o.stream, o.key, o.value, o.headers) for o in result.outputs]
+
+    spliced = run(Processor(Settings(), border, 4))
+    assert any(stream == "matched" for stream, *_ in spliced)
+    assert spliced == run(Processor(Settings(), border, 4, encode=lambda s, r: codec.encode(s, r)))
