@@ -8,14 +8,17 @@ exists; it fails loudly on an upgrade. Nothing else in ``streams/`` touches a pr
    offsets as acknowledged, so the next commit moves past them. Around rebalances Faust itself
    drops fetched records (generation change, flow stopped, a re-seek that fails with "No current
    assignment") while aiokafka's position has moved on; the records in between were then
-   committed without ever being processed: lost (docs/reliability.md). Our input topics are
-   never compacted and not written in transactions, so a jump is such a skip: we record no gap,
+   committed without ever being processed: lost (docs/reliability.md). ``raw`` (the app's
+   ``gapless_topics``) is never compacted and not written in transactions, so a jump there is
+   such a skip: we record no gap,
    never commit past an unacknowledged offset, and **seek back to the first skipped offset at
    once**, dropping what the same fetch returned after it, so the skipped records are processed
    now and in partition order (defect (c) of issue #15: they used to wait for the next
    rebalance and then come after records that follow them). A jump seen twice at the same
    offset is a real hole and passes (a skip is never permanent).
-   Still needed on Apache Kafka: the drops are Faust's, not the broker's.
+   Still needed on Apache Kafka: the drops are Faust's, not the broker's. ``stats-facts`` is
+   written in the runtime's transactions: every commit marker is a one-offset jump, a gap as
+   Faust means it (before this was limited to ``raw``, each marker cost a warning and a seek).
 2. **Offsets committed in our transactions** (``SafeCommitConsumer._commit``): in exactly-once
    mode the runtime commits the input offsets inside each batch's transaction; Faust still
    tracks acks (so point 1 keeps working) but its own plain ``OffsetCommit`` is skipped: landing
@@ -45,6 +48,11 @@ from faust.types import TP, Message
 log = logging.getLogger(__name__)
 
 
+def _gapless(app: Any) -> frozenset[str]:
+    gapless: frozenset[str] = getattr(app, "gapless_topics", frozenset())
+    return gapless
+
+
 class SafeCommitConsumer(faust_aiokafka.Consumer):
     _next: dict[TP, int]
     _reread: dict[TP, int]
@@ -61,7 +69,7 @@ class SafeCommitConsumer(faust_aiokafka.Consumer):
                 continue  # the fault hook plays Faust dropping a fetched record
             offset, expected = message.offset, nxt.get(tp)
             if (expected is not None and offset > expected and reread.get(tp) != expected
-                    and self.app.topics.acks_enabled_for(tp.topic)):
+                    and tp.topic in _gapless(self.app)):
                 reread[tp] = expected
                 log.warning("offsets %s..%s of %s[%s] were skipped by the fetch; reading them "
                             "again now", expected, offset - 1, tp.topic, tp.partition)
@@ -76,6 +84,9 @@ class SafeCommitConsumer(faust_aiokafka.Consumer):
         self.__dict__.setdefault("_next", {})[partition] = offset
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        if tp.topic not in _gapless(self.app):  # e.g. a transaction marker
+            await super()._add_gap(tp, offset_from, offset_to)
+            return
         # A skip, not a compaction gap (module docstring): keep it unacknowledged.
         log.warning("offsets %s..%s of %s[%s] were skipped by the fetch; not committing past "
                     "them", offset_from, offset_to - 1, tp.topic, tp.partition)
@@ -165,6 +176,8 @@ class RebalanceHooks(faust.App):
     after_revoked: Callable[[set[TP]], Awaitable[None]] | None = None
     #: Point 2: the runtime commits the input offsets in its transactions.
     commits_in_transactions: bool = False
+    #: Point 1: the topics where a jump in offsets is a record Faust skipped.
+    gapless_topics: frozenset[str] = frozenset()
 
     async def _on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         if self.before_assigned is not None and not self.should_stop:

@@ -71,6 +71,7 @@ class FaustDriver:
         self.runtime = Runtime(settings, self, exactly_once=exactly_once, clock=clock)
         app.drop_fetched = self.runtime.faults.drop_fetched
         app.commits_in_transactions = exactly_once
+        app.gapless_topics = frozenset({self.runtime.raw_topic})
         app.before_assigned = self.on_assigned
         app.after_revoked = self.on_revoked
         self.lock = asyncio.Lock()

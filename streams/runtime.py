@@ -16,9 +16,10 @@ One batch (docs/streams.md, failure table):
   thrown away instead (fenced, fatal, or a call that never returned), the outcome is unknown
   until its replacement settles it: the engine then restores its state from the changelog and
   goes on from the committed offsets (``resync``).
-- **at-least-once** (``stream_guarantee=at_least_once``): process → produce outputs, wait for every ack → apply and
-  produce state changes, wait → commit the input offsets. A crash replays; outputs repeat with
-  the same ids, state that says "seen" is never durable before what it produced.
+- **at-least-once** (``stream_guarantee=at_least_once``): process → produce outputs, wait for
+  every ack → apply and produce state changes, wait → commit the input offsets. A crash
+  replays; outputs repeat with the same ids, state that says "seen" is never durable before
+  what it produced.
 
 Records of partitions the engine no longer owns are dropped before processing: their state was
 dropped at the revoke and belongs to the new owner (defect (b) of issue #15).
@@ -192,8 +193,12 @@ class Runtime:
         offsets = {tp: o for tp, o in offsets.items() if owns(*tp)}
         if not raw and not offsets:
             return 0
-        self.batches += 1
-        n = self.batches
+        # The fault hooks count batches of raw records (a batch of stats facts alone has no
+        # outputs: a hook "after-outputs" there would never fire).
+        n = 0
+        if raw:
+            self.batches += 1
+            n = self.batches
         result = self.processor.process(raw, self.clock(), self.driver.store.get) if raw else None
         await self._write(result, offsets, n)
         for value in facts:  # only once their offsets are committed: an aborted batch is re-read

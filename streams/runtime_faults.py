@@ -3,7 +3,7 @@
 ``Settings.stream_fault`` names one fault:
 
 - ``crash:<step>:<n>`` — exit the process hard (``os._exit``, no clean-up, like SIGKILL) at
-  ``step`` of the ``n``-th batch this process runs (1-based). Steps, in batch order:
+  ``step`` of the ``n``-th batch of raw records this process runs (1-based). Steps, in batch order:
   ``after-process`` (processed in memory, nothing written), ``after-outputs`` (outputs produced),
   ``after-changelog`` (state changes produced), ``after-commit`` (input offsets committed).
 - ``stop:<step>:<n>`` — the process stops itself (SIGSTOP) at the same points, once, and goes on

@@ -75,9 +75,10 @@ def every_pair(settings: Settings, spawn: Callable[..., Proc], n: int, what: str
     return got
 
 
+@pytest.mark.parametrize("engine", ["batch", "faust"])
 def test_exactly_once_crash_anywhere_leaves_no_visible_duplicate(
-        make_settings: Callable[..., Settings], spawn: Callable[..., Proc]) -> None:
-    settings = make_settings(stream_engine="batch", stream_batch_max=8)
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc], engine: str) -> None:
+    settings = make_settings(stream_engine=engine, stream_batch_max=8)
     n = 30
     publish(settings, exits(n) + entries(n, seals=lambda i: f"S{i}" if i % 5 else "BROKEN"))
     for step in ("after-outputs", "after-changelog", "after-process", "after-commit"):
@@ -124,16 +125,18 @@ def test_exactly_once_aborts_and_rereads_a_batch_whose_changelog_write_failed(
     assert duplicates(got) == {}
 
 
-@pytest.mark.parametrize("fault", ["hang:send-offsets:3", "hang:commit:3", "fatal:begin:3",
-                                   "fatal:commit:3"])
+@pytest.mark.parametrize(("engine", "fault"), [
+    ("batch", "hang:send-offsets:3"), ("batch", "hang:commit:3"), ("batch", "fatal:begin:3"),
+    ("batch", "fatal:commit:3"), ("faust", "hang:commit:3"), ("faust", "fatal:begin:3")])
 def test_exactly_once_replaces_a_producer_that_hangs_or_fails_fatally_and_rereads(
-        make_settings: Callable[..., Settings], spawn: Callable[..., Proc], fault: str) -> None:
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc], engine: str,
+        fault: str) -> None:
     # Issue #15: after a single-node broker SIGKILL + restart, send_offsets_to_transaction never
     # returned (librdkafka #5511/#5456) and the worker stalled; a fatal error in begin() or
     # commit (INVALID_TXN_STATE, OUT_OF_ORDER_SEQUENCE_NUMBER in the soak) killed the worker.
     # Now the producer is replaced (same transactional.id) and the worker re-reads from the
     # committed offsets with its state restored — also when the hung commit did go through.
-    settings = make_settings(stream_engine="batch", stream_batch_max=8, stream_fault=fault)
+    settings = make_settings(stream_engine=engine, stream_batch_max=8, stream_fault=fault)
     n = 30
     publish(settings, exits(n) + entries(n))
     worker = spawn(["streams", "worker"], settings)

@@ -17,7 +17,6 @@ from tests.integration.streams_support import Reader, pair_ids, publish, read_to
 from tests.integration.test_streams_runtime import OUTPUTS, duplicates
 from tests.integration.test_streams_workers import entries, exits
 
-
 # What a resumed zombie logs when its transaction is refused: by the group coordinator (stale
 # generation) or, when the broker had aborted it meanwhile (``transaction.timeout.ms``), by the
 # transaction coordinator (its producer is replaced).
