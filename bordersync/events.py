@@ -158,9 +158,14 @@ _INT_MAX = 2**31 - 1
 def _plain_list(value: object) -> bool:
     """A valid list of short ASCII strings (seals, containers): ASCII, so its encoded size is its
     length. Anything else is left to ``_check_type``."""
-    return (type(value) is list and len(value) <= MAX_LIST
-            and all(type(v) is str and 0 < len(v) <= MAX_STR and v.isascii() for v in value)
-            and sum(map(len, value)) <= MAX_LIST_BYTES)
+    if type(value) is not list or len(value) > MAX_LIST:
+        return False
+    size = 0
+    for v in value:  # a loop, not all() over a generator: lists here hold one or two entries
+        if type(v) is not str or not 0 < len(v) <= MAX_STR or not v.isascii():
+            return False
+        size += len(v)
+    return size <= MAX_LIST_BYTES
 
 
 _INLINE = {  # per check, an expression true for the common valid values of ``{v}`` (as below)

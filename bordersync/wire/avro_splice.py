@@ -226,6 +226,25 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
                   f"{pad}    v = {symbols}[b >> 1]; p += 1",
                   f"{pad}else:",
                   f"{pad}    v, p = {read}(d, p)"]
+    elif isinstance(schema, dict) and schema.get("type") == "array" \
+            and schema.get("items") == "string":
+        # One block of a count under 64 (then every item as a string above); the rest, empty
+        # arrays included, through the field's reader.
+        lines += [f"{pad}b = d[p]",
+                  f"{pad}if b < 0x80 and not b & 1 and b:",
+                  f"{pad}    c = b >> 1; p += 1",
+                  f"{pad}    if c > n - p: raise _NotCanonical",
+                  f"{pad}    v = []",
+                  f"{pad}    for _ in range(c):",
+                  f"{pad}        b = d[p]",
+                  f"{pad}        if b < 0x80 and not b & 1 and p + 1 + (b >> 1) <= n:",
+                  f"{pad}            v.append(d[p + 1:p + 1 + (b >> 1)].decode()); p += 1 + (b >> 1)",
+                  f"{pad}        else:",
+                  f"{pad}            x, p = _read_string(d, p); v.append(x)",
+                  f"{pad}    if d[p] != 0: raise _NotCanonical",
+                  f"{pad}    p += 1",
+                  f"{pad}else:",
+                  f"{pad}    v, p = {read}(d, p)"]
     elif isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis" \
             and schema.get("type") == "long":
         lines += [f"{pad}v, p = _read_long(d, p)", f"{pad}v = EPOCH + MILLI * v"]
@@ -243,7 +262,7 @@ def _generate(full: str, fields: list[tuple[str, Any, _Read]], named: dict[str, 
     (so the dict's order is the field order, as the closures' reader gave), then the spans."""
     consts: dict[str, Any] = {"_enums": _enum_schemas(fields, ns)}
     scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "NAME": full, "EPOCH": EPOCH,
-                             "MILLI": MILLI, "_read_long": _read_long}
+                             "MILLI": MILLI, "_read_long": _read_long, "_read_string": _read_string}
     lines = ["def read(d, p):", "    n = len(d)", "    out = {}", "    e0 = p"]
     for i, (name, schema, read) in enumerate(fields):
         scope[f"R{i}"] = read

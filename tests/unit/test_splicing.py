@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bordersync.border import load_border_config
@@ -189,5 +189,5 @@ def test_spliced_matched_records_are_those_of_the_general_path(data: st.DataObje
         return [(o.stream, o.key, o.value, o.headers) for o in result.outputs]
 
     spliced = run(Processor(Settings(), border, 4))
-    assert any(stream == "matched" for stream, *_ in spliced)
+    assume(any(stream == "matched" for stream, *_ in spliced))  # not e.g. a blank field refused
     assert spliced == run(Processor(Settings(), border, 4, encode=lambda s, r: codec.encode(s, r)))
