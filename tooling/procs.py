@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from bordersync.settings import Settings
 
@@ -44,12 +45,26 @@ def unblock_deferred() -> None:
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
     """SIGTERM/SIGINT wait until the block is done: starting a child *and recording it* is then
-    one step, so an interrupt cannot land between them and leave the child unrecorded."""
+    one step, so an interrupt cannot land between them and leave the child unrecorded.
+
+    The mask covers only this thread: a signal the kernel hands to another thread still runs
+    its Python handler in the main thread at once (CI at 76ac74c: the unit test, run after
+    integration tests had left threads behind, saw the child outlive the interrupt). So the
+    handlers are swapped for a recorder too, and what it caught is raised again afterwards."""
+    caught: list[int] = []
+    handlers: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in DEFERRED:
+            handlers[signum] = signal.signal(signum, lambda n, _f: caught.append(n))
     old = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        for number in caught:
+            signal.raise_signal(number)
 
 
 def cli_path() -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,19 @@ def test_sigterm_during_child_start_left_the_child_running(
         return child
 
     monkeypatch.setattr(subprocess, "Popen", popen_then_signal)
+    # Another thread with the signals unblocked: the kernel hands them to it, and the Python
+    # handler still runs in the main thread at once (CI at 76ac74c; the mask alone deferred
+    # nothing then).
+    done = threading.Event()
+    bystander = threading.Thread(target=done.wait)
+    bystander.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             procs.Child("sleeper", [], Settings(home=tmp_path), tmp_path / "sleeper.log",
                         argv=["sleep", "60"])
     finally:
         procs.stop_started()
+        done.set()
+        bystander.join()
     assert forked and forked[0].poll() is not None, "the child outlived the interrupted command"
     assert not procs._STARTED
