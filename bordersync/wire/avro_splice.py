@@ -199,6 +199,16 @@ class SpanReader:
             return None
 
 
+def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
+    """Generated lines reading a string whose length fits the one-byte varint inline (``store``
+    formats the decoded value into a statement), anything else by ``otherwise``."""
+    return [f"{pad}b = d[p]",
+            f"{pad}if b < 0x80 and not b & 1 and p + 1 + (b >> 1) <= n:",
+            f"{pad}    {store.format('d[p + 1:p + 1 + (b >> 1)].decode()')}; p += 1 + (b >> 1)",
+            f"{pad}else:",
+            f"{pad}    {otherwise}"]
+
+
 def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: list[str],
             pad: str, consts: dict[str, Any]) -> None:
     """Lines setting ``v`` and ``p`` for one field: inline for the common one-byte forms, the
@@ -213,11 +223,7 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         if kind == "enum":
             schema = consts["_enums"][full]
     if kind == "string":
-        lines += [f"{pad}b = d[p]",
-                  f"{pad}if b < 0x80 and not b & 1 and p + 1 + (b >> 1) <= n:",
-                  f"{pad}    v = d[p + 1:p + 1 + (b >> 1)].decode(); p += 1 + (b >> 1)",
-                  f"{pad}else:",
-                  f"{pad}    v, p = {read}(d, p)"]
+        lines += _short_string(pad, "v = {}", f"v, p = {read}(d, p)")
     elif kind == "enum":
         symbols = f"S{len(consts)}"
         consts[symbols] = tuple(schema["symbols"])
@@ -236,11 +242,8 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
                   f"{pad}    if c > n - p: raise _NotCanonical",
                   f"{pad}    v = []",
                   f"{pad}    for _ in range(c):",
-                  f"{pad}        b = d[p]",
-                  f"{pad}        if b < 0x80 and not b & 1 and p + 1 + (b >> 1) <= n:",
-                  f"{pad}            v.append(d[p + 1:p + 1 + (b >> 1)].decode()); p += 1 + (b >> 1)",
-                  f"{pad}        else:",
-                  f"{pad}            x, p = _read_string(d, p); v.append(x)",
+                  *_short_string(pad + "        ", "v.append({})",
+                                 "x, p = _read_string(d, p); v.append(x)"),
                   f"{pad}    if d[p] != 0: raise _NotCanonical",
                   f"{pad}    p += 1",
                   f"{pad}else:",
