@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Sequence
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from streams.tally import Tally
@@ -63,8 +67,36 @@ def apply(tally: Tally) -> None:
     """One Prometheus call per distinct label set of a batch, not one per event."""
     for (name, labels), n in tally.counts.items():
         _COUNTERS[name].labels(*labels).inc(n)
+    grouped: defaultdict[tuple[str, tuple[str, ...]], list[float]] = defaultdict(list)
     for name, labels, value in tally.observations:
-        _HISTOGRAMS[name].labels(*labels).observe(value)
+        grouped[(name, labels)].append(value)
+    for (name, labels), values in grouped.items():
+        observe_many(_HISTOGRAMS[name].labels(*labels), values)
+
+
+def observe_many(child: Histogram, values: Sequence[float]) -> None:
+    """``child.observe(v)`` for every value, as one increment per bucket and one of the sum.
+
+    Why: a batch observes about two latencies or transit times per event, and ``observe`` (a
+    lock, a walk of the buckets) was a few percent of a worker's time. This reaches into the
+    client's child (``_upper_bounds``, ``_buckets``, ``_sum``: the fields ``observe`` itself
+    uses); ``observe`` is its oracle (tests/unit/test_metrics_observe_many.py). The sum may
+    differ from one-by-one adding in the last bits only (the values summed first).
+    """
+    bounds: list[float] = child._upper_bounds
+    buckets = getattr(child, "_buckets", None)
+    if not values or not buckets:  # a parent, not a labelled child: ``observe`` says so
+        for value in values:
+            child.observe(value)
+        return
+    counts: defaultdict[int, int] = defaultdict(int)
+    for value in values:
+        # The first bucket whose bound is >= value; NaN none, as in ``observe``.
+        counts[bisect_left(bounds, value) if value == value else len(bounds)] += 1
+    for index, n in counts.items():
+        if index < len(buckets):
+            buckets[index].inc(n)
+    child._sum.inc(sum(values))
 
 
 def set_pending(per_crossing: dict[str, int], crossings: list[str]) -> None:

@@ -53,7 +53,7 @@ def signed(h: Harness, signer: Signer | None, key: bytes | None = None,
     value = rec.value
     if tamper:
         value = codec.encode("raw", {**event, **tamper, "event_time": parse_time(at(0))})
-    return replace(rec, value=value, headers=headers)
+    return rec._replace(value=value, headers=headers)
 
 
 def dead(out: dict[str, list[Any]]) -> list[tuple[str, str]]:
@@ -164,7 +164,7 @@ def test_a_foreign_keyed_record_is_verified_then_forwarded_with_its_signed_key()
 
     # Pointing the carried key elsewhere breaks the signature.
     forged = [(n, b"k:AAAA" if n == SIGNED_KEY_HEADER else v) for n, v in hop.headers or []]
-    out = h.run([replace(again, headers=forged, offset=100)])
+    out = h.run([again._replace(headers=forged, offset=100)])
     [(stage, error)] = dead(out)
     assert stage == "signature" and "bad signature" in error
 
