@@ -202,9 +202,13 @@ class SpanReader:
 def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
     """Generated lines reading a string whose length fits the one-byte varint inline (``store``
     formats the decoded value into a statement), anything else by ``otherwise``."""
+    # ``not b & 0x81``: below 0x80 and even (a length, not a negative count). Past the end the
+    # field's reader would refuse too: the read gives None either way.
     return [f"{pad}b = d[p]",
-            f"{pad}if b < 0x80 and not b & 1 and p + 1 + (b >> 1) <= n:",
-            f"{pad}    {store.format('d[p + 1:p + 1 + (b >> 1)].decode()')}; p += 1 + (b >> 1)",
+            f"{pad}if not b & 0x81:",
+            f"{pad}    q = p + 1 + (b >> 1)",
+            f"{pad}    if q > n: raise _NotCanonical",
+            f"{pad}    {store.format('d[p + 1:q].decode()')}; p = q",
             f"{pad}else:",
             f"{pad}    {otherwise}"]
 
@@ -228,7 +232,7 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         symbols = f"S{len(consts)}"
         consts[symbols] = tuple(schema["symbols"])
         lines += [f"{pad}b = d[p]",
-                  f"{pad}if b < 0x80 and not b & 1 and (b >> 1) < {len(schema['symbols'])}:",
+                  f"{pad}if not b & 1 and b < {min(2 * len(schema['symbols']), 0x80)}:",
                   f"{pad}    v = {symbols}[b >> 1]; p += 1",
                   f"{pad}else:",
                   f"{pad}    v, p = {read}(d, p)"]
@@ -237,7 +241,7 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         # One block of a count under 64 (then every item as a string above); the rest, empty
         # arrays included, through the field's reader.
         lines += [f"{pad}b = d[p]",
-                  f"{pad}if b < 0x80 and not b & 1 and b:",
+                  f"{pad}if not b & 0x81 and b:",
                   f"{pad}    c = b >> 1; p += 1",
                   f"{pad}    if c > n - p: raise _NotCanonical",
                   f"{pad}    v = []",
@@ -261,8 +265,9 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
 
 def _generate(full: str, fields: list[tuple[str, Any, _Read]], named: dict[str, _Read],
               ns: str) -> Callable[[bytes, int], tuple[dict[str, Any], Spans]]:
-    """One branch's reader as Python source: the fields in order, each value kept when not None
-    (so the dict's order is the field order, as the closures' reader gave), then the spans."""
+    """One branch's reader as Python source: the fields in order, an optional field's value
+    kept when not None (so the dict's order is the field order, as the closures' reader gave;
+    no other field's reader gives None), then the spans."""
     consts: dict[str, Any] = {"_enums": _enum_schemas(fields, ns)}
     scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "NAME": full, "EPOCH": EPOCH,
                              "MILLI": MILLI, "_read_long": _read_long, "_read_string": _read_string}
@@ -278,7 +283,7 @@ def _generate(full: str, fields: list[tuple[str, Any, _Read]], named: dict[str, 
             lines += [f"        out[{name!r}] = v", "    else:", "        raise _NotCanonical"]
         else:
             _inline(schema, named, ns, f"R{i}", lines, "    ", consts)
-            lines.append(f"    if v is not None: out[{name!r}] = v")
+            lines.append(f"    out[{name!r}] = v")
         lines.append(f"    e{i + 1} = p")
     ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
     lines += ["    if p != n:", "        raise _NotCanonical", f"    return out, (NAME, [{ends}])"]
