@@ -310,6 +310,21 @@ class Processor:
         value, copies = both or (self.encode(stream, record), None)
         append = out.append
         append(_new(OutRecord, (stream, key, value, None, None)))
+        if copies is None or self.share_signer is not None:
+            self._shares(batch, stream, key, record, now, groups, targets, copies)
+        else:  # the common route, unrolled: every copy encoded, none signed
+            for shares, values in zip(targets, copies, strict=True):
+                for share, value in zip(shares, values, strict=True):
+                    append(_new(OutRecord, (share, key, value, None, None)))
+        tally.counts.update(keys)  # in C, in the order one inc() per key would have added them
+        if groups and event_time is not None:
+            tally.observe("latency", max(0.0, (now - event_time).total_seconds()), stream)
+
+    def _shares(self, batch: Batch, stream: str, key: bytes, record: dict[str, Any],
+                now: datetime, groups: list[tuple[tuple[str, ...], list[str]]],
+                targets: list[list[str]], copies: list[list[bytes]] | None) -> None:
+        """The share records of one output: ``copies`` when encoded with it, each signed when
+        the processor has a signer."""
         signer = self.share_signer
         for index, (fields, agencies) in enumerate(groups):
             if copies is not None:
@@ -321,10 +336,7 @@ class Processor:
                 values = self._encode_shares(projection, agencies)
             for share, value in zip(targets[index], values, strict=True):
                 signed = None if signer is None else sign(value, key, signer)
-                append(_new(OutRecord, (share, key, value, signed, None)))
-        tally.counts.update(keys)  # in C, in the order one inc() per key would have added them
-        if groups and event_time is not None:
-            tally.observe("latency", max(0.0, (now - event_time).total_seconds()), stream)
+                batch.result.outputs.append(OutRecord(share, key, value, signed))
 
     def _route(self, stream: str, crossing: str, route_as: str | None = None) -> _Route:
         groups = self.router.groups(route_as or stream, crossing)

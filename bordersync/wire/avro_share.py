@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -22,6 +23,9 @@ from bordersync.wire.avro_fast import ChunkWriter, compile_chunk_writer, compile
 Groups = Sequence[tuple[Sequence[str], Sequence[str]]]  # (agreed fields, agencies) per group
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NULL, _SOME = b"\x00", b"\x02"
+_ROUTES_KEPT = 4096
+# Per group: the share's fields and union index, the pick of chunks, each agency's head
+_Plan = tuple[bytes, Callable[[list[bytes]], Sequence[bytes]], list[bytes]]
 _SHARE_HEAD = [("stream", "string"), ("agency", "string"),
                ("shared_at", ("long", "timestamp-millis")), ("fields", ("array", "string"))]
 
@@ -102,9 +106,7 @@ class SharedEncoder:
         self._required = frozenset(f["name"] for f in fields if "default" not in f)
         self._optional = tuple(f["name"] for f in fields if "default" in f)
         self._wrap, self._union_index = _line_up(record_schema, share_schema, branch)
-        self._plans: dict[tuple[int, tuple[bool, ...]],
-                          tuple[bytes, Callable[[list[bytes]], Sequence[bytes]], Sequence[str]]] = {}
-        self._agencies: dict[str, bytes] = {}
+        self._routes: dict[tuple[int, tuple[bool, ...]], tuple[Groups, list[_Plan]]] = {}
         timestamp = compile_writer({"type": "long", "logicalType": "timestamp-millis"})
         assert timestamp is not None
         self._timestamp = timestamp
@@ -131,43 +133,50 @@ class SharedEncoder:
         value = self._record_header + b"".join(chunks)
         chunks.append(_NULL)
         chunks.append(_SOME)
+        # By the identity of the groups (the router's, one list per stream and crossing):
+        # hashing their field names per record cost more than the lookup. The route holds the
+        # groups, so their id is not reused meanwhile.
         signature = tuple(map(record.__contains__, self._optional))
-        head, at, agency_bytes = self._prefix, self._at_bytes, self._agencies
+        route = self._routes.get((id(groups), signature))
+        if route is None or route[0] is not groups:
+            route = self._route(groups, signature)
+        at = self._at_bytes
         copies = []
-        plans = self._plans
-        for agreed, agencies in groups:
-            # By the agreement's identity: hashing its field names per record cost more than
-            # the lookup. The plan holds the agreement, so its id is not reused meanwhile.
-            plan = plans.get((id(agreed), signature))
-            if plan is None or plan[2] is not agreed:
-                plan = self._plan(agreed, signature)
-            body = plan[0] + b"".join(plan[1](chunks))
-            copies.append([b"".join((head, agency_bytes.get(a) or self._agency(a), at, body))
-                           for a in agencies])
+        for names, pick, heads in route[1]:
+            tail = at + names + b"".join(pick(chunks))
+            copies.append(list(map(bytes.__add__, heads, repeat(tail))))  # one per agency
         return value, copies
 
-    def _agency(self, agency: str) -> bytes:
-        encoded = self._agencies[agency] = _string(agency)
-        return encoded
-
-    def _plan(self, agreed: Sequence[str], signature: tuple[bool, ...]
-              ) -> tuple[bytes, Callable[[list[bytes]], Sequence[bytes]], Sequence[str]]:
+    def _route(self, groups: Groups, signature: tuple[bool, ...]) -> tuple[Groups, list[_Plan]]:
+        """Per group: the share's ``fields`` array and union index, the pick of the record's
+        chunks (and of null and union-index chunks) that makes the projection, and the head of
+        each agency's copy (header, stream, agency; then come ``shared_at`` and the rest)."""
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
-        shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
-        names = ([write_long(len(shared)), *map(_string, shared), _NULL] if shared else [_NULL])
         null, some = len(self._names), len(self._names) + 1
-        picks: list[int] = []
-        for i, name in enumerate(self._names):
-            if name not in shared:
-                picks.append(null)
-            elif self._wrap[i]:
-                picks += (some, i)
-            else:
-                picks.append(i)
-        pick = itemgetter(*picks) if len(picks) > 1 else (lambda c: [c[picks[0]]])
-        plan = (b"".join(names) + self._union_index, pick, agreed)
-        self._plans[(id(agreed), signature)] = plan
-        return plan
+        plans: list[_Plan] = []
+        for agreed, agencies in groups:
+            shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
+            names = [write_long(len(shared)), *map(_string, shared), _NULL] if shared else [_NULL]
+            picks: list[int] = []
+            for i, name in enumerate(self._names):
+                if name not in shared:
+                    picks.append(null)
+                elif self._wrap[i]:
+                    picks += (some, i)
+                else:
+                    picks.append(i)
+            pick = itemgetter(*picks) if len(picks) > 1 else _single(picks[0])
+            plans.append((b"".join(names) + self._union_index, pick,
+                          [self._prefix + _string(a) for a in agencies]))
+        route = (groups, plans)
+        if len(self._routes) < _ROUTES_KEPT:  # the router's groups: a handful per stream
+            self._routes[(id(groups), signature)] = route
+        return route
+
+
+def _single(index: int) -> Callable[[list[bytes]], Sequence[bytes]]:
+    """The pick of a one-field record (``itemgetter`` of one index gives the item, not a tuple)."""
+    return lambda chunks: (chunks[index],)
 
 
 def _line_up(record_schema: Any, share_schema: Any, branch: str) -> tuple[list[bool], bytes]:
