@@ -48,11 +48,10 @@ from streams.runtime_writer import (
     WriterFatal,
     call_with_deadline,
 )
-from streams.state import DictStore, restore
+from streams.state import DictStore, committed_offsets, restore
 
 log = logging.getLogger("bordersync.streams.engine")
 RESYNC_RETRY_S = 1.0  # between attempts while no new producer can be started
-RESYNC_TIMEOUT_S = 30.0
 SEEK_TIMEOUT_S = 30.0
 T = TypeVar("T")
 
@@ -201,15 +200,12 @@ class BatchEngine:
         runtime, owned = self.runtime, sorted(self.assignment)
         try:
             runtime.writer.ready()
-            committed = self.consumer.committed([TopicPartition(t, p) for t, p in owned],
-                                                timeout=RESYNC_TIMEOUT_S)
-            if failed := [tp for tp in committed if tp.error is not None]:
-                raise KafkaException(failed[0].error)
-            self.seek([TopicPartition(tp.topic, tp.partition,
-                                      tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
-                       for tp in committed])
-            runtime.committed = {(tp.topic, tp.partition): tp.offset for tp in committed
-                                 if tp.offset >= 0}
+            committed = committed_offsets(self.consumer, owned)
+            if committed is None:
+                return False
+            self.seek([TopicPartition(t, p, committed.get((t, p), OFFSET_BEGINNING))
+                       for t, p in owned])
+            runtime.committed = committed
             mine = [p for t, p in owned if t == runtime.raw_topic]
             self.store.drop(set(mine))
             started = time.monotonic()
@@ -219,7 +215,7 @@ class BatchEngine:
             return False
         runtime.resync = False
         log.warning("resynced after a lost transaction outcome", extra={"fields": {
-            "positions": {f"{tp.topic}[{tp.partition}]": tp.offset for tp in committed},
+            "positions": {f"{t}[{p}]": committed.get((t, p), "beginning") for t, p in owned},
             "restored_vehicles": restored,
             "restore_seconds": round(time.monotonic() - started, 3)}})
         return True
@@ -237,17 +233,12 @@ class BatchEngine:
 
     def _committed(self, partitions: list[TopicPartition]) -> Offsets | None:
         """The group's committed offsets of the assigned partitions (what the runtime fences its
-        sweep with), None when they cannot be read now: the sweep then waits for a batch."""
-        if not self.runtime.exactly_once or not partitions:
+        sweep with), those that could be read; None when none could: the sweep then waits for a
+        batch."""
+        if not self.runtime.exactly_once:
             return None
-        try:
-            found = self.consumer.committed([TopicPartition(tp.topic, tp.partition)
-                                             for tp in partitions], timeout=RESYNC_TIMEOUT_S)
-        except KafkaException as exc:
-            log.warning("committed offsets unknown; the sweep waits for a batch",
-                        extra={"fields": {"error": str(exc)}})
-            return None
-        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.error is None}
+        return committed_offsets(self.consumer, [(tp.topic, tp.partition) for tp in partitions],
+                                 strict=False)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Every batch finished its transaction (or flush and commit) before the next poll, so
@@ -255,9 +246,6 @@ class BatchEngine:
         gone = {(tp.topic, tp.partition) for tp in partitions}
         self.assignment -= gone
         self.runtime.revoked(gone)
-        raw = {p for t, p in gone if t == self.runtime.raw_topic}
-        self.store.drop(raw)
-        log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(raw)}})
 
 
 def run_engine(settings: Settings) -> int:

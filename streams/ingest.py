@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException
 from faust.types import TP, EventT, StreamT
 
 from bordersync.kafka import consumer_conf, group_metadata
@@ -39,11 +39,10 @@ from streams.faust_private import group_member
 from streams.processor import STATS_FACTS, InRecord
 from streams.runtime import FAILED, Clock, Runtime, utcnow
 from streams.runtime_writer import Offsets, WriterFatal
-from streams.state import DictStore, restore
+from streams.state import DictStore, committed_offsets, restore
 
 log = logging.getLogger("bordersync.streams.ingest")
 RETRY_S = 1.0  # between runs of an aborted batch
-COMMITTED_TIMEOUT_S = 30.0
 UNBLOCK_S = 5.0
 T = TypeVar("T")
 
@@ -183,25 +182,15 @@ class FaustDriver:
 
     def _committed(self, partitions: set[tuple[str, int]], strict: bool = True
                    ) -> Offsets | None:
-        """The group's committed offsets of ``partitions`` (OffsetFetch: librdkafka reads them
-        without joining the group), None when they cannot be read now. Not ``strict``: those
-        that could be read (a partition whose offsets a crashed worker's open transaction still
-        holds answers an error until the broker aborts it)."""
+        """``state.committed_offsets`` through a reader of our group that joins nothing (the
+        aiokafka member cannot be asked from this thread)."""
         if not partitions:
             return {}
         reader = Consumer(consumer_conf(self.settings, self.app.conf.id))
         try:
-            found = reader.committed([TopicPartition(t, p) for t, p in sorted(partitions)],
-                                     timeout=COMMITTED_TIMEOUT_S)
-        except KafkaException as exc:
-            log.warning("committed offsets unknown", extra={"fields": {"error": str(exc)}})
-            return None
+            return committed_offsets(reader, partitions, strict)
         finally:
             reader.close()
-        if strict and any(tp.error is not None for tp in found):
-            return None
-        return {(tp.topic, tp.partition): tp.offset for tp in found
-                if tp.error is None and tp.offset >= 0}
 
     async def sweep(self) -> None:
         await self._unblock_sweep()
@@ -262,11 +251,8 @@ class FaustDriver:
             gone = {(tp.topic, tp.partition) for tp in revoked}
             self.assignment -= gone
             self.runtime.revoked(gone)
-            raw = {p for t, p in gone if t == self.runtime.raw_topic}
-            self.store.drop(raw)
             self.buffer = [e for e in self.buffer if TP(e.message.topic, e.message.partition)
                            not in revoked]
-            log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(raw)}})
 
 
 def register(app: BorderApp, settings: Settings, clock: Clock = utcnow) -> FaustDriver:

@@ -57,7 +57,6 @@ from bordersync.security.keys import pipeline_signer
 from bordersync.settings import Settings
 from bordersync.wire import codec
 from streams import metrics
-from streams.due import DueIndex
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.risk.feed import risk_stage
@@ -80,7 +79,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 class StateStore(Protocol):
-    """Where an engine keeps per-vehicle state (dict, or Faust table)."""
+    """Where an engine keeps per-vehicle state (``streams.state.DictStore`` in both)."""
 
     def get(self, plate: str) -> bytes | None: ...
 
@@ -95,28 +94,8 @@ class StateStore(Protocol):
     def pending(self, result: BatchResult) -> dict[str, int]:
         """Pending crossings per crossing id, after a sweep."""
 
-class DueSchedule:
-    """The sweep's time index, shared by both engines' stores: the partition owning each known
-    vehicle and its next due time, fed by every batch's ``BatchResult.schedule``."""
-
-    def __init__(self) -> None:
-        self.index = DueIndex()
-        self.owner: dict[str, int] = {}
-
-    def schedule(self, result: BatchResult) -> None:
-        for plate, (due, pending) in result.schedule.items():
-            if plate in self.owner:
-                self.index.set(plate, due, pending)
-            else:
-                self.index.remove(plate)
-
-    def forget(self, plate: str) -> None:
-        self.owner.pop(plate, None)
-        self.index.remove(plate)
-
-    def pending(self, result: BatchResult) -> dict[str, int]:
-        return dict(self.index.pending)
-
+    def drop(self, partitions: set[int]) -> None:
+        """Forget the vehicles of raw partitions no longer owned."""
 
 class Driver(Protocol):
     """The engine, as the runtime sees it: ownership, state, offsets, and how to wait."""
@@ -391,9 +370,15 @@ class Runtime:
         return sorted(p for t, p in partitions if t == self.raw_topic)
 
     def revoked(self, partitions: Iterable[tuple[str, int]]) -> None:
-        """What left is no longer fenced with (the new owner commits it)."""
-        for tp in partitions:
-            self.committed.pop(tp, None)
+        """What left: no longer fenced with (the new owner commits it), its vehicles' state
+        dropped (the new owner restores it from the changelog)."""
+        raw = set()
+        for topic, partition in partitions:
+            self.committed.pop((topic, partition), None)
+            if topic == self.raw_topic:
+                raw.add(partition)
+        self.driver.store.drop(raw)
+        log.info("partitions revoked", extra={"fields": {"raw_partitions": sorted(raw)}})
 
     def close(self) -> None:
         self.writer.close()

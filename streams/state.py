@@ -10,16 +10,45 @@ owner's back).
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
-from streams.runtime import DueSchedule
+from streams.due import DueIndex
+from streams.processor import BatchResult
+from streams.runtime_writer import Offsets
 
+log = logging.getLogger(__name__)
 RESTORE_TIMEOUT_S = 300.0
+COMMITTED_TIMEOUT_S = 30.0
 END_OFFSET_TIMEOUT_S = 60.0  # a broker's death is noticed and its leaders moved well within it
+
+
+class DueSchedule:
+    """The sweep's time index, shared by both engines' stores: the partition owning each known
+    vehicle and its next due time, fed by every batch's ``BatchResult.schedule``."""
+
+    def __init__(self) -> None:
+        self.index = DueIndex()
+        self.owner: dict[str, int] = {}
+
+    def schedule(self, result: BatchResult) -> None:
+        for plate, (due, pending) in result.schedule.items():
+            if plate in self.owner:
+                self.index.set(plate, due, pending)
+            else:
+                self.index.remove(plate)
+
+    def forget(self, plate: str) -> None:
+        self.owner.pop(plate, None)
+        self.index.remove(plate)
+
+    def pending(self, result: BatchResult) -> dict[str, int]:
+        return dict(self.index.pending)
 
 
 class DictStore(DueSchedule):
@@ -53,6 +82,33 @@ class DictStore(DueSchedule):
         if value is not None:
             self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule and pending
 
+
+
+def committed_offsets(consumer: Consumer, partitions: Iterable[tuple[str, int]],
+                      strict: bool = True) -> Offsets | None:
+    """The group's committed offsets of ``partitions`` (an OffsetFetch, for the consumer's
+    ``group.id``: the batch engine asks its own consumer, the Faust engine a reader that joins
+    nothing), without the partitions that have none. None when they cannot be read now; when
+    ``strict``, also when any partition answers an error — otherwise those that could be read (a
+    partition whose offsets a crashed worker's open transaction still holds answers an error
+    until the broker aborts that transaction)."""
+    wanted = sorted(set(partitions))
+    if not wanted:
+        return {}
+    try:
+        found = consumer.committed([TopicPartition(t, p) for t, p in wanted],
+                                   timeout=COMMITTED_TIMEOUT_S)
+    except KafkaException as exc:
+        log.warning("committed offsets unknown", extra={"fields": {"error": str(exc)}})
+        return None
+    failed = [tp for tp in found if tp.error is not None]
+    if failed:
+        log.warning("committed offsets unknown", extra={"fields": {
+            "error": str(failed[0].error), "partitions": len(failed), "strict": strict}})
+        if strict:
+            return None
+    return {(tp.topic, tp.partition): tp.offset for tp in found
+            if tp.error is None and tp.offset >= 0}
 
 
 def restore(settings: Settings, changelog: str, partitions: list[int], store: DictStore) -> int:
