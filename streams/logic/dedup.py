@@ -76,8 +76,12 @@ _TIME_TYPE = "type({v}) is datetime and {v}.tzinfo is UTC"
 _KINDS = {"str": "type({v}) is str", "int": "type({v}) is int",
           "list": "type({v}) is list and all(type(x) is str for x in {v})", "time": _TIME_TYPE}
 _TEXT = {"str": "_escape({v})", "int": "repr({v})", "list": "'[' + ','.join(map(_escape, {v})) + ']'",
-         # format_time of a UTC datetime: its isoformat, "+00:00" as "Z" (digits: no escaping)
-         "time": "'\"' + {v}.isoformat(timespec='milliseconds')[:-6] + 'Z\"'"}
+         # format_time of a UTC datetime: its isoformat to the millisecond, "+00:00" as "Z"
+         # (digits: no escaping), by %-formatting its fields: isoformat with a timespec cost
+         # several times as much
+         "time": "_ISO % ({v}.year, {v}.month, {v}.day, {v}.hour, {v}.minute, {v}.second, "
+                 "{v}.microsecond // 1000)"}
+_ISO = '"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"'
 _DIGESTS: dict[tuple[str, ...], Callable[[dict[str, Any]], str | None]] = {}
 
 
@@ -99,7 +103,7 @@ def _generate(fields: tuple[tuple[str, str], ...]) -> Callable[[dict[str, Any]],
                   f"    if not ({_KINDS[kind].format(v=f'v{i}')}): return None"]
         parts += [repr(("{" if i == 0 else ",") + quoted + ":"), _TEXT[kind].format(v=f"v{i}")]
     lines.append(f"    return ''.join(({', '.join(parts)}, '}}'))")
-    scope: dict[str, Any] = {"_escape": _escape, "datetime": datetime, "UTC": UTC}
+    scope: dict[str, Any] = {"_escape": _escape, "datetime": datetime, "UTC": UTC, "_ISO": _ISO}
     exec("\n".join(lines), scope)
     generated: Callable[[dict[str, Any]], str | None] = scope["text"]
     return generated
@@ -145,7 +149,7 @@ def _fuse(names: tuple[str, ...]) -> Callable[[dict[str, Any]], str | None]:
         parts += [repr(("{" if j == 0 else ",") + _escape(names[i]) + ":"),
                   _TEXT[FIELD_KINDS[names[i]]].format(v=f"v{i}")]
     lines.append(f"    return ''.join(({', '.join(parts)}, '}}'))")
-    scope: dict[str, Any] = {**TEST_SCOPE, "_escape": _escape}
+    scope: dict[str, Any] = {**TEST_SCOPE, "_escape": _escape, "_ISO": _ISO}
     exec("\n".join(lines), scope)
     generated: Callable[[dict[str, Any]], str | None] = scope["fused"]
     return generated
