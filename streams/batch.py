@@ -73,6 +73,9 @@ class Batch:
         self.dirty: set[str] = set()
         self.result = BatchResult()
         self.facts: list[Fact] = []
+        # (stream or route, crossing) -> outputs routed so: the processor turns them into the
+        # route's tally keys once a batch (hashing a route's keys per output cost more)
+        self.routed: dict[tuple[str, str], int] = {}
 
     def state(self, plate: str) -> VehicleState:
         st = self.cache.get(plate)
