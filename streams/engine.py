@@ -40,7 +40,7 @@ from confluent_kafka import (
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from streams.processor import InRecord
-from streams.runtime import Clock, Runtime, run_sync, utcnow
+from streams.runtime import UNBLOCK_S, Clock, Runtime, run_sync, utcnow
 from streams.runtime_writer import (
     CallHung,
     DeliveryFailed,
@@ -81,6 +81,7 @@ class BatchEngine:
         self.settings = settings
         self.store = DictStore()
         self.assignment: set[tuple[str, int]] = set()
+        self._unblock_at = 0.0  # monotonic: when the sweep may next ask for committed offsets
         self.running = True
         self.stuck = False
         exactly_once = settings.stream_guarantee == "exactly_once"
@@ -129,6 +130,7 @@ class BatchEngine:
                     self.handle(batch)
                 now = time.monotonic()
                 if more_due or now - last_sweep >= self.settings.sweep_interval_seconds:
+                    self._unblock_sweep(now)
                     more_due = run_sync(runtime.sweep())
                     last_sweep = now
                 if now - last_stats >= 1.0:
@@ -139,6 +141,15 @@ class BatchEngine:
             if not self.stuck:  # closing a consumer stuck in a call would hang too
                 self.consumer.close()
         return 0
+
+    def _unblock_sweep(self, now: float) -> None:
+        """Learn missing committed offsets (``Runtime.wants_committed``) at most every
+        ``UNBLOCK_S``: the next batch, which would teach them, may never come. A pending resync
+        is settled by the loop itself."""
+        if self.assignment and now >= self._unblock_at and self.runtime.wants_committed():
+            self._unblock_at = now + UNBLOCK_S
+            self.runtime.learn_committed(self._committed(
+                [TopicPartition(t, p) for t, p in sorted(self.assignment)]))
 
     def _next_batch(self) -> list[Message]:
         first = self.consumer.poll(0.1)
@@ -234,7 +245,7 @@ class BatchEngine:
     def _committed(self, partitions: list[TopicPartition]) -> Offsets | None:
         """The group's committed offsets of the assigned partitions (what the runtime fences its
         sweep with), those that could be read; None when none could: the sweep then waits for a
-        batch."""
+        batch or ``_unblock_sweep``."""
         if not self.runtime.exactly_once:
             return None
         return committed_offsets(self.consumer, [(tp.topic, tp.partition) for tp in partitions],

@@ -37,13 +37,12 @@ from bordersync.settings import Settings
 from streams.app import BorderApp
 from streams.faust_private import group_member
 from streams.processor import STATS_FACTS, InRecord
-from streams.runtime import FAILED, Clock, Runtime, utcnow
+from streams.runtime import FAILED, UNBLOCK_S, Clock, Runtime, utcnow
 from streams.runtime_writer import Offsets, WriterFatal
 from streams.state import DictStore, committed_offsets, restore
 
 log = logging.getLogger("bordersync.streams.ingest")
 RETRY_S = 1.0  # between runs of an aborted batch
-UNBLOCK_S = 5.0
 T = TypeVar("T")
 
 
@@ -205,16 +204,11 @@ class FaustDriver:
             await self.runtime.flush_stats()
 
     async def _unblock_sweep(self) -> None:
-        """Exactly-once, the sweep waits while a resync is pending or no committed offset of
-        what the worker owns is known (``Runtime._idle``); both used to be settled only by the
-        next batch, which after the last record never comes (short soak in CI: a worker
-        restarted during a broker fault learnt no committed offset at its assignment and never
-        raised an UNMATCHED alert). The sweep's timer settles them itself, at most every
-        ``UNBLOCK_S``."""
+        """The sweep's timer settles a pending resync and learns missing committed offsets
+        (``Runtime.wants_committed``) itself, at most every ``UNBLOCK_S``: the next batch may
+        never come."""
         runtime = self.runtime
-        if not runtime.exactly_once or not self.assignment:
-            return
-        if not runtime.resync and runtime.fence_offsets():
+        if not self.assignment or not (runtime.resync or runtime.wants_committed()):
             return
         if time.monotonic() < self._unblock_at:
             return
@@ -223,9 +217,8 @@ class FaustDriver:
             if runtime.resync:
                 await asyncio.to_thread(self._resync)
                 return
-            found = await asyncio.to_thread(self._committed, self.assignment, False)
-            for tp, offset in (found or {}).items():
-                runtime.committed.setdefault(tp, offset)
+            runtime.learn_committed(
+                await asyncio.to_thread(self._committed, self.assignment, False))
 
     # --- rebalancing (faust_private.RebalanceHooks) --------------------------------------------
 

@@ -68,6 +68,7 @@ log = logging.getLogger("bordersync.streams.runtime")
 CHANGELOG = "streams-vehicles-changelog"
 FAILED = (KafkaException, DeliveryFailed, WriterFatal)  # a batch transaction that failed
 SWEEP_SLICE = 1000  # vehicles per sweep call: a big due set (after a restore) never stalls a batch
+UNBLOCK_S = 5.0  # at most this often, a sweep timer asks for committed offsets it lacks
 # What the group coordinator answers a transactional offset commit of a stale member (librdkafka
 # makes the transaction abortable): the worker is a zombie until its consumer rejoins.
 FENCED = {KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
@@ -248,6 +249,20 @@ class Runtime:
         consumed nothing, so a zombie's is refused (module docstring)."""
         owns = self.driver.owns
         return {tp: o for tp, o in self.committed.items() if o >= 0 and owns(*tp)}
+
+    def learn_committed(self, found: Offsets | None) -> None:
+        """Committed offsets read outside an assignment (the engines' sweep timers ask for them
+        while ``wants_committed``); those already known stay."""
+        for tp, offset in (found or {}).items():
+            self.committed.setdefault(tp, offset)
+
+    def wants_committed(self) -> bool:
+        """Exactly-once, the sweep waits while no committed offset of what is owned is known
+        (``_idle``). Only a batch, a resync or the engine's sweep timer teaches it one; after the
+        last record no batch comes (CI's short soak: a worker restarted while a crashed worker's
+        open transaction still held the offsets learnt none at its assignment, and never raised
+        its UNMATCHED alerts)."""
+        return self.exactly_once and not self.fence_offsets()
 
     def _idle(self) -> bool:
         """Exactly-once: no sweep or stats transaction now — the outcome of the last one is
