@@ -109,27 +109,32 @@ class FaustDriver:
     async def flush(self) -> None:
         """Run the buffered events as one batch, then ack them. An aborted batch goes back to
         the head of the buffer and runs again after ``RETRY_S`` (the agent waits meanwhile, so
-        the buffer does not grow while the broker is away)."""
-        wait = self._retry_at - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if not self.buffer:
-            return
-        events, self.buffer = self.buffer, []
-        records = [InRecord(e.message.key, e.message.value, _headers(e.message.headers),
-                            e.message.topic, e.message.partition, e.message.offset,
-                            _millis(e.message.timestamp))
-                   for e in events]
+        the buffer does not grow while the broker is away).
+
+        The events are taken from the buffer only under the lock: a flush that took them before
+        waiting for it (the agent's, while the timer's batch was in flight) ran them before the
+        in-flight batch's events when that batch aborted, and committed offsets past those,
+        which then never ran (tests/unit/test_ingest_flush.py)."""
         async with self.lock:
+            wait = self._retry_at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not self.buffer:
+                return
+            events, self.buffer = self.buffer, []
+            records = [InRecord(e.message.key, e.message.value, _headers(e.message.headers),
+                                e.message.topic, e.message.partition, e.message.offset,
+                                _millis(e.message.timestamp))
+                       for e in events]
             self._acking = events
             try:
                 done = await self._attempt(records)
             finally:
                 self._acking = []
-        if not done:
-            self.buffer = [e for e in events if self.owns(e.message.topic, e.message.partition)
-                           ] + self.buffer
-            self._retry_at = time.monotonic() + RETRY_S
+            if not done:
+                self.buffer = [e for e in events
+                               if self.owns(e.message.topic, e.message.partition)] + self.buffer
+                self._retry_at = time.monotonic() + RETRY_S
 
     async def _attempt(self, records: list[InRecord]) -> bool:
         """One run of the batch protocol; False when it must run again."""
