@@ -39,7 +39,7 @@ OUT_STREAM = {"crossing": "crossings", "inspection": "inspections"}
 __all__ = ["REKEY_HEADER", "STATS_FACTS", "BatchResult", "InRecord", "OutRecord", "Processor",
            "partition_for"]
 _Batch = Batch  # the name tests and the bench's stage clocks know
-_new = tuple.__new__  # OutRecord from a tuple in one C call (its __new__ is Python code)
+_new = tuple.__new__  # OutRecord, Fact from a tuple in one C call (their __new__ is Python code)
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
                list[tuple[str, tuple[str, ...]]]]
 
@@ -214,7 +214,7 @@ class Processor:
             self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=crossing.id),
                         crossing.id, plate, now)
             return
-        batch.facts.append(Fact(crossing.id, event["direction"], t, EVENT))
+        batch.facts.append(_new(Fact, (crossing.id, event["direction"], t, EVENT, None, None)))
         self._dwell_of_crossing(batch, st, event, crossing.id, t)
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
@@ -257,7 +257,8 @@ class Processor:
         self._emit(batch, "matched", new.crossing, plate.encode(), record, now,
                    max(record["exit_time"], record["entry_time"]), None, chunks)
         for p in (exit_, entry):
-            batch.facts.append(Fact(p.crossing, p.direction, p.t, MATCHED, record["transit_seconds"]))
+            batch.facts.append(_new(Fact, (p.crossing, p.direction, p.t, MATCHED,
+                                           record["transit_seconds"], None)))
         self._rules(batch, Trigger.MATCHED, Context(exit_=exit_, entry=entry,
                                                     discrepancies=tuple(found)),
                     new.crossing, plate, now)
