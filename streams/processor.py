@@ -22,14 +22,14 @@ from bordersync.wire import codec, splicing
 from bordersync.wire.codec import DecodeError
 from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, partition_for
 from streams.dlq import dead_letter
-from streams.logic import discrepancies, dwell, matching, schedule
+from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
-from streams.logic.dedup import Verdict, classify, remember, validated
+from streams.logic.dedup import Verdict, classify, physical_signature, remember, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.risk.stage import RiskStage
-from streams.rules import Context, Trigger
+from streams.rules import Context, Trigger, find_discrepancies
 from streams.rules import at as rules_at
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
@@ -67,6 +67,7 @@ class Processor:
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
         # (stream, crossing) -> agency groups, their share streams, the tally keys of one emit
         self._routes: dict[tuple[str, str], _Route] = {}
+        self._rules_at = {t: rules_at(t) for t in Trigger}  # the rule table's, looked up once
 
     # --- the batch function ------------------------------------------------------------------
 
@@ -185,7 +186,8 @@ class Processor:
         batch.result.owner[plate] = rec.partition
         t_now = batch.t_now
         t = event["event_time"].timestamp()  # = epoch(): once per event, not at every use
-        verdict, _first = classify(st, event, digest, self._duplicate_window, t)
+        sig = physical_signature(event)  # once for classify and remember
+        verdict, _first = classify(st, event, digest, self._duplicate_window, t, sig)
         if verdict is Verdict.EXACT:
             tally.inc("duplicates", "exact")
             return
@@ -199,7 +201,7 @@ class Processor:
             tally.inc("duplicates", "physical")
             remember(st, event, digest, t_now, False, t)
             return
-        remember(st, event, digest, t_now, True, t)
+        remember(st, event, digest, t_now, True, t, sig)
         st.expire(t_now, self._ttl)
         enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
         chunks = None if spliced is None or splice is None else splice.chunks(  # enriched, as bytes
@@ -236,7 +238,7 @@ class Processor:
         other = st.pending.pop(index)
         exit_, entry = (other, new) if other.direction == "EXIT" else (new, other)
         late = other.alerted or batch.t_now > other.t + window + self.settings.grace_seconds
-        found = discrepancies.find(exit_, entry, self.settings.mass_tolerance_pct)
+        found = find_discrepancies(exit_, entry, self.settings.mass_tolerance_pct)
         held = matching.exit_inspections(st.inspections, exit_, window)
         if held:
             attached = {i.event_id for i in held}
@@ -292,7 +294,7 @@ class Processor:
     def _rules(self, batch: Batch, trigger: Trigger, ctx: Context, crossing: str, plate: str,
                now: datetime) -> None:
         """Ask every rule registered for ``trigger`` (streams.rules); alert on each finding."""
-        for rule in rules_at(trigger):
+        for rule in self._rules_at[trigger]:
             found = rule.check(ctx)
             if found is not None:
                 self._alert(batch, rule.type, crossing, plate, found.event_ids, found.detail, now)
@@ -330,7 +332,9 @@ class Processor:
         routed = batch.routed
         routed[route] = routed.get(route, 0) + 1  # the route's tally keys: in _finish
         if groups and event_time is not None:
-            tally.observe("latency", max(0.0, (now - event_time).total_seconds()), stream)
+            # Tally.observe's append, without its call
+            tally.observations.append(
+                ("latency", (stream,), max(0.0, (now - event_time).total_seconds())))
 
     def _shares(self, batch: Batch, stream: str, key: bytes, record: dict[str, Any],
                 now: datetime, groups: list[tuple[tuple[str, ...], list[str]]],

@@ -168,13 +168,15 @@ def physical_signature(event: dict[str, Any]) -> str:
 
 
 def classify(state: VehicleState, event: dict[str, Any], digest: str,
-             duplicate_window_s: float, t: float | None = None) -> tuple[Verdict, str | None]:
+             duplicate_window_s: float, t: float | None = None,
+             sig: str | None = None) -> tuple[Verdict, str | None]:
     """The verdict, and for PHYSICAL the id of the crossing already forwarded. ``t``: the
-    event time in epoch seconds when the caller has it already."""
+    event time in epoch seconds, ``sig`` its ``physical_signature``, when the caller has them."""
     known = state.seen.get(event["event_id"])
     if known is not None:
         return (Verdict.EXACT if known.digest == digest else Verdict.CONFLICTING), None
-    sig = physical_signature(event)
+    if sig is None:
+        sig = physical_signature(event)
     if sig:
         if t is None:
             t = epoch(event["event_time"])
@@ -185,9 +187,13 @@ def classify(state: VehicleState, event: dict[str, Any], digest: str,
 
 
 def remember(state: VehicleState, event: dict[str, Any], digest: str, now: float,
-             anchor: bool = True, t: float | None = None) -> None:
+             anchor: bool = True, t: float | None = None, sig: str | None = None) -> None:
     """Record an accepted id; ``anchor=False`` for a physical duplicate, which must not itself
-    start a new 10-minute window (the forwarded crossing is the anchor)."""
-    sig = physical_signature(event) if anchor else ""
+    start a new 10-minute window (the forwarded crossing is the anchor). ``sig``: the event's
+    ``physical_signature`` when the caller has it."""
+    if not anchor:
+        sig = ""
+    elif sig is None:
+        sig = physical_signature(event)
     state.seen[event["event_id"]] = Seen(digest, now, epoch(event["event_time"]) if t is None
                                          else t, sig)
