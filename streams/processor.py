@@ -217,7 +217,8 @@ class Processor:
                         crossing.id, plate, now)
             return
         batch.facts.append(_new(Fact, (crossing.id, event["direction"], t, EVENT, None, None)))
-        self._dwell_of_crossing(batch, st, event, crossing.id, t)
+        if st.inspections:  # none held: no dwell (dwell.for_crossing), not even a call
+            self._dwell_of_crossing(batch, st, event, crossing.id, t)
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])

@@ -56,15 +56,13 @@ class Pending:
     @classmethod
     def from_event(cls, event: dict[str, Any], crossing: str, now: float,
                    t: float | None = None) -> Pending:
-        """``t``: the event time in epoch seconds when the caller has it already."""
-        return cls(
-            event_id=event["event_id"], admin=event["admin"], post=event["post"], crossing=crossing,
-            direction=event["direction"], t=epoch(event["event_time"]) if t is None else t,
-            arrived=now,
-            vehicle_type=event["vehicle_type"], gross_mass_kg=event.get("gross_mass_kg"),
-            seals=event.get("seals"), trailer_plate=event.get("trailer_plate"),
-            container_ids=event.get("container_ids"), passengers=event.get("passengers"),
-        )
+        """``t``: the event time in epoch seconds when the caller has it already. Positional,
+        in field order (one per event: keywords cost a name match each)."""
+        get = event.get
+        return cls(event["event_id"], event["admin"], event["post"], crossing, event["direction"],
+                   epoch(event["event_time"]) if t is None else t, now, event["vehicle_type"],
+                   get("gross_mass_kg"), get("seals"), get("trailer_plate"), get("container_ids"),
+                   get("passengers"))
 
     def pack(self) -> list[Any]:
         return [self.event_id, self.admin, self.post, self.crossing, self.direction, self.t,
