@@ -222,9 +222,9 @@ class Processor:
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
+        # Context's first four fields, positional: one per event, keywords cost a match each
         self._rules(batch, Trigger.CROSSING, Context(
-            event=event, crossing=crossing.id, state=st, crossing_of_post=self._crossing_of_post.get),
-            crossing.id, plate, now)
+            event, crossing.id, st, self._crossing_of_post.get), crossing.id, plate, now)
         new = Pending.from_event(event, crossing.id, t_now, t)
         new.time, new.chunks = event["event_time"], chunks
         self._match(batch, st, plate, new, now)
