@@ -18,14 +18,20 @@ def next_due(st: VehicleState, windows: Mapping[str, float], default_window: flo
              grace: float, ttl: float) -> float | None:
     """Earliest wall-clock time (epoch seconds) at which ``sweep`` would change ``st``: a pending
     event's UNMATCHED deadline or the TTL expiry of anything remembered. None: nothing left."""
-    times = [matching.deadline(p, windows.get(p.crossing, default_window), grace)
-             for p in st.pending if not p.alerted]
-    times.extend(s.seen_at + ttl for s in st.seen.values())
-    times.extend(p.arrived + ttl for p in st.pending)
-    times.extend(i.arrived + ttl for i in st.inspections)
+    # Plain loops, not generators: this runs for every vehicle a batch changes, and a
+    # generator's frame cost more than the one or two items each looks at.
+    times: list[float] = []
+    for p in st.pending:
+        if not p.alerted:
+            times.append(matching.deadline(p, windows.get(p.crossing, default_window), grace))
+        times.append(p.arrived + ttl)
+    for s in st.seen.values():
+        times.append(s.seen_at + ttl)
+    for i in st.inspections:
+        times.append(i.arrived + ttl)
     return min(times) if times else None
 
 
 def pending_crossings(st: VehicleState) -> tuple[str, ...]:
     """Crossing of every pending event (the pending-vehicles gauge counts these)."""
-    return tuple(p.crossing for p in st.pending)
+    return tuple([p.crossing for p in st.pending]) if st.pending else ()
