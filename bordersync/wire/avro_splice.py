@@ -20,7 +20,6 @@ from operator import call, itemgetter
 from typing import Any
 
 from bordersync.wire.avro_fast import EPOCH, MILLI, Encoder, compile_writer
-from bordersync.wire.avro_prims import read_long
 from bordersync.wire.avro_share import _Shapes
 
 # (value, p) -> (value, end); raises on anything the general reader should look at instead
@@ -38,17 +37,26 @@ class _Unsupported(Exception):
 
 def _read_long(d: bytes, p: int) -> tuple[int, int]:
     """A zig-zag varint in its minimal form only (no trailing 0x00 continuation byte), of at
-    most nine bytes (beyond every timestamp and int: the general path decides)."""
+    most nine bytes (beyond every timestamp and int: the general path decides). The loop is
+    here rather than a call to the general reader's: two varints an event (time, mass)."""
     b = d[p]
     if b < 0x80:
         return (b >> 1) ^ -(b & 1), p + 1
-    try:
-        value, end = read_long(d, p)
-    except ValueError:
-        raise _NotCanonical from None
-    if d[end - 1] == 0 or end - p > 9:
+    n = b & 0x7F
+    shift = 7
+    p += 1
+    while True:
+        b = d[p]  # past the end: IndexError, and the read gives None
+        p += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            break
+        shift += 7
+        if shift > 56:  # a tenth byte
+            raise _NotCanonical
+    if b == 0:  # padded
         raise _NotCanonical
-    return value, end
+    return (n >> 1) ^ -(n & 1), p
 
 
 def _read_string(d: bytes, p: int) -> tuple[str, int]:

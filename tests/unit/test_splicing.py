@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastavro import schemaless_reader, schemaless_writer
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,8 @@ from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
 from bordersync.wire import codec, splicing
-from bordersync.wire.avro_prims import write_long
+from bordersync.wire.avro_prims import read_long, write_long
+from bordersync.wire.avro_splice import _NotCanonical, _read_long
 from bordersync.wire.codec import HEADER, RAW_BRANCHES
 from streams.processor import InRecord, Processor, partition_for
 from tooling.bench.load import event_pair
@@ -191,3 +193,23 @@ def test_spliced_matched_records_are_those_of_the_general_path(data: st.DataObje
     spliced = run(Processor(Settings(), border, 4))
     assume(any(stream == "matched" for stream, *_ in spliced))  # not e.g. a blank field refused
     assert spliced == run(Processor(Settings(), border, 4, encode=lambda s, r: codec.encode(s, r)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=3), st.booleans(),
+       st.integers(0, 12))
+def test_the_canonical_varint_reader_is_the_general_one_and_refuses_the_rest(
+        n: int, tail: bytes, pad: bool, cut: int) -> None:
+    """``_read_long`` against the general reader: the same value and end for a minimal
+    varint of up to nine bytes; padded or longer: refused; cut short: an error either way."""
+    data = _varint(n, pad) + tail
+    varint = len(_varint(n, pad))
+    if not pad and varint <= 9:
+        assert read_long(data, 0) == (n, varint)
+        assert _read_long(b"\x07" + data, 1) == (n, 1 + varint)
+    else:
+        with pytest.raises(_NotCanonical):
+            _read_long(data, 0)
+    if cut < varint:
+        with pytest.raises((_NotCanonical, IndexError)):
+            _read_long(data[:cut], 0)
