@@ -193,6 +193,8 @@ class Processor:
             return
         if verdict is Verdict.CONFLICTING:
             tally.inc("duplicates", "conflicting")
+            st.seen[event["event_id"]].conflicted(digest)  # its re-send will be exact
+            batch.dirty.add(plate)
             self._rules(batch, Trigger.DUPLICATE, Context(event=event, crossing=crossing.id),
                         crossing.id, plate, now)
             return

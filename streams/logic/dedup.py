@@ -174,7 +174,9 @@ def classify(state: VehicleState, event: dict[str, Any], digest: str,
     event time in epoch seconds, ``sig`` its ``physical_signature``, when the caller has them."""
     known = state.seen.get(event["event_id"])
     if known is not None:
-        return (Verdict.EXACT if known.digest == digest else Verdict.CONFLICTING), None
+        # A conflicting version already alerted on, re-sent (a terminal's outbox is
+        # at-least-once), is an exact duplicate too.
+        return (Verdict.EXACT if known.knows(digest) else Verdict.CONFLICTING), None
     if sig is None:
         sig = physical_signature(event)
     if sig:

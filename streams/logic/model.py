@@ -18,6 +18,7 @@ from typing import Any
 import msgpack
 
 _LEGACY_JSON = b"{"[0]  # the first byte of every state written before msgpack
+MAX_CONFLICTS = 8  # conflicting versions remembered per event id (a terminal gone mad: bounded)
 
 
 def epoch(value: datetime) -> float:
@@ -125,9 +126,24 @@ class Seen:
     seen_at: float  # wall clock, drives the TTL
     t: float  # event time
     sig: str  # "post|direction" for crossings that can anchor physical dedup, "" otherwise
+    # Digests of the conflicting versions of this id already alerted on (oldest first, at most
+    # ``MAX_CONFLICTS``): a terminal's outbox re-sending one of them is an exact duplicate, not
+    # a second CONFLICTING_DUPLICATE alert. Packed only when there are some, so the state of
+    # every vehicle without a conflict encodes as before.
+    conflicts: list[str] | None = None
 
     def pack(self) -> list[Any]:
+        if self.conflicts:
+            return [self.digest, self.seen_at, self.t, self.sig, self.conflicts]
         return [self.digest, self.seen_at, self.t, self.sig]
+
+    def knows(self, digest: str) -> bool:
+        """Whether ``digest`` is this id's accepted content or one of its alerted conflicts."""
+        return digest == self.digest or (self.conflicts is not None and digest in self.conflicts)
+
+    def conflicted(self, digest: str) -> None:
+        """Remember a conflicting version that was alerted on."""
+        self.conflicts = [*(self.conflicts or ()), digest][-MAX_CONFLICTS:]
 
     @classmethod
     def unpack(cls, row: list[Any]) -> Seen:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.logic.dedup import Verdict, classify, content_digest, remember
-from streams.logic.model import VehicleState
+from streams.logic.model import MAX_CONFLICTS, VehicleState
 from tests.helpers import crossing
 from tests.unit.streams_support import T0, Harness, at, event
 
@@ -72,3 +72,34 @@ def test_pending_vehicle_state_is_small() -> None:
                     gross_mass_kg=24000, declaration_ref="26MK000000012345A1"))
     (value,) = h.store.values()
     assert len(value) <= 1024, len(value)
+
+
+def test_resent_conflicting_version_raised_its_alert_again() -> None:
+    # Soak seed 37 (Faust engine, 2026-11-30): one CONFLICTING_DUPLICATE alert, and its three
+    # shares, were on the topics twice with the same id (the checker's "redelivered", which
+    # exactly-once must keep at 0). A terminal's outbox is at-least-once: a publisher killed
+    # after sending the conflicting version re-sent it, and the processor remembered only the
+    # first version's digest, so the re-sent copy conflicted again. The differential traffic's
+    # replayed batch did the same. A conflicting version already alerted on is now exact.
+    h = Harness()
+    first = h.feed(crossing(event_id="a"), crossing(event_id="a", gross_mass_kg=99))
+    again = h.feed(crossing(event_id="a", gross_mass_kg=99))
+    other = h.feed(crossing(event_id="a", gross_mass_kg=77))
+    assert [a["type"] for a in first["alerts"]] == ["CONFLICTING_DUPLICATE"]
+    assert again["alerts"] == []
+    assert [a["type"] for a in other["alerts"]] == ["CONFLICTING_DUPLICATE"]  # a new version
+    assert h.counts("duplicates") == {("conflicting",): 2, ("exact",): 1}
+
+
+def test_seen_keeps_conflicts_only_when_there_are_some() -> None:
+    st = VehicleState()
+    remember(st, event(crossing(event_id="a")), "d0", 1.0)
+    plain = st.encode()
+    st.seen["a"].conflicted("d1")
+    assert VehicleState.decode(plain).seen["a"].conflicts is None  # old rows: four fields
+    decoded = VehicleState.decode(st.encode()).seen["a"]
+    assert decoded.conflicts == ["d1"] and decoded.knows("d1") and decoded.knows("d0")
+    for n in range(2, 20):
+        decoded.conflicted(f"d{n}")
+    assert decoded.conflicts is not None and len(decoded.conflicts) == MAX_CONFLICTS
+    assert decoded.knows("d19") and not decoded.knows("d1")
