@@ -61,7 +61,7 @@ text = st.text(max_size=12)  # any code point but lone surrogates: controls, quo
 times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 maybe_list = st.none() | st.lists(text, max_size=3)
 maybe_int = st.none() | st.integers(0, 2**31 - 1)
-seen = st.builds(Seen, text, times, times, text)
+seen = st.builds(Seen, text, times, times, text, st.none() | st.lists(text, min_size=1, max_size=3))
 pending = st.builds(Pending, text, text, text, text, text, times, times, text, maybe_int,
                     maybe_list, st.none() | text, maybe_list, maybe_int, st.booleans())
 held = st.builds(HeldInspection, text, text, text, text, text, times, times, st.none() | text,
