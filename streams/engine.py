@@ -40,7 +40,7 @@ from confluent_kafka import (
 from bordersync.kafka import consumer_conf
 from bordersync.settings import Settings
 from streams.processor import InRecord
-from streams.runtime import UNBLOCK_S, Clock, Runtime, run_sync, utcnow
+from streams.runtime import Clock, Runtime, run_sync, utcnow
 from streams.runtime_writer import (
     CallHung,
     DeliveryFailed,
@@ -81,7 +81,6 @@ class BatchEngine:
         self.settings = settings
         self.store = DictStore()
         self.assignment: set[tuple[str, int]] = set()
-        self._unblock_at = 0.0  # monotonic: when the sweep may next ask for committed offsets
         self.running = True
         self.stuck = False
         exactly_once = settings.stream_guarantee == "exactly_once"
@@ -130,7 +129,7 @@ class BatchEngine:
                     self.handle(batch)
                 now = time.monotonic()
                 if more_due or now - last_sweep >= self.settings.sweep_interval_seconds:
-                    self._unblock_sweep(now)
+                    self._unblock_sweep()
                     more_due = run_sync(runtime.sweep())
                     last_sweep = now
                 if now - last_stats >= 1.0:
@@ -142,12 +141,10 @@ class BatchEngine:
                 self.consumer.close()
         return 0
 
-    def _unblock_sweep(self, now: float) -> None:
-        """Learn missing committed offsets (``Runtime.wants_committed``) at most every
-        ``UNBLOCK_S``: the next batch, which would teach them, may never come. A pending resync
-        is settled by the loop itself."""
-        if self.assignment and now >= self._unblock_at and self.runtime.wants_committed():
-            self._unblock_at = now + UNBLOCK_S
+    def _unblock_sweep(self) -> None:
+        """Learn missing committed offsets when ``Runtime.unblock_due`` (a pending resync is
+        settled by the loop itself, before any sweep)."""
+        if self.assignment and self.runtime.unblock_due():
             self.runtime.learn_committed(self._committed(
                 [TopicPartition(t, p) for t, p in sorted(self.assignment)]))
 

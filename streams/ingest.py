@@ -38,7 +38,7 @@ from bordersync.settings import Settings
 from streams.app import BorderApp
 from streams.faust_private import group_member
 from streams.processor import STATS_FACTS, InRecord
-from streams.runtime import FAILED, UNBLOCK_S, Clock, Runtime, utcnow
+from streams.runtime import FAILED, Clock, Runtime, utcnow
 from streams.runtime_writer import Offsets, WriterFatal
 from streams.state import DictStore, committed_offsets, restore
 
@@ -79,7 +79,6 @@ class FaustDriver:
         self._acking: list[EventT[Any]] = []
         self.assignment: set[tuple[str, int]] = set()
         self._retry_at = 0.0
-        self._unblock_at = 0.0
 
     # --- Driver --------------------------------------------------------------------------------
 
@@ -210,15 +209,11 @@ class FaustDriver:
             await self.runtime.flush_stats()
 
     async def _unblock_sweep(self) -> None:
-        """The sweep's timer settles a pending resync and learns missing committed offsets
-        (``Runtime.wants_committed``) itself, at most every ``UNBLOCK_S``: the next batch may
-        never come."""
+        """The sweep's timer settles a pending resync or learns missing committed offsets itself
+        when ``Runtime.unblock_due``: the next batch may never come."""
         runtime = self.runtime
-        if not self.assignment or not (runtime.resync or runtime.wants_committed()):
+        if not self.assignment or not runtime.unblock_due():
             return
-        if time.monotonic() < self._unblock_at:
-            return
-        self._unblock_at = time.monotonic() + UNBLOCK_S
         async with self.lock:
             if runtime.resync:
                 await asyncio.to_thread(self._resync)

@@ -154,6 +154,7 @@ class Runtime:
         # When a transaction was refused for a stale group generation: nothing is written until
         # the consumer has been through the rebalance (or a session timeout has passed).
         self.fenced_at: float | None = None
+        self._unblock_at = 0.0  # monotonic, ``unblock_due``
         self._crossings = [c.id for c in self.border.crossings]
 
     # --- one batch -----------------------------------------------------------------------------
@@ -251,18 +252,18 @@ class Runtime:
         return {tp: o for tp, o in self.committed.items() if o >= 0 and owns(*tp)}
 
     def learn_committed(self, found: Offsets | None) -> None:
-        """Committed offsets read outside an assignment (the engines' sweep timers ask for them
-        while ``wants_committed``); those already known stay."""
+        """Committed offsets read outside an assignment (``unblock_due``); known ones stay."""
         for tp, offset in (found or {}).items():
             self.committed.setdefault(tp, offset)
 
-    def wants_committed(self) -> bool:
-        """Exactly-once, the sweep waits while no committed offset of what is owned is known
-        (``_idle``). Only a batch, a resync or the engine's sweep timer teaches it one; after the
-        last record no batch comes (CI's short soak: a worker restarted while a crashed worker's
-        open transaction still held the offsets learnt none at its assignment, and never raised
-        its UNMATCHED alerts)."""
-        return self.exactly_once and not self.fence_offsets()
+    def unblock_due(self) -> bool:
+        """Whether the sweep timer should settle what makes the sweep wait (``_idle``): a pending
+        resync, or no known committed offset (CI's short soak: the next batch never came)."""
+        now, blocked = time.monotonic(), self.resync or not self.fence_offsets()
+        if not self.exactly_once or not blocked or now < self._unblock_at:
+            return False
+        self._unblock_at = now + UNBLOCK_S
+        return True
 
     def _idle(self) -> bool:
         """Exactly-once: no sweep or stats transaction now — the outcome of the last one is
