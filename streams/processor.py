@@ -24,7 +24,7 @@ from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, 
 from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
-from streams.logic.dedup import Verdict, classify, physical_signature, remember, validated
+from streams.logic.dedup import Verdict, classify, physical_signature, remember, remember_conflict, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
@@ -193,7 +193,7 @@ class Processor:
             return
         if verdict is Verdict.CONFLICTING:
             tally.inc("duplicates", "conflicting")
-            st.seen[event["event_id"]].conflicted(digest)  # its re-send will be exact
+            remember_conflict(st, event, digest)
             batch.dirty.add(plate)
             self._rules(batch, Trigger.DUPLICATE, Context(event=event, crossing=crossing.id),
                         crossing.id, plate, now)

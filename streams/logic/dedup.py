@@ -188,6 +188,11 @@ def classify(state: VehicleState, event: dict[str, Any], digest: str,
     return Verdict.NEW, None
 
 
+def remember_conflict(state: VehicleState, event: dict[str, Any], digest: str) -> None:
+    """Record a CONFLICTING version that was alerted on: its re-send is then EXACT."""
+    state.seen[event["event_id"]].conflicted(digest)
+
+
 def remember(state: VehicleState, event: dict[str, Any], digest: str, now: float,
              anchor: bool = True, t: float | None = None, sig: str | None = None) -> None:
     """Record an accepted id; ``anchor=False`` for a physical duplicate, which must not itself
