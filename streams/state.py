@@ -22,7 +22,7 @@ from streams.due import DueIndex
 from streams.processor import BatchResult
 from streams.runtime_writer import Offsets
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bordersync.streams.state")
 RESTORE_TIMEOUT_S = 300.0
 COMMITTED_TIMEOUT_S = 30.0
 END_OFFSET_TIMEOUT_S = 60.0  # a broker's death is noticed and its leaders moved well within it

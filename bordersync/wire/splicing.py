@@ -15,7 +15,7 @@ from typing import Any
 
 from bordersync.wire import avro_splice, codec
 from bordersync.wire.avro_fast import compile_writer
-from bordersync.wire.avro_share import Groups, SharedEncoder, _Shapes
+from bordersync.wire.avro_share import Groups, _Shapes
 from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 
 # (schema id, record branch, [start, end of each field], the record's bytes)
@@ -29,7 +29,6 @@ class Splicing:
         self._splicers: dict[tuple[int, str, str, tuple[str, ...]], avro_splice.Splicer | None] = {}
         self._pairs: dict[tuple[str, str, int],
                           tuple[Mapping[str, tuple[int, str]], PairSplicer | None]] = {}
-        self._shared: dict[str, SharedEncoder | None] = {}  # the codec's, looked up once
 
     def read(self, stream: str, data: bytes | None) -> tuple[dict[str, Any], Spans] | None:
         if type(data) is not bytes or len(data) <= HEADER.size or data[0] != MAGIC:
@@ -122,9 +121,7 @@ class Splicing:
         """The record and its share projections (``avro_share``) from ``chunks`` when given, else
         from the record; None when there is no such path (the caller encodes in full)."""
         if groups:
-            if stream not in self._shared:
-                self._shared[stream] = self.codec.shared_encoder(stream)
-            shared = self._shared[stream]
+            shared = self.codec.shared_encoder(stream)
             return None if shared is None else shared.encode(record, groups, now, chunks)
         if chunks is None:
             return None
