@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from bordersync.wire.splicing import Splicing
 from streams.logic.model import VehicleState
-from streams.logic.stats import Fact
+from streams.logic.stats import Fact, pack_facts
 from streams.tally import Tally
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per json.dumps call
@@ -88,8 +88,6 @@ class Batch:
             st = self.cache[plate]
             self.result.state[plate] = None if st.is_empty() else st.encode()
         if self.facts:
-            # Fact.pack's rows without a call per fact: a tuple is a JSON array too
-            rows = [f[:5] if f[5] is None else f for f in self.facts]
-            value = _COMPACT.encode(rows).encode()
+            value = _COMPACT.encode(pack_facts(self.facts)).encode()
             self.result.outputs.append(OutRecord(STATS_FACTS, b"facts", value))
         return self.result
