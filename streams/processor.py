@@ -36,6 +36,7 @@ from streams.verify import Checked, RecordVerifier, forwarded_headers
 REKEY_HEADER = "bordersync.rekeyed-from"
 _UNCHECKED = Checked()  # frozen: one instance serves every record without a verifier
 OUT_STREAM = {"crossing": "crossings", "inspection": "inspections"}
+_ENRICHED = ("crossing", "plate_normalised")  # the fields a forwarded event gains, in order
 __all__ = ["REKEY_HEADER", "STATS_FACTS", "BatchResult", "InRecord", "OutRecord", "Processor",
            "partition_for"]
 _Batch = Batch  # the name tests and the bench's stage clocks know
@@ -207,7 +208,7 @@ class Processor:
         st.expire(t_now, self._ttl)
         enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
         chunks = None if spliced is None or splice is None else splice.chunks(  # enriched, as bytes
-            OUT_STREAM[event["kind"]], spliced[1], {"crossing": crossing.id, "plate_normalised": plate})
+            OUT_STREAM[event["kind"]], spliced[1], _ENRICHED, (crossing.id, plate))
         self._emit(batch, OUT_STREAM[event["kind"]], crossing.id, key, enriched, now,
                    event["event_time"], None, chunks)
         if event["kind"] == "inspection":

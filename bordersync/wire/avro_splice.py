@@ -16,7 +16,6 @@ The reader also gives up on anything unusual (errors included) so the general pa
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import call, itemgetter
 from typing import Any
 
 from bordersync.wire.avro_fast import EPOCH, MILLI, Encoder, compile_writer
@@ -171,14 +170,15 @@ class SpanReader:
     """Reads a union of records (the raw topic's schema) or one record, nulls left out as the
     event reader does, with the end of every field; None for anything not canonical.
 
-    Each branch is one function generated from its schema (``_generate``): strings, enums and
-    optional strings are read inline in their one-byte-length form, everything else calls the
-    field's reader from ``_reader``. Why: a call and a tuple per field were most of the read."""
+    ``read`` is one function generated from the schema (``_generate``): the union index, then the
+    branch's fields in order, strings, enums and optional strings inline in their one-byte-length
+    form, everything else through the field's reader from ``_reader``. Why: a call and a tuple
+    per field, then a call per branch, were most of the read."""
 
     def __init__(self, schema: Any) -> None:
         branches = schema if isinstance(schema, list) else [schema]
         named: dict[str, _Read] = {}
-        self._branches: list[Callable[[bytes, int], tuple[dict[str, Any], Spans]]] = []
+        parsed: list[tuple[str, list[tuple[str, Any, _Read]]]] = []
         for branch in branches:
             if not isinstance(branch, dict) or branch.get("type") != "record":
                 raise _Unsupported("not a record")
@@ -186,25 +186,10 @@ class SpanReader:
             full = branch["name"] if "." in branch["name"] else f"{ns}.{branch['name']}".lstrip(".")
             fields = [(f["name"], f["type"], _reader(f["type"], named, full.rpartition(".")[0]))
                       for f in branch["fields"]]
-            self._branches.append(_generate(full, fields, named, full.rpartition(".")[0]))
-        self._union = isinstance(schema, list)
-        self._count = len(self._branches)
-
-    def read(self, d: bytes, p: int) -> tuple[dict[str, Any], Spans] | None:
-        try:
-            if self._union:
-                b = d[p]
-                if b < 0x80 and not b & 1:
-                    index, p = b >> 1, p + 1
-                else:
-                    index, p = _read_long(d, p)
-                if not 0 <= index < self._count:
-                    return None
-            else:
-                index = 0
-            return self._branches[index](d, p)
-        except Exception:  # not canonical, or not valid at all: the general path decides
-            return None
+            parsed.append((full, fields))
+        # Not canonical, or not valid at all (any exception): None, the general path decides.
+        self.read: Callable[[bytes, int], tuple[dict[str, Any], Spans] | None] = _generate(
+            parsed, named, isinstance(schema, list))
 
 
 def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
@@ -222,23 +207,24 @@ def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
 
 
 def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: list[str],
-            pad: str, consts: dict[str, Any]) -> None:
+            pad: str, scope: dict[str, Any], enums: dict[str, Any]) -> None:
     """Lines setting ``v`` and ``p`` for one field: inline for the common one-byte forms, the
-    field's reader (``read``, a global of the generated code) for the rest."""
+    field's reader (``read``, a global of the generated code) for the rest. Constants go in
+    ``scope`` (the generated code's globals); ``enums``: the branch's enum schemas by name."""
     kind = schema if isinstance(schema, str) else None
     if isinstance(schema, dict) and schema.get("type") == "enum" and "logicalType" not in schema:
         kind = "enum"
     elif isinstance(kind, str) and kind not in _PRIMITIVES:
         full = next((f for f in (f"{ns}.{kind}" if ns and "." not in kind else kind, kind)
                      if f in named), None)
-        kind = "enum" if full is not None and full in consts.get("_enums", {}) else None
-        if kind == "enum":
-            schema = consts["_enums"][full]
+        kind = None
+        if full is not None and full in enums:
+            kind, schema = "enum", enums[full]
     if kind == "string":
         lines += _short_string(pad, "v = {}", f"v, p = {read}(d, p)")
     elif kind == "enum":
-        symbols = f"S{len(consts)}"
-        consts[symbols] = tuple(schema["symbols"])
+        symbols = f"S{len(scope)}"  # the scope only grows: a new name
+        scope[symbols] = tuple(schema["symbols"])
         lines += [f"{pad}b = d[p]",
                   f"{pad}if not b & 1 and b < {min(2 * len(schema['symbols']), 0x80)}:",
                   f"{pad}    v = {symbols}[b >> 1]; p += 1",
@@ -271,34 +257,47 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         lines.append(f"{pad}v, p = {read}(d, p)")
 
 
-def _generate(full: str, fields: list[tuple[str, Any, _Read]], named: dict[str, _Read],
-              ns: str) -> Callable[[bytes, int], tuple[dict[str, Any], Spans]]:
-    """One branch's reader as Python source: the fields in order, an optional field's value
-    kept when not None (so the dict's order is the field order, as the closures' reader gave;
-    no other field's reader gives None), then the spans."""
-    consts: dict[str, Any] = {"_enums": _enum_schemas(fields, ns)}
-    scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "NAME": full, "EPOCH": EPOCH,
-                             "MILLI": MILLI, "_read_long": _read_long, "_read_string": _read_string}
-    lines = ["def read(d, p):", "    n = len(d)", "    out = {}", "    e0 = p"]
-    for i, (name, schema, read) in enumerate(fields):
-        scope[f"R{i}"] = read
-        optional = isinstance(schema, list) and len(schema) == 2 and schema[0] == "null"
-        if optional:
-            lines += ["    b = d[p]", "    if b == 0:", "        p += 1", "    elif b == 2:",
-                      "        p += 1"]
-            _inline(schema[1], named, ns, f"R{i}_", lines, "        ", consts)
-            scope[f"R{i}_"] = _reader(schema[1], named, ns)
-            lines += [f"        out[{name!r}] = v", "    else:", "        raise _NotCanonical"]
-        else:
-            _inline(schema, named, ns, f"R{i}", lines, "    ", consts)
-            lines.append(f"    out[{name!r}] = v")
-        lines.append(f"    e{i + 1} = p")
-    ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
-    lines += ["    if p != n:", "        raise _NotCanonical", f"    return out, (NAME, [{ends}])"]
-    del consts["_enums"]
-    scope.update(consts)
+def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: dict[str, _Read],
+              union: bool) -> Callable[[bytes, int], tuple[dict[str, Any], Spans] | None]:
+    """The reader as Python source: a union's index (one byte inline), then per branch its
+    fields in order, an optional field's value kept when not None (so the dict's order is the
+    field order, as the closures' reader gave; no other field's reader gives None), then the
+    spans. Any exception (past the end, not canonical, invalid) gives None."""
+    scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "EPOCH": EPOCH, "MILLI": MILLI,
+                             "_read_long": _read_long, "_read_string": _read_string}
+    lines = ["def read(d, p):", "  try:", "    n = len(d)"]
+    if union:
+        lines += ["    b = d[p]", "    if not b & 0x81:", "        index = b >> 1; p += 1",
+                  "    else:", "        index, p = _read_long(d, p)"]
+    for k, (full, fields) in enumerate(branches):
+        ns = full.rpartition(".")[0]
+        enums = _enum_schemas(fields, ns)
+        scope[f"NAME{k}"] = full
+        if union:
+            lines.append(f"    if index == {k}:")
+        pad = "        " if union else "    "
+        lines += [f"{pad}out = {{}}", f"{pad}e0 = p"]
+        for i, (name, schema, read) in enumerate(fields):
+            reader = f"R{k}_{i}"
+            scope[reader] = read
+            optional = isinstance(schema, list) and len(schema) == 2 and schema[0] == "null"
+            if optional:
+                lines += [f"{pad}b = d[p]", f"{pad}if b == 0:", f"{pad}    p += 1",
+                          f"{pad}elif b == 2:", f"{pad}    p += 1"]
+                _inline(schema[1], named, ns, f"{reader}_", lines, pad + "    ", scope, enums)
+                scope[f"{reader}_"] = _reader(schema[1], named, ns)
+                lines += [f"{pad}    out[{name!r}] = v", f"{pad}else:",
+                          f"{pad}    raise _NotCanonical"]
+            else:
+                _inline(schema, named, ns, reader, lines, pad, scope, enums)
+                lines.append(f"{pad}out[{name!r}] = v")
+            lines.append(f"{pad}e{i + 1} = p")
+        ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
+        lines += [f"{pad}if p != n:", f"{pad}    raise _NotCanonical",
+                  f"{pad}return out, (NAME{k}, [{ends}])"]
+    lines += ["    return None", "  except Exception:", "    return None"]
     exec("\n".join(lines), scope)  # generated from the schema only: field names are repr()'d
-    generated: Callable[[bytes, int], tuple[dict[str, Any], Spans]] = scope["read"]
+    generated: Callable[[bytes, int], tuple[dict[str, Any], Spans] | None] = scope["read"]
     return generated
 
 
@@ -364,23 +363,29 @@ class Splicer:
                 writers[name] = writer
             elif "default" in f:
                 defaults.append(writer(f["default"]))
-                picks.append(-len(defaults))  # the default's chunk: numbered once all are known
+                picks.append(-len(defaults))  # the default's chunk: -1, -2...
             else:
                 raise _Unsupported(f"{name}: required and not given")
         if writers.keys() != set(extra_names) or len(picks) < 2:
             raise _Unsupported("an extra value the output lacks")
-        self._extra = [writers[name] for name in extra_names]
-        self._defaults = defaults
-        base = count + len(extra_names)
-        picks = [p if p >= 0 else base + (-p - 1) for p in picks]
-        self._pick = itemgetter(*picks)
-
-    def chunks(self, d: bytes, ends: list[int], extra: Sequence[Any]) -> list[bytes]:
-        """Raises (ValueError, TypeError) when an extra value does not fit its field."""
-        parts = list(map(d.__getitem__, map(slice, ends, ends[1:])))
-        parts += map(call, self._extra, extra)
-        parts += self._defaults
-        return list(self._pick(parts))
+        # ``chunks(d, ends, extra)``: one generated function, a list display of the output's
+        # fields in order, each the input's slice, an extra value's encoding or a default's
+        # (slicing every input field, then picking, cost more). Raises (ValueError, TypeError)
+        # when an extra value does not fit its field. Only indices go in the source.
+        scope: dict[str, Any] = {}
+        parts = []
+        for p in picks:
+            if 0 <= p < count:
+                parts.append(f"d[e[{p}]:e[{p + 1}]]")
+            elif p >= 0:
+                j = p - count
+                scope[f"X{j}"] = writers[extra_names[j]]
+                parts.append(f"X{j}(x[{j}])")
+            else:
+                scope[f"D{-p - 1}"] = defaults[-p - 1]
+                parts.append(f"D{-p - 1}")
+        exec(f"def chunks(d, e, x):\n    return [{', '.join(parts)}]", scope)
+        self.chunks: Callable[[bytes, list[int], Sequence[Any]], list[bytes]] = scope["chunks"]
 
 
 def splicer(in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> Splicer | None:

@@ -10,7 +10,7 @@ gives the fields ``codec.encode`` would write, or None. Tested against both and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bordersync.wire import avro_splice, codec
@@ -20,12 +20,15 @@ from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 
 # (schema id, record branch, [start, end of each field], the record's bytes)
 Spans = tuple[int, str, list[int], bytes]
+# A span reader's read (avro_splice.SpanReader): the record and its field ends, or None
+_Read = Callable[[bytes, int], tuple[dict[str, Any], avro_splice.Spans] | None]
 
 
 class Splicing:
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
-        self._readers: dict[int, avro_splice.SpanReader | None] = {}
+        # schema id -> its span reader's read (None: that schema is never spliced)
+        self._readers: dict[int, _Read | None] = {}
         self._splicers: dict[tuple[int, str, str, tuple[str, ...]], avro_splice.Splicer | None] = {}
         self._pairs: dict[tuple[str, str, int],
                           tuple[Mapping[str, tuple[int, str]], PairSplicer | None]] = {}
@@ -34,39 +37,41 @@ class Splicing:
         if type(data) is not bytes or len(data) <= HEADER.size or data[0] != MAGIC:
             return None
         sid = int.from_bytes(data[1:5], "big")
-        reader = self._readers.get(sid, False)
-        if reader is False:
-            reader = self._reader(sid)
+        readers = self._readers
+        reader = readers[sid] if sid in readers else self._reader(sid)
         if reader is None:
             return None
-        got = reader.read(data, HEADER.size)  # type: ignore[union-attr]
+        got = reader(data, HEADER.size)
         if got is None:
             return None
         return got[0], (sid, got[1][0], got[1][1], data)
 
-    def _reader(self, sid: int) -> avro_splice.SpanReader | None:
+    def _reader(self, sid: int) -> _Read | None:
         found = None
         if self.codec.registry is None:
             reader = self.codec._readers.get(sid) or self.codec._reader(sid)
             # Only the current version read by the event reader: no resolution, nulls left out.
             if not isinstance(reader, str) and reader.reader is None and reader.fast is not None \
                     and reader.writer.family in ("raw",):
-                found = avro_splice.span_reader(reader.writer.schema)
+                spans = avro_splice.span_reader(reader.writer.schema)
+                found = None if spans is None else spans.read
         self._readers[sid] = found
         return found
 
-    def chunks(self, stream: str, spans: Spans, extra: Mapping[str, Any]) -> list[bytes] | None:
+    def chunks(self, stream: str, spans: Spans, names: tuple[str, ...],
+               values: Sequence[Any]) -> list[bytes] | None:
         """``stream``'s record as its fields' encodings: the input's own bytes where the field is
-        the input's, ``extra`` encoded where not; None when they do not line up."""
+        the input's, the extra fields ``names`` with their ``values`` encoded where not; None
+        when they do not line up."""
         sid, branch, ends, data = spans
-        key = (sid, branch, stream, tuple(extra))
+        key = (sid, branch, stream, names)
         splicer = self._splicers.get(key, False)
         if splicer is False:
             splicer = self._splicer(key)
         if splicer is None:
             return None
         try:
-            return splicer.chunks(data, ends, tuple(extra.values()))  # type: ignore[union-attr]
+            return splicer.chunks(data, ends, values)  # type: ignore[union-attr]
         except Exception:  # an extra value that does not fit: the full encode names it
             return None
 
@@ -146,29 +151,36 @@ class PairSplicer:
         in_ns, out_ns = in_schema.get("namespace", ""), out_schema.get("namespace", "")
         index = {f["name"]: (i, ins.of(f["type"], in_ns))
                  for i, f in enumerate(in_schema["fields"])}
-        self._plan: list[tuple[int, int, bytes, Any, str]] = []
+        # ``chunks(sides, record)``: one generated function, a list display of the output's
+        # fields in order (a loop over a plan cost a tuple unpacking and a test per field).
+        # Only indices and repr()'d field names go in the source.
+        scope: dict[str, Any] = {}
+        parts = []
         for f in out_schema["fields"]:
             name, kind = f["name"], f["type"]
             if name in sources:
                 side, field = sources[name]
+                if side not in (0, 1):
+                    raise ValueError(f"{name}: side {side} of two")
                 at, shape = index[field]
                 if outs.of(kind, out_ns) == shape:
-                    self._plan.append((side, at, b"", None, name))
+                    parts.append(f"s{side}[{at}]")
                     continue
                 if isinstance(kind, list) and len(kind) == 2 and kind[0] == "null" \
                         and outs.of(kind[1], out_ns) == shape:
-                    self._plan.append((side, at, b"\x02", None, name))
+                    parts.append(f"b'\\x02' + s{side}[{at}]")
                     continue
                 raise ValueError(f"{name}: types differ")
             writer = compile_writer(kind)
             if writer is None:
                 raise ValueError(f"{name}: not compilable alone")
-            self._plan.append((-1, 0, b"", writer, name))
-
-    def chunks(self, sides: Sequence[Sequence[bytes]], record: Mapping[str, Any]) -> list[bytes]:
-        """Raises (KeyError, ValueError, TypeError) when the record lacks or misfits a field."""
-        return [(prefix + sides[side][at]) if writer is None else writer(record[name])
-                for side, at, prefix, writer, name in self._plan]
+            scope[f"W{len(parts)}"] = writer
+            parts.append(f"W{len(parts)}(r[{name!r}])")
+        exec(f"def chunks(sides, r):\n    s0, s1 = sides\n    return [{', '.join(parts)}]",
+             scope)
+        # Raises (KeyError, ValueError, TypeError) when the record lacks or misfits a field.
+        self.chunks: Callable[[Sequence[Sequence[bytes]], Mapping[str, Any]], list[bytes]] = \
+            scope["chunks"]
 
 
 def _full(branch: dict[str, Any]) -> str:

@@ -114,7 +114,7 @@ def test_spliced_crossings_are_the_full_encode_and_fastavros(data: st.DataObject
     assert got is not None
     assert got[0] == codec.decode("raw", value)
     extra = {"crossing": "c-1", "plate_normalised": normalise_plate(event["plate"])}
-    chunks = splicing.current().chunks("crossings", got[1], extra)
+    chunks = splicing.current().chunks("crossings", got[1], tuple(extra), tuple(extra.values()))
     assert chunks is not None
     full = codec.encode("crossings", {**got[0], **extra})
     assert value[:HEADER.size] != full[:HEADER.size]  # another schema: another id
