@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from bordersync.wire.avro_share import SharedEncoder
 from bordersync.wire.splicing import Splicing
 from streams.logic.model import VehicleState
 from streams.logic.stats import Fact, pack_facts
@@ -69,6 +70,8 @@ class Batch:
         self.load = load
         self.t_now = t_now  # the batch's clock in epoch seconds
         self.splice: Splicing | None = None  # the codec's splicing path, set by the processor
+        # stream -> the splicing codec's shared encoder (None: none), looked up once a batch
+        self.shared: dict[str, SharedEncoder | None] = {}
         self.cache: dict[str, VehicleState] = {}
         self.dirty: set[str] = set()
         self.result = BatchResult()

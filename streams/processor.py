@@ -183,7 +183,7 @@ class Processor:
             batch.result.outputs.append(OutRecord(
                 "raw", key, rec.value, headers, partition_for(key, self.partitions)))
             return
-        st = batch.state(plate)
+        st = batch.cache.get(plate) or batch.state(plate)  # in the batch already: no call
         batch.result.owner[plate] = rec.partition
         t_now = batch.t_now
         t = event["event_time"].timestamp()  # = epoch(): once per event, not at every use
@@ -225,9 +225,14 @@ class Processor:
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
-        # Context's first four fields, positional: one per event, keywords cost a match each
-        self._rules(batch, Trigger.CROSSING, Context(
-            event, crossing.id, st, self._crossing_of_post.get), crossing.id, plate, now)
+        # Context's first four fields, positional: one per event, keywords cost a match each.
+        # _rules's loop, without its call.
+        ctx = Context(event, crossing.id, st, self._crossing_of_post.get)
+        for rule in self._rules_at[Trigger.CROSSING]:
+            found = rule.check(ctx)
+            if found is not None:
+                self._alert(batch, rule.type, crossing.id, plate, found.event_ids, found.detail,
+                            now)
         new = Pending.from_event(event, crossing.id, t_now, t)
         new.time, new.chunks = event["event_time"], chunks
         self._match(batch, st, plate, new, now)
@@ -243,17 +248,18 @@ class Processor:
         exit_, entry = (other, new) if other.direction == "EXIT" else (new, other)
         late = other.alerted or batch.t_now > other.t + window + self.settings.grace_seconds
         found = find_discrepancies(exit_, entry, self.settings.mass_tolerance_pct)
-        held = matching.exit_inspections(st.inspections, exit_, window)
+        held = matching.exit_inspections(st.inspections, exit_, window) if st.inspections else []
         if held:
             attached = {i.event_id for i in held}
             st.inspections = [i for i in st.inspections if i.event_id not in attached]
-        record = matching.matched_record(exit_=exit_, entry=entry, plate=plate,
-                                         discrepancies=found, inspections=held, late=late, now=now)
+        # positional (one per match): exit_, entry, plate, discrepancies, inspections, late, now
+        record = matching.matched_record(exit_, entry, plate, found, held, late, now)
         tally = batch.result.tally
         if self.risk is not None:
             self.risk.on_matched(st, record, tally)
-        tally.inc("matched", new.crossing)
-        tally.observe("transit", record["transit_seconds"], new.crossing)
+        # Tally.inc's and Tally.observe's increments, without their calls
+        tally.counts[("matched", (new.crossing,))] += 1
+        tally.observations.append(("transit", (new.crossing,), record["transit_seconds"]))
         for d in found:
             tally.inc("discrepancies", new.crossing, d["field"])
         chunks = None  # spliced from the two crossings' records while both are in memory
@@ -265,8 +271,9 @@ class Processor:
         for p in (exit_, entry):
             batch.facts.append(_new(Fact, (p.crossing, p.direction, p.t, MATCHED,
                                            record["transit_seconds"], None)))
-        self._rules(batch, Trigger.MATCHED, Context(exit_=exit_, entry=entry,
-                                                    discrepancies=tuple(found)),
+        # positional: event, crossing, state, crossing_of_post, pending are None here
+        self._rules(batch, Trigger.MATCHED, Context(None, None, None, None, None, exit_, entry,
+                                                    tuple(found)),
                     new.crossing, plate, now)
 
     # --- dwell time at the post (docs/streams.md) --------------------------------------------
@@ -323,7 +330,13 @@ class Processor:
         # from the input's bytes when ``chunks`` are given (avro_splice). None: no fast path, or
         # the record does not fit and ``encode`` raises the named error.
         splice = batch.splice
-        both = None if splice is None else splice.encode(stream, record, groups, now, chunks)
+        if splice is not None and groups:  # Splicing.encode's shared path, without its calls
+            encoders = batch.shared
+            shared = encoders[stream] if stream in encoders else \
+                encoders.setdefault(stream, splice.codec.shared_encoder(stream))
+            both = None if shared is None else shared.encode(record, groups, now, chunks)
+        else:
+            both = None if splice is None else splice.encode(stream, record, groups, now, chunks)
         value, copies = both or (self.encode(stream, record), None)
         append = out.append
         append(_new(OutRecord, (stream, key, value, None, None)))

@@ -62,9 +62,14 @@ def exit_inspections(held: list[HeldInspection], exit_: Pending,
     ]
 
 
-def matched_record(*, exit_: Pending, entry: Pending, plate: str,
+def _held_order(i: HeldInspection) -> tuple[float, str]:
+    return i.t, i.event_id
+
+
+def matched_record(exit_: Pending, entry: Pending, plate: str,
                    discrepancies: list[dict[str, Any]], inspections: list[HeldInspection],
                    late: bool, now: datetime) -> dict[str, Any]:
+    """Positional: the processor builds one per match, and keywords cost a name match each."""
     return {
         "exit_event_id": exit_.event_id,
         "entry_event_id": entry.event_id,
@@ -80,6 +85,7 @@ def matched_record(*, exit_: Pending, entry: Pending, plate: str,
         "late": late,
         "vehicle_type": exit_.vehicle_type,
         "discrepancies": discrepancies,
-        "inspections": [i.as_record() for i in sorted(inspections, key=lambda i: (i.t, i.event_id))],
+        "inspections": [i.as_record() for i in sorted(inspections, key=_held_order)]
+        if inspections else [],
         "matched_at": now,
     }
