@@ -40,7 +40,8 @@ _ENRICHED = ("crossing", "plate_normalised")  # the fields a forwarded event gai
 __all__ = ["REKEY_HEADER", "STATS_FACTS", "BatchResult", "InRecord", "OutRecord", "Processor",
            "partition_for"]
 _Batch = Batch  # the name tests and the bench's stage clocks know
-_new = tuple.__new__  # OutRecord, Fact from a tuple in one C call (their __new__ is Python code)
+_new = tuple.__new__  # OutRecord, Fact, Context from a tuple in one C call (their __new__ is
+# Python code)
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
                list[tuple[str, tuple[str, ...]]]]
 
@@ -225,9 +226,10 @@ class Processor:
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
-        # Context's first four fields, positional: one per event, keywords cost a match each.
-        # _rules's loop, without its call.
-        ctx = Context(event, crossing.id, st, self._crossing_of_post.get)
+        # Context from a tuple of all its fields (event, crossing, state, crossing_of_post; the
+        # rest unset): one per event, and its __new__ is Python code. _rules's loop, no call.
+        ctx = _new(Context, (event, crossing.id, st, self._crossing_of_post.get, None, None, None,
+                             ()))
         for rule in self._rules_at[Trigger.CROSSING]:
             found = rule.check(ctx)
             if found is not None:
@@ -271,9 +273,10 @@ class Processor:
         for p in (exit_, entry):
             batch.facts.append(_new(Fact, (p.crossing, p.direction, p.t, MATCHED,
                                            record["transit_seconds"], None)))
-        # positional: event, crossing, state, crossing_of_post, pending are None here
-        self._rules(batch, Trigger.MATCHED, Context(None, None, None, None, None, exit_, entry,
-                                                    tuple(found)),
+        # all fields, from a tuple (as above): event, crossing, state, crossing_of_post, pending
+        # are None here
+        self._rules(batch, Trigger.MATCHED, _new(Context, (None, None, None, None, None, exit_,
+                                                           entry, tuple(found))),
                     new.crossing, plate, now)
 
     # --- dwell time at the post (docs/streams.md) --------------------------------------------

@@ -2,8 +2,9 @@
 
 Why: a crossing or inspection goes out as its input event plus two fields; re-encoding every
 field it carries unchanged was the largest single cost of the stream processor. Here the input is
-read once by a reader that also notes where each field ends, and an output field whose type is
-the input field's (structurally, ``avro_share._Shapes``) is that slice of the input's bytes.
+read once by a reader that also notes where each field ends (this module), and an output field
+whose type is the input field's (structurally, ``avro_share._Shapes``) is that slice of the
+input's bytes (``splicing.Splicer``).
 
 Only where the input is **canonically** encoded: minimal varints (lengths, longs, ints, enum and
 union indices, block counts) and every array in one block with a positive count. Those are the
@@ -15,11 +16,10 @@ The reader also gives up on anything unusual (errors included) so the general pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from bordersync.wire.avro_fast import EPOCH, MILLI, Encoder, compile_writer
-from bordersync.wire.avro_share import _Shapes
+from bordersync.wire.avro_fast import EPOCH, MILLI
 
 # (value, p) -> (value, end); raises on anything the general reader should look at instead
 _Read = Callable[[bytes, int], tuple[Any, int]]
@@ -195,15 +195,34 @@ class SpanReader:
 def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
     """Generated lines reading a string whose length fits the one-byte varint inline (``store``
     formats the decoded value into a statement), anything else by ``otherwise``."""
-    # ``not b & 0x81``: below 0x80 and even (a length, not a negative count). Past the end the
-    # field's reader would refuse too: the read gives None either way.
+    # ``not b & 0x81``: below 0x80 and even (a length, not a negative count). A length past
+    # the end is not checked here: the slice is short, ``p`` lands past the end, and the next
+    # field's ``d[p]`` raises or the read's final ``p != n`` refuses; the read gives None
+    # either way, as the field's reader would.
     return [f"{pad}b = d[p]",
             f"{pad}if not b & 0x81:",
             f"{pad}    q = p + 1 + (b >> 1)",
-            f"{pad}    if q > n: raise _NotCanonical",
             f"{pad}    {store.format('d[p + 1:q].decode()')}; p = q",
             f"{pad}else:",
             f"{pad}    {otherwise}"]
+
+
+def _varint(pad: str) -> list[str]:
+    """Generated lines reading a zig-zag varint into ``v`` as ``_read_long`` does (its minimal
+    form only, at most nine bytes), without its call: the event time and mass each event."""
+    return [f"{pad}b = d[p]",
+            f"{pad}if b < 0x80:",
+            f"{pad}    v = (b >> 1) ^ -(b & 1); p += 1",
+            f"{pad}else:",
+            f"{pad}    v = b & 0x7F; s = 7; p += 1",
+            f"{pad}    while True:",
+            f"{pad}        b = d[p]; p += 1",
+            f"{pad}        v |= (b & 0x7F) << s",
+            f"{pad}        if b < 0x80: break",
+            f"{pad}        s += 7",
+            f"{pad}        if s > 56: raise _NotCanonical",
+            f"{pad}    if b == 0: raise _NotCanonical",
+            f"{pad}    v = (v >> 1) ^ -(v & 1)"]
 
 
 def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: list[str],
@@ -248,11 +267,14 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
                   f"{pad}    v, p = {read}(d, p)"]
     elif isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis" \
             and schema.get("type") == "long":
-        lines += [f"{pad}v, p = _read_long(d, p)", f"{pad}v = EPOCH + MILLI * v"]
+        lines += [*_varint(pad), f"{pad}v = EPOCH + MILLI * v"]
     elif kind == "int" or (isinstance(schema, dict) and schema.get("type") == "int"
                            and "logicalType" not in schema):
-        lines += [f"{pad}v, p = _read_long(d, p)",
+        lines += [*_varint(pad),
                   f"{pad}if not -0x80000000 <= v <= 0x7FFFFFFF: raise _NotCanonical"]
+    elif kind == "long" or (isinstance(schema, dict) and schema.get("type") == "long"
+                            and "logicalType" not in schema):
+        lines += _varint(pad)
     else:
         lines.append(f"{pad}v, p = {read}(d, p)")
 
@@ -326,70 +348,4 @@ def span_reader(schema: Any) -> SpanReader | None:
     try:
         return SpanReader(schema)
     except (_Unsupported, KeyError, TypeError, AttributeError):
-        return None
-
-
-class Splicer:
-    """An output record's field chunks from an input record's bytes: the input's slice for each
-    output field of the same type, the encoding of ``extra`` values (in ``extra_names`` order) or
-    of the field's default for the others. Built once per (input branch, output schema)."""
-
-    def __init__(self, in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> None:
-        ins, outs = _Shapes(in_schema), _Shapes(out_schema)
-        in_ns = in_schema.get("namespace", "")
-        out_ns = out_schema.get("namespace", "")
-        in_fields = {f["name"]: (i, ins.of(f["type"], in_ns))
-                     for i, f in enumerate(in_schema["fields"])}
-        out_names = [f["name"] for f in out_schema["fields"]]
-        if not in_fields.keys() <= set(out_names) or set(extra_names) & in_fields.keys():
-            raise _Unsupported("an input field the output lacks, or given twice")
-        count = len(in_fields)
-        writers: dict[str, Encoder] = {}
-        defaults: list[bytes] = []
-        picks: list[int] = []
-        for f in out_schema["fields"]:
-            name = f["name"]
-            if name in in_fields:
-                index, shape = in_fields[name]
-                if outs.of(f["type"], out_ns) != shape:
-                    raise _Unsupported(f"{name}: types differ")
-                picks.append(index)
-                continue
-            writer = compile_writer(f["type"])  # None for a reference to a named type
-            if writer is None:
-                raise _Unsupported(f"{name}: not compilable alone")
-            if name in extra_names:
-                picks.append(count + list(extra_names).index(name))
-                writers[name] = writer
-            elif "default" in f:
-                defaults.append(writer(f["default"]))
-                picks.append(-len(defaults))  # the default's chunk: -1, -2...
-            else:
-                raise _Unsupported(f"{name}: required and not given")
-        if writers.keys() != set(extra_names) or len(picks) < 2:
-            raise _Unsupported("an extra value the output lacks")
-        # ``chunks(d, ends, extra)``: one generated function, a list display of the output's
-        # fields in order, each the input's slice, an extra value's encoding or a default's
-        # (slicing every input field, then picking, cost more). Raises (ValueError, TypeError)
-        # when an extra value does not fit its field. Only indices go in the source.
-        scope: dict[str, Any] = {}
-        parts = []
-        for p in picks:
-            if 0 <= p < count:
-                parts.append(f"d[e[{p}]:e[{p + 1}]]")
-            elif p >= 0:
-                j = p - count
-                scope[f"X{j}"] = writers[extra_names[j]]
-                parts.append(f"X{j}(x[{j}])")
-            else:
-                scope[f"D{-p - 1}"] = defaults[-p - 1]
-                parts.append(f"D{-p - 1}")
-        exec(f"def chunks(d, e, x):\n    return [{', '.join(parts)}]", scope)
-        self.chunks: Callable[[bytes, list[int], Sequence[Any]], list[bytes]] = scope["chunks"]
-
-
-def splicer(in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> Splicer | None:
-    try:
-        return Splicer(in_schema, out_schema, extra_names)
-    except Exception:  # any schema we did not foresee (avro_share's checks raise their own)
         return None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bordersync.wire import avro_splice, codec
-from bordersync.wire.avro_fast import compile_writer
+from bordersync.wire.avro_fast import Encoder, compile_writer
 from bordersync.wire.avro_share import Groups, _Shapes
 from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 
@@ -29,7 +29,7 @@ class Splicing:
         self.codec = codec
         # schema id -> its span reader's read (None: that schema is never spliced)
         self._readers: dict[int, _Read | None] = {}
-        self._splicers: dict[tuple[int, str, str, tuple[str, ...]], avro_splice.Splicer | None] = {}
+        self._splicers: dict[tuple[int, str, str, tuple[str, ...]], Splicer | None] = {}
         self._pairs: dict[tuple[str, str, int],
                           tuple[Mapping[str, tuple[int, str]], PairSplicer | None]] = {}
 
@@ -75,7 +75,7 @@ class Splicing:
         except Exception:  # an extra value that does not fit: the full encode names it
             return None
 
-    def _splicer(self, key: tuple[int, str, str, tuple[str, ...]]) -> avro_splice.Splicer | None:
+    def _splicer(self, key: tuple[int, str, str, tuple[str, ...]]) -> Splicer | None:
         sid, branch, stream, names = key
         found = None
         reader = self.codec._readers.get(sid)
@@ -88,7 +88,7 @@ class Splicing:
             except EncodeError:
                 out = None
             if branches and out is not None:
-                found = avro_splice.splicer(branches[0], out, names)
+                found = splicer(branches[0], out, names)
         self._splicers[key] = found
         return found
 
@@ -135,6 +135,72 @@ class Splicing:
         if writer.header is None:
             return None
         return writer.header + b"".join(chunks), []
+
+
+class Splicer:
+    """An output record's field chunks from an input record's bytes: the input's slice for each
+    output field of the same type, the encoding of ``extra`` values (in ``extra_names`` order) or
+    of the field's default for the others. Built once per (input branch, output schema)."""
+
+    def __init__(self, in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> None:
+        ins, outs = _Shapes(in_schema), _Shapes(out_schema)
+        in_ns = in_schema.get("namespace", "")
+        out_ns = out_schema.get("namespace", "")
+        in_fields = {f["name"]: (i, ins.of(f["type"], in_ns))
+                     for i, f in enumerate(in_schema["fields"])}
+        out_names = [f["name"] for f in out_schema["fields"]]
+        if not in_fields.keys() <= set(out_names) or set(extra_names) & in_fields.keys():
+            raise ValueError("an input field the output lacks, or given twice")
+        count = len(in_fields)
+        writers: dict[str, Encoder] = {}
+        defaults: list[bytes] = []
+        picks: list[int] = []
+        for f in out_schema["fields"]:
+            name = f["name"]
+            if name in in_fields:
+                index, shape = in_fields[name]
+                if outs.of(f["type"], out_ns) != shape:
+                    raise ValueError(f"{name}: types differ")
+                picks.append(index)
+                continue
+            writer = compile_writer(f["type"])  # None for a reference to a named type
+            if writer is None:
+                raise ValueError(f"{name}: not compilable alone")
+            if name in extra_names:
+                picks.append(count + list(extra_names).index(name))
+                writers[name] = writer
+            elif "default" in f:
+                defaults.append(writer(f["default"]))
+                picks.append(-len(defaults))  # the default's chunk: -1, -2...
+            else:
+                raise ValueError(f"{name}: required and not given")
+        if writers.keys() != set(extra_names) or len(picks) < 2:
+            raise ValueError("an extra value the output lacks")
+        # ``chunks(d, ends, extra)``: one generated function, a list display of the output's
+        # fields in order, each the input's slice, an extra value's encoding or a default's
+        # (slicing every input field, then picking, cost more). Raises (ValueError, TypeError)
+        # when an extra value does not fit its field. Only indices go in the source.
+        scope: dict[str, Any] = {}
+        parts = []
+        for p in picks:
+            if 0 <= p < count:
+                parts.append(f"d[e[{p}]:e[{p + 1}]]")
+            elif p >= 0:
+                j = p - count
+                scope[f"X{j}"] = writers[extra_names[j]]
+                parts.append(f"X{j}(x[{j}])")
+            else:
+                scope[f"D{-p - 1}"] = defaults[-p - 1]
+                parts.append(f"D{-p - 1}")
+        exec(f"def chunks(d, e, x):\n    return [{', '.join(parts)}]", scope)
+        self.chunks: Callable[[bytes, list[int], Sequence[Any]], list[bytes]] = scope["chunks"]
+
+
+def splicer(in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> Splicer | None:
+    try:
+        return Splicer(in_schema, out_schema, extra_names)
+    except Exception:  # any schema we did not foresee (avro_share's checks raise their own)
+        return None
 
 
 class PairSplicer:

@@ -164,8 +164,11 @@ class VehicleState:
         return not (self.seen or self.pending or self.inspections)
 
     def encode(self) -> bytes:
-        doc = [{k: v.pack() for k, v in self.seen.items()}, [p.pack() for p in self.pending],
-               [i.pack() for i in self.inspections], self.risk]
+        # No comprehension (a function call each) for the lists that are empty, as they are
+        # once a vehicle's crossings are matched
+        doc = [{k: v.pack() for k, v in self.seen.items()},
+               [p.pack() for p in self.pending] if self.pending else [],
+               [i.pack() for i in self.inspections] if self.inspections else [], self.risk]
         data: bytes = msgpack.packb(doc)
         return data
 

@@ -19,8 +19,9 @@ from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
 from bordersync.wire import codec, splicing
+from bordersync.wire.avro_fast import EPOCH, MILLI
 from bordersync.wire.avro_prims import read_long, write_long
-from bordersync.wire.avro_splice import _NotCanonical, _read_long
+from bordersync.wire.avro_splice import _NotCanonical, _read_long, span_reader
 from bordersync.wire.codec import HEADER, RAW_BRANCHES
 from streams.processor import InRecord, Processor, partition_for
 from tooling.bench.load import event_pair
@@ -213,3 +214,52 @@ def test_the_canonical_varint_reader_is_the_general_one_and_refuses_the_rest(
     if cut < varint:
         with pytest.raises((_NotCanonical, IndexError)):
             _read_long(data[:cut], 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_a_record_cut_short_or_with_a_length_past_its_end_is_never_spliced(
+        data: st.DataObject) -> None:
+    """The generated reader does not check each inline string's length against the record's
+    end: a short record, or one whose last string claims more bytes than are left, must still
+    read None (the general path then refuses it too)."""
+    event = data.draw(st.composite(lambda d: _crossing(d))())
+    value = codec.encode("raw", event)
+    cut = data.draw(st.integers(HEADER.size + 1, len(value) - 1))
+    assert splicing.current().read("raw", value[:cut]) is None
+    grown = bytearray(value)
+    at = data.draw(st.integers(HEADER.size + 1, len(value) - 1))
+    grown[at] = min(0x7E, grown[at] + 2) & 0x7E  # another one-byte length or index, if any
+    got = splicing.current().read("raw", bytes(grown))
+    if got is not None:  # still a canonical record: then the general reader's record
+        assert got[0] == codec.decode("raw", bytes(grown))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(2**63), 2**63 - 1), st.booleans(), st.integers(0, 12),
+       st.sampled_from(["long", "int", {"type": "long", "logicalType": "timestamp-millis"}]))
+def test_the_generated_varint_read_is_the_canonical_reader(n: int, pad: bool, cut: int,
+                                                             kind: Any) -> None:
+    """The span reader's inline varint (longs, ints, timestamps) against ``_read_long`` and
+    the general reader: the same value where both read it; padded, over nine bytes, out of an
+    int's range or cut short: None."""
+    reader = span_reader({"type": "record", "name": "R", "fields": [{"name": "x", "type": kind}]})
+    assert reader is not None
+    data = _varint(n, pad)
+    got = reader.read(data, 0)
+    try:
+        want, end = _read_long(data, 0)
+        fits = end == len(data) and (kind != "int" or -(2**31) <= want < 2**31)
+        if not isinstance(kind, str):
+            want = EPOCH + MILLI * want  # past datetime's years: OverflowError, read as None
+    except (_NotCanonical, IndexError, OverflowError):
+        fits = False
+    if not fits:
+        assert got is None
+    else:
+        assert got is not None
+        value = got[0]["x"]
+        assert value == want
+        assert got[1] == ("R", [0, len(data)])
+    if cut < len(data):
+        assert reader.read(data[:cut], 0) is None
