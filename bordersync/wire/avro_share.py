@@ -120,19 +120,16 @@ class SharedEncoder:
         ``fields``: the record's fields already encoded (spliced from its input, avro_splice,
         whose ``Splicer`` checked once that every input field is one of the record's)."""
         try:
-            if fields is not None:
-                chunks = list(fields)
-            elif record.keys() <= self._allowed:
-                chunks = self._chunks(record)
-            else:
-                return None
+            if fields is None:
+                if not record.keys() <= self._allowed:
+                    return None
+                fields = self._chunks(record)
             if shared_at is not self._at:
                 self._at_bytes, self._at = self._timestamp(shared_at), shared_at
         except Exception:
             return None
-        value = self._record_header + b"".join(chunks)
-        chunks.append(_NULL)
-        chunks.append(_SOME)
+        value = self._record_header + b"".join(fields)
+        chunks = [*fields, _NULL, _SOME]  # a copy: the caller may keep ``fields``
         # By the identity of the groups (the router's, one list per stream and crossing):
         # hashing their field names per record cost more than the lookup. The route holds the
         # groups, so their id is not reused meanwhile.

@@ -118,7 +118,9 @@ def validated(obj: object, border: BorderConfig) -> tuple[dict[str, Any], str]:
     (``events.field_tests``) and builds the canonical text from the same values, so each value is
     looked up once instead of twice and neither its type nor the field order is looked at again.
     Anything else takes ``validate`` and ``content_digest``: the same event, digest or refusal
-    (``InvalidEvent``) either way (tests/unit/test_content_digest.py)."""
+    (``InvalidEvent``) either way (tests/unit/test_content_digest.py). The event is ``obj``
+    itself when valid as it is (the processor's decoded record, used for nothing else: a copy
+    per event cost more than it bought), else validate's copy."""
     if type(obj) is dict:
         names = tuple(obj)
         fused = _FUSED.get(names)
@@ -127,8 +129,8 @@ def validated(obj: object, border: BorderConfig) -> tuple[dict[str, Any], str]:
             if len(_FUSED) < _ORDERS_KEPT:  # field orders come from the codec: a handful
                 _FUSED[names] = fused
         text = fused(obj)
-        if text is not None:
-            return (check_relations(dict(obj), border),
+        if text is not None:  # ``obj`` itself, not validate's copy: the caller hands it over
+            return (check_relations(obj, border),
                     hashlib.sha256(text.encode()).hexdigest()[:16])
     event = validate(obj, border)
     return event, content_digest(event)
