@@ -345,9 +345,10 @@ class Processor:
         append(_new(OutRecord, (stream, key, value, None, None)))
         if copies is None or self.share_signer is not None:
             self._shares(batch, stream, key, record, now, groups, targets, copies)
-        else:  # the common route, unrolled: every copy encoded, none signed
-            for shares, values in zip(targets, copies, strict=True):
-                for share, value in zip(shares, values, strict=True):
+        else:  # the common route, unrolled: every copy encoded, none signed. Not strict zips
+            # (a keyword each): the copies are one per agency of these groups, by construction
+            for shares, values in zip(targets, copies):
+                for share, value in zip(shares, values):
                     append(_new(OutRecord, (share, key, value, None, None)))
         routed = batch.routed
         routed[route] = routed.get(route, 0) + 1  # the route's tally keys: in _finish
