@@ -347,8 +347,8 @@ class Processor:
             self._shares(batch, stream, key, record, now, groups, targets, copies)
         else:  # the common route, unrolled: every copy encoded, none signed. Not strict zips
             # (a keyword each): the copies are one per agency of these groups, by construction
-            for shares, values in zip(targets, copies):
-                for share, value in zip(shares, values):
+            for shares, values in zip(targets, copies):  # noqa: B905 (above)
+                for share, value in zip(shares, values):  # noqa: B905
                     append(_new(OutRecord, (share, key, value, None, None)))
         routed = batch.routed
         routed[route] = routed.get(route, 0) + 1  # the route's tally keys: in _finish
