@@ -8,13 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from json.encoder import encode_basestring as _escape  # the encoder's (C) escaping, ensure_ascii off
+from string import ascii_uppercase
 from typing import Any
 
 from bordersync.border import BorderConfig
 from bordersync.events import (
     FIELD_KINDS,
     TEST_SCOPE,
-    check_relations,
     field_tests,
     format_time,
     to_json_dict,
@@ -109,7 +109,20 @@ def _generate(fields: tuple[tuple[str, str], ...]) -> Callable[[dict[str, Any]],
     return generated
 
 
-_FUSED: dict[tuple[str, ...], Callable[[dict[str, Any]], str | None]] = {}
+_Fused = Callable[[dict[str, Any], dict[str, str]], str | None]
+_FUSED: dict[tuple[str, ...], _Fused] = {}
+# What check_relations accepts as a code (events' ``^[A-Z]{2}$``, bar the trailing newline that
+# ``$`` lets through: validate decides that one)
+_ALPHA2 = frozenset(a + b for a in ascii_uppercase for b in ascii_uppercase)
+_posts: tuple[BorderConfig | None, dict[str, str]] = (None, {})
+
+
+def _post_admins(border: BorderConfig) -> dict[str, str]:
+    """Post -> its administration, for administrations that are codes in ``_ALPHA2`` (a post
+    of any other is left to validate), rebuilt only when another border configuration comes."""
+    global _posts
+    _posts = (border, {p: a for c in border.crossings for a, p in c.sides.items() if a in _ALPHA2})
+    return _posts[1]
 
 
 def validated(obj: object, border: BorderConfig) -> tuple[dict[str, Any], str]:
@@ -128,32 +141,41 @@ def validated(obj: object, border: BorderConfig) -> tuple[dict[str, Any], str]:
             fused = _fuse(names)
             if len(_FUSED) < _ORDERS_KEPT:  # field orders come from the codec: a handful
                 _FUSED[names] = fused
-        text = fused(obj)
+        text = fused(obj, _posts[1] if _posts[0] is border else _post_admins(border))
         if text is not None:  # ``obj`` itself, not validate's copy: the caller hands it over
-            return (check_relations(obj, border),
-                    hashlib.sha256(text.encode()).hexdigest()[:16])
+            return obj, hashlib.sha256(text.encode()).hexdigest()[:16]
     event = validate(obj, border)
     return event, content_digest(event)
 
 
-def _fuse(names: tuple[str, ...]) -> Callable[[dict[str, Any]], str | None]:
-    """The generated check-and-text of ``validated`` (``_no_text``: none for these names).
+def _no_fused(_event: dict[str, Any], _posts: dict[str, str]) -> None:
+    return None
+
+
+def _fuse(names: tuple[str, ...]) -> _Fused:
+    """The generated check-and-text of ``validated`` (``_no_fused``: none for these names).
     Names are only ``repr()`` literals; the values, once their tests pass, have the types
-    ``FIELD_KINDS`` names, so the text needs no type check."""
+    ``FIELD_KINDS`` names, so the text needs no type check. After the fields' own tests,
+    ``check_relations``'s, inline (a call each cost more): the post's administration is the
+    event's (``posts``: ``_post_admins``), the nationality a code; anything else gives None
+    and validate says why."""
     tests = field_tests(names)
-    if tests is None or not names or not all(name in FIELD_KINDS for name in names):
-        return _no_text
-    lines = ["def fused(o):"]
+    if tests is None or not names or not all(name in FIELD_KINDS for name in names) \
+            or not {"admin", "post", "nationality"} <= set(names):
+        return _no_fused
+    lines = ["def fused(o, posts):"]
     for i, (name, test) in enumerate(zip(names, tests, strict=True)):
         lines += [f"    v{i} = o[{name!r}]", f"    if not ({test}): return None"]
+    admin, post, nation = map(names.index, ("admin", "post", "nationality"))
+    lines.append(f"    if posts.get(v{post}) != v{admin} or v{nation} not in _ALPHA2: return None")
     parts = []
     for j, i in enumerate(sorted(range(len(names)), key=names.__getitem__)):
         parts += [repr(("{" if j == 0 else ",") + _escape(names[i]) + ":"),
                   _TEXT[FIELD_KINDS[names[i]]].format(v=f"v{i}")]
     lines.append(f"    return ''.join(({', '.join(parts)}, '}}'))")
-    scope: dict[str, Any] = {**TEST_SCOPE, "_escape": _escape, "_ISO": _ISO}
+    scope: dict[str, Any] = {**TEST_SCOPE, "_escape": _escape, "_ISO": _ISO, "_ALPHA2": _ALPHA2}
     exec("\n".join(lines), scope)
-    generated: Callable[[dict[str, Any]], str | None] = scope["fused"]
+    generated: _Fused = scope["fused"]
     return generated
 
 

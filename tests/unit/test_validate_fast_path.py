@@ -55,7 +55,8 @@ def test_an_integer_accepted_inline_passes_the_full_check(value: object) -> None
 
 _EVENT_VALUES = st.one_of(
     st.text(max_size=4), st.text(alphabet="A", min_size=MAX_STR, max_size=MAX_STR + 1),
-    st.sampled_from(["crossing", "inspection", "EXIT", "TRUCK", "XRAY", "HOLD", "AEO", "MK",
+    st.sampled_from(["crossing", "inspection", "EXIT", "TRUCK", "XRAY", "HOLD", "AEO", "MK", "AL",
+                     "mk", "MK\n", "XX", "M",
                      "MKKJF01", "ALQTH01", " ", "ш"]),
     st.integers(-1, 2**31), st.booleans(), st.none(), st.lists(st.text(max_size=3), max_size=3),
     st.datetimes(timezones=st.just(UTC)), st.datetimes(timezones=st.just(timezone(timedelta(hours=2)))),
