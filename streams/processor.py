@@ -24,7 +24,7 @@ from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, 
 from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
-from streams.logic.dedup import Verdict, classify, physical_signature, remember, remember_conflict, validated
+from streams.logic.dedup import Verdict, admit, remember_conflict, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
@@ -188,8 +188,7 @@ class Processor:
         batch.result.owner[plate] = rec.partition
         t_now = batch.t_now
         t = event["event_time"].timestamp()  # = epoch(): once per event, not at every use
-        sig = physical_signature(event)  # once for classify and remember
-        verdict, _first = classify(st, event, digest, self._duplicate_window, t, sig)
+        verdict = admit(st, event, digest, self._duplicate_window, t_now, t)  # and remembers it
         if verdict is Verdict.EXACT:
             tally.inc("duplicates", "exact")
             return
@@ -203,9 +202,7 @@ class Processor:
         batch.dirty.add(plate)
         if verdict is Verdict.PHYSICAL:
             tally.inc("duplicates", "physical")
-            remember(st, event, digest, t_now, False, t)
             return
-        remember(st, event, digest, t_now, True, t, sig)
         st.expire(t_now, self._ttl)
         enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
         chunks = None if spliced is None or splice is None else splice.chunks(  # enriched, as bytes

@@ -212,6 +212,30 @@ def classify(state: VehicleState, event: dict[str, Any], digest: str,
     return Verdict.NEW, None
 
 
+def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_window_s: float,
+          now: float, t: float) -> Verdict:
+    """``classify``, then ``remember`` what it admits, in one call (the processor's, once per
+    event: three calls with ``physical_signature`` before). NEW is remembered as an anchor,
+    PHYSICAL not as one; EXACT and CONFLICTING are not recorded (the caller records an
+    alerted conflict: ``remember_conflict``). ``t``: the event time in epoch seconds, ``now``
+    the wall clock remembered. The same verdicts and state as those two (tests/unit/test_dedup.py)."""
+    seen = state.seen
+    event_id = event["event_id"]
+    known = seen.get(event_id)
+    if known is not None:
+        return Verdict.EXACT if known.knows(digest) else Verdict.CONFLICTING
+    # physical_signature's, inline
+    sig = f"{event['post']}|{event['direction']}" if event["kind"] == "crossing" else ""
+    physical = False
+    if sig:
+        for other in seen.values():
+            if other.sig == sig and abs(other.t - t) <= duplicate_window_s:
+                physical = True
+                break
+    seen[event_id] = Seen(digest, now, t, "" if physical else sig)
+    return Verdict.PHYSICAL if physical else Verdict.NEW
+
+
 def remember_conflict(state: VehicleState, event: dict[str, Any], digest: str) -> None:
     """Record a CONFLICTING version that was alerted on: its re-send is then EXACT."""
     state.seen[event["event_id"]].conflicted(digest)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from streams.logic.dedup import Verdict, classify, content_digest, remember
-from streams.logic.model import MAX_CONFLICTS, VehicleState
-from tests.helpers import crossing
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.logic.dedup import Verdict, admit, classify, content_digest, remember
+from streams.logic.model import MAX_CONFLICTS, VehicleState, epoch
+from tests.helpers import crossing, inspection
 from tests.unit.streams_support import T0, Harness, at, event
 
 
@@ -103,3 +108,30 @@ def test_seen_keeps_conflicts_only_when_there_are_some() -> None:
         decoded.conflicted(f"d{n}")
     assert decoded.conflicts is not None and len(decoded.conflicts) == MAX_CONFLICTS
     assert decoded.knows("d19") and not decoded.knows("d1")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.booleans(),
+                          st.sampled_from(["EXIT", "ENTRY"]), st.sampled_from(["MKKJF01", "MKBLA01"]),
+                          st.integers(0, 30), st.sampled_from([None, 1, 2])),
+                min_size=1, max_size=12))
+def test_admit_is_classify_then_remember(draws: list[tuple[str, bool, str, str, int, Any]]) -> None:
+    """``admit`` (the processor's one call) gives the verdicts of ``classify`` and leaves the
+    state ``remember`` leaves, as the processor called them before: NEW as an anchor, PHYSICAL
+    not as one, EXACT and CONFLICTING unrecorded."""
+    one, two = VehicleState(), VehicleState()
+    for n, (event_id, is_crossing, direction, post, minutes, mass) in enumerate(draws):
+        fields = {"event_id": event_id, "post": post, "event_time": at(minutes * 60)}
+        if is_crossing and mass is not None:  # another content for the same id
+            fields["gross_mass_kg"] = mass
+        elif mass is not None:
+            fields["result"] = "HOLD"
+        e = event(crossing(direction=direction, **fields) if is_crossing else inspection(**fields))
+        digest, t, now = content_digest(e), epoch(e["event_time"]), float(n)
+        verdict, _ = classify(one, e, digest, 600, t)
+        if verdict is Verdict.NEW:
+            remember(one, e, digest, now, True, t)
+        elif verdict is Verdict.PHYSICAL:
+            remember(one, e, digest, now, False, t)
+        assert admit(two, e, digest, 600, now, t) is verdict
+        assert one.seen == two.seen

@@ -76,8 +76,7 @@ _STAGES: list[tuple[Any, str, str]] = [
     (codec, "decode", "decode"),
     (splicing.Splicing, "read", "decode"),  # canonical input: the decode, noting field ends
     (processor_module, "validated", "validate"),  # with the content digest, one pass (dedup)
-    (processor_module, "classify", "dedup_state"),
-    (processor_module, "remember", "dedup_state"),
+    (processor_module, "admit", "dedup_state"),  # classify and remember, one call
     (model.VehicleState, "expire", "dedup_state"),
     (model.VehicleState, "encode", "dedup_state"),
     (processor_module._Batch, "state", "dedup_state"),
