@@ -153,7 +153,8 @@ def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
     """The high watermark; retried while a just-created topic gets its leader and metadata, and
     while the partition's leader is away (a broker killed: the query times out until a new
     leader is elected; soak seed 33 — a Faust worker assigned partitions then crashed on the
-    first ``_TIMED_OUT``)."""
+    first ``_TIMED_OUT``), and while the handle of a restarted broker is made again
+    (``_DESTROY_BROKER``: CI's short soak)."""
     deadline = time.monotonic() + END_OFFSET_TIMEOUT_S
     while True:
         try:
@@ -163,7 +164,8 @@ def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
             settling = isinstance(error, KafkaError) and (error.retriable() or error.code() in (
                 KafkaError._UNKNOWN_PARTITION, KafkaError.NOT_LEADER_FOR_PARTITION,
                 KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
-                KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN))
+                KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
+                KafkaError._DESTROY_BROKER))
             if not settling or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
