@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from bordersync.endpoints import resolve_bootstrap
 from bordersync.kafka import faust_credentials
@@ -18,6 +19,8 @@ class BorderApp(RebalanceHooks):
 
     #: The runtime's fetch fault hook (``streams.runtime_faults``), read by our consumer.
     drop_fetched: Callable[[str], bool] | None = None
+    #: Where the consumer hands every fetched message (``faust_private`` point 6).
+    message_sink: Callable[[Any], Any] | None = None
 
 
 def create_app(settings: Settings) -> BorderApp:

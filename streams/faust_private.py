@@ -35,10 +35,20 @@ exists; it fails loudly on an upgrade. Nothing else in ``streams/`` touches a pr
    its per-vehicle state from the changelog inside ``App._on_partitions_assigned``, before Faust
    resumes fetching the new assignment, and drops the revoked partitions' state after
    ``App._on_partitions_revoked``.
+6. **Messages straight to the driver** (``SafeCommitConsumer._drain_messages``): Faust's fetch
+   loop handed each message to the conductor inside a ``wait_first`` (two tasks and an
+   ``asyncio.wait`` per message), and the conductor through a channel queue to an agent's
+   stream: together about half the Faust engine's time per event. Our copy of the loop keeps
+   its read offsets, gaps and commits, and hands each message to the app's ``message_sink``
+   (``streams.ingest.FaustDriver.take``), awaiting the batch it returns when the buffer is
+   full. A message fetched while the flow is stopped (a rebalance began) is not handed over;
+   the rebalance's seek, or point 1, reads it again. Faust's own loop is the oracle
+   (``tests/unit/test_faust_drain.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -104,6 +114,12 @@ class SafeCommitConsumer(faust_aiokafka.Consumer):
                 nxt.pop(tp, None)
                 log.warning("no seek of %s back to %s: %r", tp, expected, exc)
 
+    def undelivered(self, tp: TP, offset: int) -> None:
+        """A record of ``getmany`` was not handed over after all: read it again (point 6)."""
+        nxt = self.__dict__.setdefault("_next", {})
+        if tp in nxt and offset < nxt[tp]:
+            nxt[tp] = offset
+
     async def seek(self, partition: TP, offset: int) -> None:
         await super().seek(partition, offset)
         self.__dict__.setdefault("_next", {})[partition] = offset
@@ -147,6 +163,59 @@ class SafeCommitConsumer(faust_aiokafka.Consumer):
                     await self.seek(tp, offset)
                 except Exception as exc:  # revoked meanwhile: its next owner seeks it
                     log.warning("no seek of %s to its log start: %r", tp, exc)
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Point 6: ``Consumer._drain_messages`` of faust-streaming 0.15.3, handing each message
+        to the app's ``message_sink`` instead of the conductor's callback (Faust's loop when the
+        app has none)."""
+        sink = getattr(self.app, "message_sink", None)
+        if sink is None:
+            await super()._drain_messages(fetcher)
+            return
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        read_offset = self._read_offset
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        sleep = asyncio.sleep
+        since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if self.should_stop:
+                    continue
+                async for tp, message in ait:
+                    since_yield += 1
+                    if since_yield > 100:
+                        await sleep(0)
+                        since_yield = 0
+                    offset = message.offset
+                    r_offset = read_offset.get(tp)
+                    if r_offset is not None and offset < r_offset:
+                        continue
+                    gap = offset - (r_offset or 0)
+                    if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                        await self._add_gap(tp, r_offset + 1, offset)
+                    if commit_every is not None and self._n_acked >= commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    if not self.flow_active:  # a rebalance began: its seek reads it again
+                        self.undelivered(tp, offset)
+                        continue
+                    full = sink(message)
+                    if full is not None:
+                        await full
+                    read_offset[tp] = offset
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)

@@ -1,15 +1,16 @@
-"""The Faust engine: a Faust agent on ``raw`` driving the stream runtime (``streams.runtime``).
+"""The Faust engine: Faust's consumer feeding the stream runtime (``streams.runtime``).
 
 Faust gives consumption and group membership; the runtime does the rest, as for the batch
 engine: per-vehicle state in a ``DictStore`` restored from the changelog when partitions are
 assigned (before Faust serves them: ``faust_private.RebalanceHooks``), and by default every
 batch in one Kafka transaction whose input offsets carry the aiokafka member's generation
 (``bordersync.kafka.group_metadata``), so a worker resumed past its session timeout is fenced by
-the group coordinator like a batch worker (issue #15, soak seeds 24 and 25). The agent iterates
-a ``noack`` stream and buffers events; a batch is cut at ``stream_batch_max`` or every
-``stream_batch_seconds``; its events are acked once it is durable (Faust's own offset commit is
-skipped while the transactions commit them: ``faust_private`` point 2). Faust's
-``take_events`` was dropped: under load it acked an event that was never processed.
+the group coordinator like a batch worker (issue #15, soak seeds 24 and 25). Faust's fetch loop
+hands every message of ``raw`` and the stats facts to ``FaustDriver.take`` (no agent, conductor
+or stream: ``faust_private`` point 6), which buffers it; a batch is cut at ``stream_batch_max``
+or every ``stream_batch_seconds``; its messages are acked once it is durable (Faust's own offset
+commit is skipped while the transactions commit them: ``faust_private`` point 2). Faust's
+``take_events`` was dropped long ago: under load it acked an event that was never processed.
 
 A failed transaction is aborted and the batch run again from memory; a fenced worker drops it
 (the rebalance that ends the fence seeks to the committed offsets); when the outcome is unknown
@@ -30,8 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException
-from faust import Schema
-from faust.types import TP, AppT, EventT, Message, StreamT
+from faust.types import TP, Message
 
 from bordersync.kafka import consumer_conf, group_metadata
 from bordersync.settings import Settings
@@ -75,8 +75,8 @@ class FaustDriver:
         app.before_assigned = self.on_assigned
         app.after_revoked = self.on_revoked
         self.lock = asyncio.Lock()
-        self.buffer: list[EventT[Any]] = []
-        self._acking: list[EventT[Any]] = []
+        self.buffer: list[Message] = []
+        self._acking: list[Message] = []
         self.assignment: set[tuple[str, int]] = set()
         self._retry_at = 0.0
 
@@ -99,20 +99,28 @@ class FaustDriver:
         return await asyncio.to_thread(call)
 
     def _ack(self) -> None:
-        for event in self._acking:
-            if self.owns(event.message.topic, event.message.partition):
-                event.ack()
+        ack = self.app.consumer.ack
+        owns = self.owns
+        for message in self._acking:
+            if owns(message.topic, message.partition):
+                ack(message)
         self._acking = []
+
+    def take(self, message: Message) -> Awaitable[None] | None:
+        """The consumer's message sink: buffer; the batch to run when the buffer is full."""
+        buffer = self.buffer
+        buffer.append(message)
+        return self.flush() if len(buffer) >= self.settings.stream_batch_max else None
 
     # --- batches and timers --------------------------------------------------------------------
 
     async def flush(self) -> None:
         """Run the buffered events as one batch, then ack them. An aborted batch goes back to
-        the head of the buffer and runs again after ``RETRY_S`` (the agent waits meanwhile, so
+        the head of the buffer and runs again after ``RETRY_S`` (the fetch loop waits meanwhile, so
         the buffer does not grow while the broker is away).
 
         The events are taken from the buffer only under the lock: a flush that took them before
-        waiting for it (the agent's, while the timer's batch was in flight) ran them before the
+        waiting for it (the fetch loop's, while the timer's batch was in flight) ran them before the
         in-flight batch's events when that batch aborted, and committed offsets past those,
         which then never ran (tests/unit/test_ingest.py)."""
         async with self.lock:
@@ -122,18 +130,16 @@ class FaustDriver:
             if not self.buffer:
                 return
             events, self.buffer = self.buffer, []
-            records = [InRecord(e.message.key, e.message.value, _headers(e.message.headers),
-                                e.message.topic, e.message.partition, e.message.offset,
-                                _millis(e.message.timestamp))
-                       for e in events]
+            records = [InRecord(m.key, m.value, _headers(m.headers), m.topic, m.partition,
+                                m.offset, _millis(m.timestamp))
+                       for m in events]
             self._acking = events
             try:
                 done = await self._attempt(records)
             finally:
                 self._acking = []
             if not done:
-                self.buffer = [e for e in events
-                               if self.owns(e.message.topic, e.message.partition)] + self.buffer
+                self.buffer = [m for m in events if self.owns(m.topic, m.partition)] + self.buffer
                 self._retry_at = time.monotonic() + RETRY_S
 
     async def _attempt(self, records: list[InRecord]) -> bool:
@@ -227,8 +233,7 @@ class FaustDriver:
         """Before Faust serves the assignment: the state of its raw partitions from the
         changelog, the committed offsets the sweep and the stale-record filter use."""
         async with self.lock:
-            self.buffer = [e for e in self.buffer
-                           if TP(e.message.topic, e.message.partition) in assigned]
+            self.buffer = [m for m in self.buffer if m.tp in assigned]
             started = time.monotonic()
             self.assignment = {(tp.topic, tp.partition) for tp in assigned}
             committed = await asyncio.to_thread(self._committed, self.assignment, False)
@@ -245,46 +250,22 @@ class FaustDriver:
             gone = {(tp.topic, tp.partition) for tp in revoked}
             self.assignment -= gone
             self.runtime.revoked(gone)
-            self.buffer = [e for e in self.buffer if TP(e.message.topic, e.message.partition)
-                           not in revoked]
-
-
-class RawBytes(Schema[bytes, bytes]):
-    """Keys and values as the bytes Kafka gave: the ``raw`` serializer's answer, without its
-    per-message codec lookups (the runtime decodes, once per batch). ``Schema.compile``'s decode
-    with the ``raw`` codec is the oracle (tests/unit/test_ingest.py)."""
-
-    def compile(self, app: AppT, **_: Any) -> Callable[..., Awaitable[EventT[Any]]]:
-        create_event = app.create_event
-
-        async def decode(message: Message, *, propagate: bool = False) -> EventT[Any]:
-            return create_event(message.key, message.value, message.headers, message)
-
-        return decode
+            self.buffer = [m for m in self.buffer if m.tp not in revoked]
 
 
 def register(app: BorderApp, settings: Settings, clock: Clock = utcnow) -> FaustDriver:
+    """Subscribe ``raw`` and the stats facts (no agent: the consumer hands every message to
+    ``FaustDriver.take``, ``faust_private`` point 6) and start the driver's timers. The facts
+    go through the batches too: one is counted once its offset is committed with a batch (the
+    runtime adds it after the commit), as in the batch engine."""
     driver = FaustDriver(app, settings, clock)
-    raw = app.topic(settings.topic("raw"), schema=RawBytes(), partitions=settings.partitions)
-    facts = app.topic(settings.topic(STATS_FACTS), schema=RawBytes(), partitions=1)
-
-    @app.agent(raw, name="process")
-    async def process(stream: StreamT[Any]) -> None:
-        async for event in stream.noack().events():  # type: ignore[attr-defined]
-            driver.buffer.append(event)
-            if len(driver.buffer) >= settings.stream_batch_max:
-                await driver.flush()
+    app.topics.add(app.topic(settings.topic("raw"), partitions=settings.partitions))
+    app.topics.add(app.topic(settings.topic(STATS_FACTS), partitions=1))
+    app.message_sink = driver.take
 
     @app.timer(settings.stream_batch_seconds)  # type: ignore[misc]
     async def flush_partial_batch() -> None:
         await driver.flush()
-
-    @app.agent(facts, name="stats")
-    async def stats_agent(stream: StreamT[Any]) -> None:
-        # Through the batches too: a fact is counted once its offset is committed with a batch
-        # (the runtime adds it after the commit), as in the batch engine.
-        async for event in stream.noack().events():  # type: ignore[attr-defined]
-            driver.buffer.append(event)
 
     @app.timer(settings.sweep_interval_seconds)  # type: ignore[misc]
     async def sweep() -> None:

@@ -1,7 +1,7 @@
 """The Faust driver without a broker: ``FaustDriver.flush`` runs batches one at a time, in offset
 order, even when an aborted one runs again while more events were buffered (the batch protocol
 is stubbed: this is the driver's ordering logic; the protocol runs on Kafka in
-tests/integration); ``RawBytes`` decodes as Faust's ``raw`` codec does."""
+tests/integration)."""
 
 from __future__ import annotations
 
@@ -47,15 +47,15 @@ class _Runtime:
         return False
 
 
-def _event(offset: int) -> Any:
-    message = SimpleNamespace(topic="raw", partition=0, offset=offset, key=b"k", value=b"v",
-                              headers=None, timestamp=None)
-    return SimpleNamespace(message=message, ack=lambda: None)
+def _message(offset: int) -> Any:
+    return SimpleNamespace(topic="raw", partition=0, tp=("raw", 0), offset=offset, key=b"k",
+                           value=b"v", headers=None, timestamp=None)
 
 
 def _driver(runtime: _Runtime) -> FaustDriver:
     driver = FaustDriver.__new__(FaustDriver)  # no app, no producer: only what flush uses
     driver.runtime = runtime  # type: ignore[assignment]
+    driver.app = SimpleNamespace(consumer=SimpleNamespace(ack=lambda message: True))  # type: ignore[assignment]
     driver.lock = asyncio.Lock()
     driver.buffer = []
     driver._acking = []
@@ -76,10 +76,10 @@ def test_batch_cut_while_an_aborted_one_was_in_flight_ran_first_and_lost_its_eve
     async def scenario() -> _Runtime:
         runtime = _Runtime()
         driver = _driver(runtime)
-        driver.buffer = [_event(o) for o in range(5)]
+        driver.buffer = [_message(o) for o in range(5)]
         first = asyncio.create_task(driver.flush())
         await runtime.started.wait()
-        driver.buffer += [_event(o) for o in range(5, 10)]
+        driver.buffer += [_message(o) for o in range(5, 10)]
         second = asyncio.create_task(driver.flush())
         for _ in range(5):
             await asyncio.sleep(0)
@@ -92,30 +92,3 @@ def test_batch_cut_while_an_aborted_one_was_in_flight_ran_first_and_lost_its_eve
     runtime = asyncio.run(scenario())
     assert [o for batch in runtime.ran for o in batch] == list(range(10))
     assert runtime.committed == {("raw", 0): 10}
-
-
-def test_raw_bytes_schema_decodes_as_the_raw_codec() -> None:
-    """``RawBytes`` skips the per-message codec lookups; Faust's own schema with the ``raw``
-    codec is its oracle (keys and values of any bytes, None, headers as given)."""
-    import faust
-    from faust.types import Message
-
-    from streams.ingest import RawBytes
-
-    app = faust.App("test-raw-bytes", broker="kafka://localhost:1")
-    theirs = faust.Schema(key_serializer="raw", value_serializer="raw").compile(app)
-    ours = RawBytes().compile(app)
-    cases = [(b"SK1234AB", b"\x00\x00\x00\x00\x01\x02payload", [("h", b"v")]),
-             (None, None, []), (b"", b"\xff" * 300, None)]
-
-    async def both() -> list[tuple[Any, Any]]:
-        got = []
-        for key, value, headers in cases:
-            message = Message("raw", 0, 7, 0.0, 0, headers, key, value, None)
-            a, b = await theirs(message), await ours(message)
-            got.append(((a.key, a.value, a.headers, a.message), (b.key, b.value, b.headers,
-                                                                  b.message)))
-        return got
-
-    for theirs_event, ours_event in asyncio.run(both()):
-        assert ours_event == theirs_event
