@@ -204,7 +204,11 @@ class Processor:
             tally.inc("duplicates", "physical")
             return
         st.expire(t_now, self._ttl)
-        enriched = {**event, "crossing": crossing.id, "plate_normalised": plate}
+        # The forwarded record: the event enriched in place, not copied — it is this record's
+        # own (``validated`` hands over the decoded record or validate's copy), and what reads
+        # it from here on (rules, pending, risk) reads fields, never the whole dict
+        enriched = event
+        event["crossing"], event["plate_normalised"] = crossing.id, plate
         chunks = None if spliced is None or splice is None else splice.chunks(  # enriched, as bytes
             OUT_STREAM[event["kind"]], spliced[1], _ENRICHED, (crossing.id, plate))
         self._emit(batch, OUT_STREAM[event["kind"]], crossing.id, key, enriched, now,
