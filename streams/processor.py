@@ -40,8 +40,7 @@ _ENRICHED = ("crossing", "plate_normalised")  # the fields a forwarded event gai
 __all__ = ["REKEY_HEADER", "STATS_FACTS", "BatchResult", "InRecord", "OutRecord", "Processor",
            "partition_for"]
 _Batch = Batch  # the name tests and the bench's stage clocks know
-_new = tuple.__new__  # OutRecord, Fact, Context from a tuple in one C call (their __new__ is
-# Python code)
+_new = tuple.__new__  # OutRecord, Fact, Context from a tuple in one C call (no Python __new__)
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
                list[tuple[str, tuple[str, ...]]]]
 
@@ -141,7 +140,7 @@ class Processor:
         for plate in plates:
             st = batch.cache[plate]
             result.schedule[plate] = (schedule.next_due(st, self.windows, default, grace, ttl),
-                                      schedule.pending_crossings(st))
+                                      schedule.pending_crossings(st) if st.pending else ())
         return result
 
     # --- one raw record ----------------------------------------------------------------------
@@ -243,7 +242,8 @@ class Processor:
     def _match(self, batch: Batch, st: VehicleState, plate: str, new: Pending,
                now: datetime) -> None:
         window = self.windows[new.crossing]
-        index = matching.find_partner(st.pending, new, window)
+        # none pending (a vehicle's first crossing): no partner to look for, no call
+        index = matching.find_partner(st.pending, new, window) if st.pending else None
         if index is None:
             st.pending.append(new)
             return
