@@ -44,13 +44,16 @@ exists; it fails loudly on an upgrade. Nothing else in ``streams/`` touches a pr
    full. A message fetched while the flow is stopped (a rebalance began) is not handed over;
    the rebalance's seek, or point 1, reads it again. Faust's own loop is the oracle
    (``tests/unit/test_faust_drain.py``).
+7. **Is the consumer behind?** (``fetch_behind``): aiokafka's position, high watermark and last
+   stable offset of a partition, as its last fetch left them; the driver's partial-batch timer
+   does not cut while there are records still to fetch (``streams.ingest``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import faust
@@ -288,17 +291,35 @@ class RebalanceHooks(faust.App):
             await self.after_revoked(revoked)
 
 
-def fetch_position(consumer: Any, tp: TP) -> int | None:
-    """Point 1: aiokafka's fetch position of ``tp`` (past every record its ``getmany`` has
-    returned); None when it has none. Read from the consumer's thread without a call."""
+def _fetch_state(consumer: Any, tp: tuple[str, int]) -> Any:
+    """aiokafka's fetch state of ``tp`` (position, high watermark, last stable offset), read
+    from the consumer's thread without a call; None when it has none."""
     client = getattr(getattr(consumer, "_thread", None), "_consumer", None)
     subscription = getattr(getattr(client, "_subscription", None), "subscription", None)
     assignment = getattr(subscription, "assignment", None)
     state = assignment.state_value(tp) if assignment is not None else None
-    if state is None or not state.has_valid_position:
-        return None
-    position: int = state.position
+    return state if state is not None and state.has_valid_position else None
+
+
+def fetch_position(consumer: Any, tp: TP) -> int | None:
+    """Point 1: aiokafka's fetch position of ``tp`` (past every record its ``getmany`` has
+    returned); None when it has none."""
+    state = _fetch_state(consumer, tp)
+    position: int | None = state.position if state is not None else None
     return position
+
+
+def fetch_behind(consumer: Any, partitions: Iterable[tuple[str, int]]) -> bool:
+    """Point 7: whether, at the last fetch, any of ``partitions`` had records past aiokafka's
+    position (up to its last stable offset: we read ``read_committed``)."""
+    for tp in partitions:
+        state = _fetch_state(consumer, tp)
+        if state is None:
+            continue
+        end = state.lso if state.lso is not None and state.lso >= 0 else state.highwater
+        if end is not None and state.position < end:
+            return True
+    return False
 
 
 def group_member(app: faust.App) -> tuple[str, int, str, str | None] | None:

@@ -36,7 +36,7 @@ from faust.types import TP, Message
 from bordersync.kafka import consumer_conf, group_metadata
 from bordersync.settings import Settings
 from streams.app import BorderApp
-from streams.faust_private import group_member
+from streams.faust_private import fetch_behind, group_member
 from streams.processor import STATS_FACTS, InRecord
 from streams.runtime import FAILED, Clock, Runtime, utcnow
 from streams.runtime_writer import Offsets, WriterFatal
@@ -44,6 +44,7 @@ from streams.state import DictStore, committed_offsets, restore
 
 log = logging.getLogger("bordersync.streams.ingest")
 RETRY_S = 1.0  # between runs of an aborted batch
+BACKLOG_WAIT_S = 0.5  # at most this long the partial-batch timer waits for a full batch
 T = TypeVar("T")
 
 
@@ -79,6 +80,7 @@ class FaustDriver:
         self._acking: list[Message] = []
         self.assignment: set[tuple[str, int]] = set()
         self._retry_at = 0.0
+        self._since = 0.0  # monotonic: when the buffer's oldest message came
 
     # --- Driver --------------------------------------------------------------------------------
 
@@ -109,6 +111,8 @@ class FaustDriver:
     def take(self, message: Message) -> Awaitable[None] | None:
         """The consumer's message sink: buffer; the batch to run when the buffer is full."""
         buffer = self.buffer
+        if not buffer:
+            self._since = time.monotonic()
         buffer.append(message)
         return self.flush() if len(buffer) >= self.settings.stream_batch_max else None
 
@@ -141,6 +145,19 @@ class FaustDriver:
             if not done:
                 self.buffer = [m for m in events if self.owns(m.topic, m.partition)] + self.buffer
                 self._retry_at = time.monotonic() + RETRY_S
+
+    async def flush_partial(self) -> None:
+        """The timer's cut, every ``stream_batch_seconds``: what is buffered — unless the
+        consumer is still behind its partitions' ends, when the fetch loop cuts a full batch
+        soon (``stream_batch_max``). Cut between two full batches, the few records fetched
+        meanwhile cost a whole transaction each time: every other batch of a backlog held ~20
+        records. Never later than ``BACKLOG_WAIT_S`` after the oldest message came."""
+        if not self.buffer:
+            return
+        if (time.monotonic() - self._since < BACKLOG_WAIT_S
+                and fetch_behind(self.app.consumer, self.assignment)):
+            return
+        await self.flush()
 
     async def _attempt(self, records: list[InRecord]) -> bool:
         """One run of the batch protocol; False when it must run again."""
@@ -265,7 +282,7 @@ def register(app: BorderApp, settings: Settings, clock: Clock = utcnow) -> Faust
 
     @app.timer(settings.stream_batch_seconds)  # type: ignore[misc]
     async def flush_partial_batch() -> None:
-        await driver.flush()
+        await driver.flush_partial()
 
     @app.timer(settings.sweep_interval_seconds)  # type: ignore[misc]
     async def sweep() -> None:

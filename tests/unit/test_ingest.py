@@ -61,12 +61,14 @@ def _driver(runtime: _Runtime) -> FaustDriver:
     driver._acking = []
     driver.assignment = {("raw", 0)}
     driver._retry_at = 0.0
+    driver._since = 0.0
+    driver.settings = SimpleNamespace(stream_batch_max=2000)  # type: ignore[assignment]
     return driver
 
 
 def test_batch_cut_while_an_aborted_one_was_in_flight_ran_first_and_lost_its_events(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # The agent cuts a batch when the buffer is full, the timer every 10 ms. A flush took its
+    # The fetch loop cuts a batch when the buffer is full, the timer every 10 ms. A flush took its
     # events from the buffer before waiting for the lock: a second flush took the later events
     # while the first batch was in flight, and when the first aborted (its events back at the
     # head of the buffer), the second ran and committed offsets past them — the first's events
@@ -92,3 +94,58 @@ def test_batch_cut_while_an_aborted_one_was_in_flight_ran_first_and_lost_its_eve
     runtime = asyncio.run(scenario())
     assert [o for batch in runtime.ran for o in batch] == list(range(10))
     assert runtime.committed == {("raw", 0): 10}
+
+
+def test_partial_batch_timer_waits_while_the_consumer_is_behind(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cut between two full batches of a backlog, the few records fetched meanwhile cost a whole
+    # transaction each time. The timer leaves them to the next full batch while the consumer
+    # is behind — for at most BACKLOG_WAIT_S.
+    behind = [True]
+    monkeypatch.setattr(ingest, "fetch_behind", lambda consumer, partitions: behind[0])
+    clock = [100.0]
+    monkeypatch.setattr(ingest, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+
+    async def cut(driver: FaustDriver) -> int:
+        before = len(driver.buffer)
+        await driver.flush_partial()
+        return before - len(driver.buffer)
+
+    async def scenario() -> list[int]:
+        runtime = _Runtime()
+        runtime.aborts = 1  # every batch commits
+        driver = _driver(runtime)
+        assert driver.take(_message(0)) is None  # the oldest message came at 100.0
+        driver.take(_message(1))
+        cuts = [await cut(driver)]  # behind: wait
+        clock[0] += ingest.BACKLOG_WAIT_S
+        cuts.append(await cut(driver))  # waited long enough: cut anyway
+        driver.take(_message(2))
+        cuts.append(await cut(driver))  # behind, a new oldest message: wait
+        behind[0] = False
+        cuts.append(await cut(driver))  # caught up: cut
+        return cuts
+
+    assert asyncio.run(scenario()) == [0, 2, 0, 1]
+
+
+def test_fetch_behind_reads_the_last_stable_offset_before_the_high_watermark() -> None:
+    from streams.faust_private import fetch_behind
+
+    def state(position: int, highwater: int | None, lso: int | None) -> Any:
+        return SimpleNamespace(has_valid_position=True, position=position, highwater=highwater,
+                               lso=lso)
+
+    def consumer(states: dict[tuple[str, int], Any]) -> Any:
+        assignment = SimpleNamespace(state_value=states.get)
+        client = SimpleNamespace(_subscription=SimpleNamespace(
+            subscription=SimpleNamespace(assignment=assignment)))
+        return SimpleNamespace(_thread=SimpleNamespace(_consumer=client))
+
+    tp = ("raw", 0)
+    assert fetch_behind(consumer({tp: state(5, 9, None)}), [tp])  # no LSO: the watermark
+    assert not fetch_behind(consumer({tp: state(5, 9, 5)}), [tp])  # an open transaction
+    assert fetch_behind(consumer({tp: state(5, 9, 7)}), [tp])
+    assert not fetch_behind(consumer({tp: state(9, 9, -1)}), [tp])  # read_uncommitted: -1
+    assert not fetch_behind(consumer({}), [tp])  # nothing fetched yet
+    assert not fetch_behind(SimpleNamespace(), [tp])  # no consumer thread yet
