@@ -14,6 +14,8 @@ import ctypes.util
 import ssl
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
 from bordersync.endpoints import read_properties, resolve_bootstrap
 from bordersync.settings import Settings
 
@@ -21,6 +23,13 @@ from bordersync.settings import Settings
 PROPERTY_KEYS = ("bootstrap.servers", "security.protocol", "sasl.mechanism", "sasl.username",
                  "sasl.password", "ssl.ca.location", "ssl.certificate.location",
                  "ssl.key.location", "ssl.endpoint.identification.algorithm")
+
+
+def kafka_error(exc: BaseException) -> KafkaError | None:
+    """The ``KafkaError`` a ``KafkaException`` carries (its first argument), else None: what
+    every retry and recovery decision looks at (its code, ``retriable()``, ``fatal()``)."""
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    return error if isinstance(error, KafkaError) else None
 
 
 def client_properties(settings: Settings) -> dict[str, str]:

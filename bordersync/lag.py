@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from bordersync.cliapi import AddCommand
-from bordersync.kafka import consumer_conf
+from bordersync.kafka import consumer_conf, kafka_error
 from bordersync.metrics import PartitionLag
 from bordersync.output import add_output, emit
 from bordersync.settings import Settings
@@ -35,8 +35,8 @@ def _watermarks(consumer: Any, tp: TopicPartition) -> tuple[int, int]:
             low, high = consumer.get_watermark_offsets(tp, timeout=TIMEOUT_S)
             return int(low), int(high)
         except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            moving = isinstance(error, KafkaError) and error.code() in _LEADER_MOVING
+            error = kafka_error(exc)
+            moving = error is not None and error.code() in _LEADER_MOVING
             if not moving or attempt == _MARK_ATTEMPTS - 1:
                 raise
             time.sleep(0.25 * (attempt + 1))  # 7 s in all: a leader election, not an outage

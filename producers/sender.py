@@ -29,7 +29,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from bordersync.kafka import producer_conf
+from bordersync.kafka import kafka_error, producer_conf
 from bordersync.settings import Settings
 from producers import metrics
 from producers.outbox import Outbox, OutboxRecord
@@ -210,7 +210,7 @@ class Sender:
             except BufferError:
                 producer.poll(0.05)
             except KafkaException as exc:
-                err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                err = kafka_error(exc)
                 if not permanent(err):
                     raise
                 self._poison(seq, f"produce refused: {err}")

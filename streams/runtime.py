@@ -53,6 +53,7 @@ from typing import Any, Protocol, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 
 from bordersync.border import load_border_config
+from bordersync.kafka import kafka_error
 from bordersync.security.keys import pipeline_signer
 from bordersync.settings import Settings
 from bordersync.wire import codec
@@ -358,8 +359,8 @@ class Runtime:
         stale group generation."""
         if not self.exactly_once:
             return False
-        error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-        if isinstance(error, KafkaError) and error.code() in FENCED and self.fenced_at is None:
+        error = kafka_error(exc)
+        if error is not None and error.code() in FENCED and self.fenced_at is None:
             self.fenced_at = time.monotonic()
             metrics.TXN_FENCED.inc()
             log.warning("transaction fenced by the consumer group (this worker lost its "

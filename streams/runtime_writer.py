@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from bordersync.kafka import producer_conf
+from bordersync.kafka import kafka_error, producer_conf
 from bordersync.settings import Settings
 from streams import metrics
 from streams.processor import OutRecord
@@ -114,13 +114,8 @@ def abortable(exc: BaseException) -> bool:
     batch's first offsets (not a fenced, fatally failed or hung producer)."""
     if isinstance(exc, DeliveryFailed):
         return True
-    error = _error(exc)
+    error = kafka_error(exc)
     return error is not None and not error.fatal()
-
-
-def _error(exc: BaseException) -> KafkaError | None:
-    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-    return error if isinstance(error, KafkaError) else None
 
 
 def transactional_id(settings: Settings) -> str:
@@ -281,7 +276,7 @@ class Writer:
             self.hung += 1
             raise self.discard(str(hung)) from None
         except KafkaException as exc:
-            error = _error(exc)
+            error = kafka_error(exc)
             if error is None or not error.txn_requires_abort() or error.fatal():
                 # Fatal, fenced, or a commit that timed out: the outcome is not known here.
                 raise self.discard(f"transaction failed: {exc}") from exc
@@ -334,7 +329,7 @@ class Writer:
             self.hung += 1
             raise WriterFatal(f"new producer: {hung}") from None
         except KafkaException as exc:
-            error = _error(exc)
+            error = kafka_error(exc)
             if error is not None and error.code() in GIVE_UP:
                 raise WriterGaveUp(f"new producer refused: {exc}") from exc
             raise WriterFatal(f"new producer not started yet: {exc}") from exc

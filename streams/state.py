@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from bordersync.kafka import consumer_conf
+from bordersync.kafka import consumer_conf, kafka_error
 from bordersync.settings import Settings
 from streams.due import DueIndex
 from streams.processor import BatchResult
@@ -158,8 +158,8 @@ def _ends(settings: Settings, changelog: str, partitions: list[int]) -> dict[int
         try:
             return {p: _end_offset(probe, TopicPartition(changelog, p)) for p in partitions}
         except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            destroyed = isinstance(error, KafkaError) and error.code() == KafkaError._DESTROY_BROKER
+            error = kafka_error(exc)
+            destroyed = error is not None and error.code() == KafkaError._DESTROY_BROKER
             if not destroyed or time.monotonic() > deadline:
                 raise
             log.warning("restore: a broker handle was destroyed; asking through a new client",
@@ -179,8 +179,8 @@ def _end_offset(probe: Consumer, tp: TopicPartition) -> int:
         try:
             return int(probe.get_watermark_offsets(tp, timeout=10, cached=False)[1])
         except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            settling = isinstance(error, KafkaError) and (error.retriable() or error.code() in (
+            error = kafka_error(exc)
+            settling = error is not None and (error.retriable() or error.code() in (
                 KafkaError._UNKNOWN_PARTITION, KafkaError.NOT_LEADER_FOR_PARTITION,
                 KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
                 KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN))

@@ -7,7 +7,15 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from bordersync.kafka import admin_conf, consumer_conf, faust_credentials, producer_conf
+from confluent_kafka import KafkaError, KafkaException
+
+from bordersync.kafka import (
+    admin_conf,
+    consumer_conf,
+    faust_credentials,
+    kafka_error,
+    producer_conf,
+)
 from bordersync.security.credentials import properties_text
 from bordersync.settings import Settings
 from tooling.tlsca import ensure_tls
@@ -47,3 +55,11 @@ def test_faust_app_got_no_sasl_or_tls_settings(tmp_path: Path) -> None:
     assert app.conf.broker_credentials is not None
     assert [u.host for u in app.conf.broker] == ["b1", "b2"]
     assert faust_credentials(Settings(home=tmp_path, bootstrap="x:1")) is None  # PLAINTEXT dev
+
+
+def test_kafka_error_is_the_error_a_kafka_exception_carries() -> None:
+    error = KafkaError(KafkaError._DESTROY_BROKER)
+    assert kafka_error(KafkaException(error)) is error
+    assert kafka_error(KafkaException()) is None  # no argument
+    assert kafka_error(KafkaException("not a KafkaError")) is None
+    assert kafka_error(RuntimeError(error)) is None  # only a KafkaException carries one
