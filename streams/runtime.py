@@ -230,13 +230,11 @@ class Runtime:
 
     def _member(self) -> object:
         """The group metadata for the next transaction, or the error of a fenced worker."""
-        if self.fenced():
-            raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID,
-                                            "fenced: waiting for the rebalance"))
-        group = self.driver.group_metadata()
+        group = None if self.fenced() else self.driver.group_metadata()
         if group is None:
-            raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID,
-                                            "not a member of the consumer group"))
+            reason = "fenced: waiting for the rebalance" if self.fenced_at is not None else \
+                "not a member of the consumer group"
+            raise KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID, reason))
         return group
 
     def fenced(self) -> bool:
