@@ -204,6 +204,43 @@ def field_tests(names: tuple[str, ...]) -> list[str] | None:
     return tests
 
 
+def read_tests(fields: list[tuple[str, str | None, bool, tuple[str, ...]]]) -> list[str] | None:
+    """``field_tests`` for a record as the raw topic's span reader reads it (``avro_splice``'s
+    ``FoldField``: name, inline form, optional, enum symbols): per field an expression over
+    ``x<index>`` (None when an optional field is null; globals: ``TEST_SCOPE``), "" when the
+    inline form alone makes the value one ``validate`` keeps: a string of under 64 UTF-8 bytes
+    (within MAX_STR, no lone surrogate), a list of 1 to 63 of them (within MAX_LIST and
+    MAX_LIST_BYTES), an int, a UTC datetime, an enum's symbol. None: no such record passes
+    whole (a field missing, unknown, optional when required, or read otherwise)."""
+    names = tuple(name for name, _, _, _ in fields)
+    kind = "crossing" if "direction" in names else "inspection"
+    required, _optional, known = _SHAPES[kind]
+    always = {name for name, _, optional, _ in fields if not optional}
+    if not (set(names) <= known and set(required) <= always) or len(set(names)) != len(names):
+        return None
+    tests = []
+    for i, (name, read, optional, symbols) in enumerate(fields):
+        v, check = f"x{i}", _CHECK.get(name)
+        if name == "event_time" and read == "timestamp":
+            test = ""
+        elif name == "kind" and read in ("string", "enum"):
+            test = f"{v} == {kind!r}"
+        elif check == _ENUM and read == "enum" and set(symbols) <= set(_ENUMS[name]):
+            test = ""
+        elif check == _ENUM and read in ("string", "enum"):
+            test = f"{v} in {_ENUMS[name]!r}"
+        elif check == _STR and read == "string":
+            test = f"{v} and not {v}.isspace()"  # str.strip()'s whitespace is isspace()'s
+        elif check == _INT and read in ("int", "long"):
+            test = f"0 <= {v}" if read == "int" else f"0 <= {v} <= _INT_MAX"
+        elif check == _LIST and read == "strings":
+            test = f"all({v})"  # no empty entry
+        else:
+            return None
+        tests.append(f"({v} is None or {test})" if optional and test else test)
+    return tests
+
+
 def _plan(names: tuple[str, ...]) -> Any:
     """One function checking every field of a record with these field names inline, generated
     once per field order (a handful: the codec's), so the common valid event costs one call and

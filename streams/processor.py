@@ -24,7 +24,7 @@ from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, 
 from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
-from streams.logic.dedup import Verdict, admit, remember_conflict, validated
+from streams.logic.dedup import Verdict, admit, fold, remember_conflict, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
@@ -146,15 +146,15 @@ class Processor:
     # --- one raw record ----------------------------------------------------------------------
 
     def _one(self, batch: Batch, rec: InRecord, now: datetime) -> None:
-        tally = batch.result.tally
-        splice = batch.splice
-        spliced = None if splice is None else splice.read("raw", rec.value)
+        tally, splice = batch.result.tally, batch.splice
+        spliced = None if splice is None else splice.read("raw", rec.value, fold)  # dedup.fold
         decoded = codec.decode("raw", rec.value) if spliced is None else spliced[0]
         if isinstance(decoded, DecodeError):
             self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
             return
-        try:
-            event, digest = validated(decoded, self.border)  # validate, content_digest: one pass
+        folded = None if spliced is None else spliced[2]  # (digest, t): validated in the read
+        try:  # validate, content_digest: one pass
+            event, digest = validated(decoded, self.border, None if folded is None else folded[0])
         except InvalidEvent as exc:
             self._dead(batch, rec, f"event {decoded.get('event_id')!r}: {exc}", "validate")
             return
@@ -186,7 +186,7 @@ class Processor:
         st = batch.cache.get(plate) or batch.state(plate)  # in the batch already: no call
         batch.result.owner[plate] = rec.partition
         t_now = batch.t_now
-        t = event["event_time"].timestamp()  # = epoch(): once per event, not at every use
+        t = event["event_time"].timestamp() if folded is None else folded[1]  # = epoch()
         verdict = admit(st, event, digest, self._duplicate_window, t_now, t)  # and remembers it
         if verdict is Verdict.EXACT:
             tally.inc("duplicates", "exact")

@@ -24,6 +24,10 @@ from bordersync.wire.avro_fast import EPOCH, MILLI
 # (value, p) -> (value, end); raises on anything the general reader should look at instead
 _Read = Callable[[bytes, int], tuple[Any, int]]
 Spans = tuple[str, list[int]]  # (record branch's full name, [start, end of field 0, end of 1...])
+# A field as a fold sees it: (name, how the reader reads it inline, optional, enum symbols).
+FoldField = tuple[str, str | None, bool, tuple[str, ...]]
+# A fold: for a branch's fields, (test, result, scope) or None (no fold for that branch).
+Fold = Callable[[list[FoldField]], tuple[str, str, dict[str, Any]] | None]
 
 
 class _NotCanonical(Exception):
@@ -175,7 +179,7 @@ class SpanReader:
     form, everything else through the field's reader from ``_reader``. Why: a call and a tuple
     per field, then a call per branch, were most of the read."""
 
-    def __init__(self, schema: Any) -> None:
+    def __init__(self, schema: Any, fold: Fold | None = None) -> None:
         branches = schema if isinstance(schema, list) else [schema]
         named: dict[str, _Read] = {}
         parsed: list[tuple[str, list[tuple[str, Any, _Read]]]] = []
@@ -188,8 +192,8 @@ class SpanReader:
                       for f in branch["fields"]]
             parsed.append((full, fields))
         # Not canonical, or not valid at all (any exception): None, the general path decides.
-        self.read: Callable[[bytes, int], tuple[dict[str, Any], Spans] | None] = _generate(
-            parsed, named, isinstance(schema, list))
+        self.read: Callable[[bytes, int], tuple[Any, ...] | None] = _generate(
+            parsed, named, isinstance(schema, list), fold)
 
 
 def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
@@ -207,29 +211,32 @@ def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
             f"{pad}    {otherwise}"]
 
 
-def _varint(pad: str) -> list[str]:
+def _varint(pad: str, v: str = "v") -> list[str]:
     """Generated lines reading a zig-zag varint into ``v`` as ``_read_long`` does (its minimal
     form only, at most nine bytes), without its call: the event time and mass each event."""
     return [f"{pad}b = d[p]",
             f"{pad}if b < 0x80:",
-            f"{pad}    v = (b >> 1) ^ -(b & 1); p += 1",
+            f"{pad}    {v} = (b >> 1) ^ -(b & 1); p += 1",
             f"{pad}else:",
-            f"{pad}    v = b & 0x7F; s = 7; p += 1",
+            f"{pad}    {v} = b & 0x7F; s = 7; p += 1",
             f"{pad}    while True:",
             f"{pad}        b = d[p]; p += 1",
-            f"{pad}        v |= (b & 0x7F) << s",
+            f"{pad}        {v} |= (b & 0x7F) << s",
             f"{pad}        if b < 0x80: break",
             f"{pad}        s += 7",
             f"{pad}        if s > 56: raise _NotCanonical",
             f"{pad}    if b == 0: raise _NotCanonical",
-            f"{pad}    v = (v >> 1) ^ -(v & 1)"]
+            f"{pad}    {v} = ({v} >> 1) ^ -({v} & 1)"]
 
 
 def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: list[str],
-            pad: str, scope: dict[str, Any], enums: dict[str, Any]) -> None:
-    """Lines setting ``v`` and ``p`` for one field: inline for the common one-byte forms, the
-    field's reader (``read``, a global of the generated code) for the rest. Constants go in
-    ``scope`` (the generated code's globals); ``enums``: the branch's enum schemas by name."""
+            pad: str, scope: dict[str, Any], enums: dict[str, Any], v: str = "v",
+            slow: str = "") -> tuple[str | None, tuple[str, ...]]:
+    """Lines setting ``v`` (a local's name) and ``p`` for one field: inline for the common
+    one-byte forms, the field's reader (``read``, a global of the generated code) for the rest,
+    followed by ``slow``. Constants go in ``scope`` (the generated code's globals); ``enums``:
+    the branch's enum schemas by name. Returns the inline form's kind and an enum's symbols
+    (``FoldField``)."""
     kind = schema if isinstance(schema, str) else None
     if isinstance(schema, dict) and schema.get("type") == "enum" and "logicalType" not in schema:
         kind = "enum"
@@ -240,16 +247,18 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         if full is not None and full in enums:
             kind, schema = "enum", enums[full]
     if kind == "string":
-        lines += _short_string(pad, "v = {}", f"v, p = {read}(d, p)")
-    elif kind == "enum":
+        lines += _short_string(pad, f"{v} = {{}}", f"{v}, p = {read}(d, p){slow}")
+        return "string", ()
+    if kind == "enum":
         symbols = f"S{len(scope)}"  # the scope only grows: a new name
         scope[symbols] = tuple(schema["symbols"])
         lines += [f"{pad}b = d[p]",
                   f"{pad}if not b & 1 and b < {min(2 * len(schema['symbols']), 0x80)}:",
-                  f"{pad}    v = {symbols}[b >> 1]; p += 1",
+                  f"{pad}    {v} = {symbols}[b >> 1]; p += 1",
                   f"{pad}else:",
-                  f"{pad}    v, p = {read}(d, p)"]
-    elif isinstance(schema, dict) and schema.get("type") == "array" \
+                  f"{pad}    {v}, p = {read}(d, p){slow}"]
+        return "enum", scope[symbols]
+    if isinstance(schema, dict) and schema.get("type") == "array" \
             and schema.get("items") == "string":
         # One block of a count under 64 (then every item as a string above); the rest, empty
         # arrays included, through the field's reader.
@@ -257,34 +266,45 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
                   f"{pad}if not b & 0x81 and b:",
                   f"{pad}    c = b >> 1; p += 1",
                   f"{pad}    if c > n - p: raise _NotCanonical",
-                  f"{pad}    v = []",
+                  f"{pad}    {v} = []",
                   f"{pad}    for _ in range(c):",
-                  *_short_string(pad + "        ", "v.append({})",
-                                 "x, p = _read_string(d, p); v.append(x)"),
+                  *_short_string(pad + "        ", f"{v}.append({{}})",
+                                 f"x, p = _read_string(d, p); {v}.append(x){slow}"),
                   f"{pad}    if d[p] != 0: raise _NotCanonical",
                   f"{pad}    p += 1",
                   f"{pad}else:",
-                  f"{pad}    v, p = {read}(d, p)"]
-    elif isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis" \
+                  f"{pad}    {v}, p = {read}(d, p){slow}"]
+        return "strings", ()
+    if isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis" \
             and schema.get("type") == "long":
-        lines += [*_varint(pad), f"{pad}v = EPOCH + MILLI * v"]
-    elif kind == "int" or (isinstance(schema, dict) and schema.get("type") == "int"
-                           and "logicalType" not in schema):
-        lines += [*_varint(pad),
-                  f"{pad}if not -0x80000000 <= v <= 0x7FFFFFFF: raise _NotCanonical"]
-    elif kind == "long" or (isinstance(schema, dict) and schema.get("type") == "long"
-                            and "logicalType" not in schema):
-        lines += _varint(pad)
-    else:
-        lines.append(f"{pad}v, p = {read}(d, p)")
+        # the milliseconds kept in ``m`` + the local's name (a fold reads them)
+        lines += [*_varint(pad, f"m{v}"), f"{pad}{v} = EPOCH + MILLI * m{v}"]
+        return "timestamp", ()
+    if kind == "int" or (isinstance(schema, dict) and schema.get("type") == "int"
+                         and "logicalType" not in schema):
+        lines += [*_varint(pad, v),
+                  f"{pad}if not -0x80000000 <= {v} <= 0x7FFFFFFF: raise _NotCanonical"]
+        return "int", ()
+    if kind == "long" or (isinstance(schema, dict) and schema.get("type") == "long"
+                          and "logicalType" not in schema):
+        lines += _varint(pad, v)
+        return "long", ()
+    lines.append(f"{pad}{v}, p = {read}(d, p){slow}")
+    return None, ()
 
 
 def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: dict[str, _Read],
-              union: bool) -> Callable[[bytes, int], tuple[dict[str, Any], Spans] | None]:
+              union: bool, fold: Fold | None = None
+              ) -> Callable[[bytes, int], tuple[Any, ...] | None]:
     """The reader as Python source: a union's index (one byte inline), then per branch its
     fields in order, an optional field's value kept when not None (so the dict's order is the
     field order, as the closures' reader gave; no other field's reader gives None), then the
-    spans. Any exception (past the end, not canonical, invalid) gives None."""
+    spans. Any exception (past the end, not canonical, invalid) gives None.
+
+    With a ``fold`` (``SpanReader``), field ``i``'s value is also the local ``x<i>`` (None when
+    an optional field is null; for a timestamp, its milliseconds ``mx<i>``), and ``f`` is 1
+    once a field took its reader rather than the inline form; the read then gives a third
+    item: the fold's result expression where ``f`` is 0 and its test holds, else None."""
     scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "EPOCH": EPOCH, "MILLI": MILLI,
                              "_read_long": _read_long, "_read_string": _read_string}
     lines = ["def read(d, p):", "  try:", "    n = len(d)"]
@@ -299,27 +319,46 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
             lines.append(f"    if index == {k}:")
         pad = "        " if union else "    "
         lines += [f"{pad}out = {{}}", f"{pad}e0 = p"]
+        if fold is not None:
+            lines.append(f"{pad}f = 0")
+        seen: list[FoldField] = []
         for i, (name, schema, read) in enumerate(fields):
             reader = f"R{k}_{i}"
             scope[reader] = read
+            v, slow = ("v", "") if fold is None else (f"x{i}", "; f = 1")
             optional = isinstance(schema, list) and len(schema) == 2 and schema[0] == "null"
             if optional:
-                lines += [f"{pad}b = d[p]", f"{pad}if b == 0:", f"{pad}    p += 1",
-                          f"{pad}elif b == 2:", f"{pad}    p += 1"]
-                _inline(schema[1], named, ns, f"{reader}_", lines, pad + "    ", scope, enums)
+                lines += [f"{pad}b = d[p]", f"{pad}if b == 0:", f"{pad}    p += 1"]
+                if fold is not None:
+                    lines.append(f"{pad}    {v} = None")
+                lines += [f"{pad}elif b == 2:", f"{pad}    p += 1"]
+                how, symbols = _inline(schema[1], named, ns, f"{reader}_", lines, pad + "    ", scope,
+                              enums, v, slow)
                 scope[f"{reader}_"] = _reader(schema[1], named, ns)
-                lines += [f"{pad}    out[{name!r}] = v", f"{pad}else:",
+                lines += [f"{pad}    out[{name!r}] = {v}", f"{pad}else:",
                           f"{pad}    raise _NotCanonical"]
             else:
-                _inline(schema, named, ns, reader, lines, pad, scope, enums)
-                lines.append(f"{pad}out[{name!r}] = v")
+                how, symbols = _inline(schema, named, ns, reader, lines, pad, scope, enums, v, slow)
+                lines.append(f"{pad}out[{name!r}] = {v}")
+            seen.append((name, how, optional, symbols))
             lines.append(f"{pad}e{i + 1} = p")
         ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
-        lines += [f"{pad}if p != n:", f"{pad}    raise _NotCanonical",
-                  f"{pad}return out, (NAME{k}, [{ends}])"]
+        lines += [f"{pad}if p != n:", f"{pad}    raise _NotCanonical"]
+        plan = None if fold is None else fold(seen)
+        if plan is None:
+            lines.append(f"{pad}return out, (NAME{k}, [{ends}])"
+                         + ("" if fold is None else ", None"))
+            continue
+        test, result, more = plan
+        if any(scope.get(key, value) is not value for key, value in more.items()):
+            raise _Unsupported("fold globals")  # a name of the reader's own
+        scope.update(more)
+        lines += [f"{pad}if f or not ({test}):",
+                  f"{pad}    return out, (NAME{k}, [{ends}]), None",
+                  f"{pad}return out, (NAME{k}, [{ends}]), {result}"]
     lines += ["    return None", "  except Exception:", "    return None"]
     exec("\n".join(lines), scope)  # generated from the schema only: field names are repr()'d
-    generated: Callable[[bytes, int], tuple[dict[str, Any], Spans] | None] = scope["read"]
+    generated: Callable[[bytes, int], tuple[Any, ...] | None] = scope["read"]
     return generated
 
 
@@ -344,8 +383,8 @@ def _enum_schemas(fields: list[tuple[str, Any, _Read]], ns: str) -> dict[str, An
     return found
 
 
-def span_reader(schema: Any) -> SpanReader | None:
+def span_reader(schema: Any, fold: Fold | None = None) -> SpanReader | None:
     try:
-        return SpanReader(schema)
+        return SpanReader(schema, fold)
     except (_Unsupported, KeyError, TypeError, AttributeError):
         return None

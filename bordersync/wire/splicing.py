@@ -21,41 +21,46 @@ from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 # (schema id, record branch, [start, end of each field], the record's bytes)
 Spans = tuple[int, str, list[int], bytes]
 # A span reader's read (avro_splice.SpanReader): the record and its field ends, or None
-_Read = Callable[[bytes, int], tuple[dict[str, Any], avro_splice.Spans] | None]
+_Read = Callable[[bytes, int], tuple[Any, ...] | None]
 
 
 class Splicing:
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
-        # schema id -> its span reader's read (None: that schema is never spliced)
-        self._readers: dict[int, _Read | None] = {}
+        # fold (None: none) -> schema id -> its span reader's read (None: never spliced)
+        self._readers: dict[avro_splice.Fold | None, dict[int, _Read | None]] = {None: {}}
         self._splicers: dict[tuple[int, str, str, tuple[str, ...]], Splicer | None] = {}
         self._pairs: dict[tuple[str, str, int],
                           tuple[Mapping[str, tuple[int, str]], PairSplicer | None]] = {}
 
-    def read(self, stream: str, data: bytes | None) -> tuple[dict[str, Any], Spans] | None:
+    def read(self, stream: str, data: bytes | None, fold: avro_splice.Fold | None = None
+             ) -> tuple[Any, ...] | None:
+        """The record and its ``Spans``, and with a ``fold`` a third item: the fold's result
+        for the record, or None (avro_splice.SpanReader)."""
         if type(data) is not bytes or len(data) <= HEADER.size or data[0] != MAGIC:
             return None
         sid = int.from_bytes(data[1:5], "big")
-        readers = self._readers
-        reader = readers[sid] if sid in readers else self._reader(sid)
+        readers = self._readers.get(fold) or self._readers.setdefault(fold, {})
+        reader = readers[sid] if sid in readers else self._reader(sid, fold)
         if reader is None:
             return None
         got = reader(data, HEADER.size)
         if got is None:
             return None
-        return got[0], (sid, got[1][0], got[1][1], data)
+        if fold is None:
+            return got[0], (sid, got[1][0], got[1][1], data)
+        return got[0], (sid, got[1][0], got[1][1], data), got[2]
 
-    def _reader(self, sid: int) -> _Read | None:
+    def _reader(self, sid: int, fold: avro_splice.Fold | None = None) -> _Read | None:
         found = None
         if self.codec.registry is None:
             reader = self.codec._readers.get(sid) or self.codec._reader(sid)
             # Only the current version read by the event reader: no resolution, nulls left out.
             if not isinstance(reader, str) and reader.reader is None and reader.fast is not None \
                     and reader.writer.family in ("raw",):
-                spans = avro_splice.span_reader(reader.writer.schema)
+                spans = avro_splice.span_reader(reader.writer.schema, fold)
                 found = None if spans is None else spans.read
-        self._readers[sid] = found
+        self._readers.setdefault(fold, {})[sid] = found
         return found
 
     def chunks(self, stream: str, spans: Spans, names: tuple[str, ...],

@@ -1,0 +1,83 @@
+"""``validated`` folded into the raw topic's span reader (``streams.logic.dedup.fold``, issue 19):
+the reader's tests and canonical text against the general path's oracle, ``validate`` then
+``content_digest`` of the decoded record: the same event, digest and refusal, and the event
+time in epoch seconds ``epoch()`` gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import assume, given, settings
+from hypothesis import event as event_
+from hypothesis import strategies as st
+
+from bordersync.border import load_border_config
+from bordersync.events import InvalidEvent, validate
+from bordersync.settings import Settings
+from bordersync.wire import codec, splicing
+from streams.logic.dedup import content_digest, fold, validated
+from tests.helpers import crossing, inspection
+
+BORDER = load_border_config(Settings().border_config)
+_TEXT = st.one_of(st.sampled_from(["", " ", "\t\n", "MK", "XX", "mk", "MK\n", 'Š"K\\1', "\x01",
+                                   "ш", "SK 1234 AB", "MKKJF01", "ALQTH01", "a" * 63, "b" * 64]),
+                  st.text(max_size=70))
+_VALUES: dict[str, Any] = {
+    "str": _TEXT, "int": st.integers(-3, 2**31 - 1),
+    "list": st.lists(_TEXT, max_size=3) | st.lists(st.just("A"), min_size=63, max_size=66),
+}
+_OPTIONAL = {"trailer_plate": "str", "container_ids": "list", "seals": "list",
+             "gross_mass_kg": "int", "declaration_ref": "str", "passengers": "int",
+             "findings": "str", "seals_applied": "list", "measured_mass_kg": "int"}
+_STRINGS = ("event_id", "admin", "post", "plate", "nationality", "terminal_id")
+
+
+def _outcome(check: Any, doc: dict[str, Any]) -> tuple[Any, ...]:
+    try:
+        event, digest = check(doc)
+        return "ok", list(event.items()), digest
+    except InvalidEvent as exc:
+        return "refused", str(exc), None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_folded_read_decides_and_digests_as_the_general_path(data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from(["crossing", "inspection"]))
+    event = dict(crossing() if kind == "crossing" else inspection())
+    ms = data.draw(st.integers(0, 2**41))
+    event["event_time"] = datetime.fromtimestamp(ms // 1000, UTC).replace(
+        microsecond=ms % 1000 * 1000)
+    for name, of in _OPTIONAL.items():
+        if name in event or (kind == "crossing") == (name in ("trailer_plate", "container_ids",
+                                                              "seals", "gross_mass_kg",
+                                                              "declaration_ref", "passengers")):
+            event.pop(name, None)
+            if data.draw(st.booleans()):
+                event[name] = data.draw(_VALUES[of])
+    for name in data.draw(st.lists(st.sampled_from(_STRINGS), max_size=2)):
+        event[name] = data.draw(_TEXT)
+    try:
+        value = codec.encode("raw", event)
+    except ValueError:
+        assume(False)
+    got = splicing.current().read("raw", value, fold)
+    assert got is not None
+    decoded = codec.decode("raw", value)
+    assert got[0] == decoded
+    if got[2] is not None:
+        assert got[2][1] == decoded["event_time"].timestamp()
+    folded = _outcome(lambda d: validated(d, BORDER, None if got[2] is None else got[2][0]),
+                      dict(got[0]))
+    oracle = _outcome(lambda d: (e := validate(d, BORDER), content_digest(e)), decoded)
+    assert folded == oracle
+    event_(f"folded {got[2] is not None}, {oracle[0]}")
+
+
+def test_a_plain_valid_event_is_folded() -> None:
+    """The fold is taken (not only its fallback) for the events the bench sends."""
+    for event in (validate(crossing(), BORDER), validate(inspection(), BORDER)):
+        got = splicing.current().read("raw", codec.encode("raw", event), fold)
+        assert got is not None and got[2] is not None
+        assert got[2] == (content_digest(event), event["event_time"].timestamp())
