@@ -179,7 +179,7 @@ class SpanReader:
     form, everything else through the field's reader from ``_reader``. Why: a call and a tuple
     per field, then a call per branch, were most of the read."""
 
-    def __init__(self, schema: Any, fold: Fold | None = None) -> None:
+    def __init__(self, schema: Any, fold: Fold | None = None, sid: int | None = None) -> None:
         branches = schema if isinstance(schema, list) else [schema]
         named: dict[str, _Read] = {}
         parsed: list[tuple[str, list[tuple[str, Any, _Read]]]] = []
@@ -193,7 +193,7 @@ class SpanReader:
             parsed.append((full, fields))
         # Not canonical, or not valid at all (any exception): None, the general path decides.
         self.read: Callable[[bytes, int], tuple[Any, ...] | None] = _generate(
-            parsed, named, isinstance(schema, list), fold)
+            parsed, named, isinstance(schema, list), fold, sid)
 
 
 def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
@@ -294,7 +294,7 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
 
 
 def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: dict[str, _Read],
-              union: bool, fold: Fold | None = None
+              union: bool, fold: Fold | None = None, sid: int | None = None
               ) -> Callable[[bytes, int], tuple[Any, ...] | None]:
     """The reader as Python source: a union's index (one byte inline), then per branch its
     fields in order, an optional field's value kept when not None (so the dict's order is the
@@ -304,7 +304,8 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
     With a ``fold`` (``SpanReader``), field ``i``'s value is also the local ``x<i>`` (None when
     an optional field is null; for a timestamp, its milliseconds ``mx<i>``), and ``f`` is 1
     once a field took its reader rather than the inline form; the read then gives a third
-    item: the fold's result expression where ``f`` is 0 and its test holds, else None."""
+    item: the fold's result expression where ``f`` is 0 and its test holds, else None. With a
+    schema id ``sid``, the spans are ``(sid, branch, ends, d)`` (``splicing.Spans``)."""
     scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "EPOCH": EPOCH, "MILLI": MILLI,
                              "_read_long": _read_long, "_read_string": _read_string}
     lines = ["def read(d, p):", "  try:", "    n = len(d)"]
@@ -343,19 +344,18 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
             seen.append((name, how, optional, symbols))
             lines.append(f"{pad}e{i + 1} = p")
         ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
+        spans = f"(NAME{k}, [{ends}])" if sid is None else f"({sid!r}, NAME{k}, [{ends}], d)"
         lines += [f"{pad}if p != n:", f"{pad}    raise _NotCanonical"]
         plan = None if fold is None else fold(seen)
         if plan is None:
-            lines.append(f"{pad}return out, (NAME{k}, [{ends}])"
-                         + ("" if fold is None else ", None"))
+            lines.append(f"{pad}return out, {spans}" + ("" if fold is None else ", None"))
             continue
         test, result, more = plan
-        if any(scope.get(key, value) is not value for key, value in more.items()):
+        if any(scope.get(key, value) != value for key, value in more.items()):
             raise _Unsupported("fold globals")  # a name of the reader's own
         scope.update(more)
         lines += [f"{pad}if f or not ({test}):",
-                  f"{pad}    return out, (NAME{k}, [{ends}]), None",
-                  f"{pad}return out, (NAME{k}, [{ends}]), {result}"]
+                  f"{pad}    return out, {spans}, None", f"{pad}return out, {spans}, {result}"]
     lines += ["    return None", "  except Exception:", "    return None"]
     exec("\n".join(lines), scope)  # generated from the schema only: field names are repr()'d
     generated: Callable[[bytes, int], tuple[Any, ...] | None] = scope["read"]
@@ -383,8 +383,9 @@ def _enum_schemas(fields: list[tuple[str, Any, _Read]], ns: str) -> dict[str, An
     return found
 
 
-def span_reader(schema: Any, fold: Fold | None = None) -> SpanReader | None:
+def span_reader(schema: Any, fold: Fold | None = None, sid: int | None = None
+                ) -> SpanReader | None:
     try:
-        return SpanReader(schema, fold)
+        return SpanReader(schema, fold, sid)
     except (_Unsupported, KeyError, TypeError, AttributeError):
         return None

@@ -42,14 +42,8 @@ class Splicing:
         sid = int.from_bytes(data[1:5], "big")
         readers = self._readers.get(fold) or self._readers.setdefault(fold, {})
         reader = readers[sid] if sid in readers else self._reader(sid, fold)
-        if reader is None:
-            return None
-        got = reader(data, HEADER.size)
-        if got is None:
-            return None
-        if fold is None:
-            return got[0], (sid, got[1][0], got[1][1], data)
-        return got[0], (sid, got[1][0], got[1][1], data), got[2]
+        # the reader gives the Spans itself (its schema id is a constant of its code)
+        return None if reader is None else reader(data, HEADER.size)
 
     def _reader(self, sid: int, fold: avro_splice.Fold | None = None) -> _Read | None:
         found = None
@@ -58,7 +52,7 @@ class Splicing:
             # Only the current version read by the event reader: no resolution, nulls left out.
             if not isinstance(reader, str) and reader.reader is None and reader.fast is not None \
                     and reader.writer.family in ("raw",):
-                spans = avro_splice.span_reader(reader.writer.schema, fold)
+                spans = avro_splice.span_reader(reader.writer.schema, fold, sid)
                 found = None if spans is None else spans.read
         self._readers.setdefault(fold, {})[sid] = found
         return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from collections.abc import Callable
@@ -205,15 +206,32 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
     order = sorted(range(len(names)), key=names.__getitem__)
     if fields[order[0]][2]:  # the "{" goes with the first field: one always there
         return None
-    parts = []
-    for j, i in enumerate(order):
-        prefix = repr(("{" if j == 0 else ",") + _escape(names[i]) + ":")
-        text = _READ_TEXT[FIELD_KINDS[names[i]]].format(v=f"x{i}")
-        parts += [f"('' if x{i} is None else {prefix} + {text})"] if fields[i][2] \
-            else [prefix, text]
-    digest = f"_sha256(''.join(({', '.join(parts)}, '}}')).encode()).hexdigest()[:16]"
-    result = f"({digest}, mx{names.index('event_time')} / 1000)"
+    # the text's parts, as (literal, text): constants joined before they are repr()'d
+    parts: list[tuple[bool, str]] = []
     scope = {**TEST_SCOPE, "_escape": _escape, "_ISO": _ISO, "_sha256": hashlib.sha256}
+    for j, i in enumerate(order):
+        prefix = ("{" if j == 0 else ",") + _escape(names[i]) + ":"
+        text = (False, _READ_TEXT[FIELD_KINDS[names[i]]].format(v=f"x{i}"))
+        if tests[i].startswith(f"x{i} == "):  # the kind, tested equal to a constant
+            text = (True, _escape(ast.literal_eval(tests[i].removeprefix(f"x{i} == "))))
+        elif fields[i][1] == "enum":  # an enum's symbols escaped once, not per event
+            escaped = "_escaped_" + "_".join(fields[i][3])  # Avro names: [A-Za-z0-9_]
+            scope[escaped] = {symbol: _escape(symbol) for symbol in fields[i][3]}
+            text = (False, f"{escaped}[x{i}]")
+        if fields[i][2]:
+            parts.append((False, f"('' if x{i} is None else {prefix!r} + {text[1]})"))
+        else:
+            parts += [(True, prefix), text]
+    parts.append((True, "}"))
+    code: list[tuple[bool, str]] = []
+    for literal, piece in parts:
+        if literal and code and code[-1][0]:
+            code[-1] = (True, code[-1][1] + piece)
+        else:
+            code.append((literal, piece))
+    joined = ", ".join(repr(piece) if literal else piece for literal, piece in code)
+    digest = f"_sha256(''.join(({joined})).encode()).hexdigest()[:16]"
+    result = f"({digest}, mx{names.index('event_time')} / 1000)"
     return " and ".join(test for test in tests if test) or "True", result, scope
 
 

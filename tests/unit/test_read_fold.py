@@ -17,6 +17,7 @@ from bordersync.events import InvalidEvent, validate
 from bordersync.settings import Settings
 from bordersync.wire import codec, splicing
 from streams.logic.dedup import content_digest, fold, validated
+from streams.logic.model import Pending
 from tests.helpers import crossing, inspection
 
 BORDER = load_border_config(Settings().border_config)
@@ -81,3 +82,14 @@ def test_a_plain_valid_event_is_folded() -> None:
         got = splicing.current().read("raw", codec.encode("raw", event), fold)
         assert got is not None and got[2] is not None
         assert got[2] == (content_digest(event), event["event_time"].timestamp())
+
+
+def test_pending_from_event_sets_every_slot() -> None:
+    """``Pending.from_event`` sets the slots itself (no ``__init__``): all of them, as it did."""
+    event = validate(crossing(), BORDER) | {"seals": ["S1"], "passengers": 3}
+    new = Pending.from_event(event, "c-1", 5.0, 7.0)
+    assert new == Pending(event["event_id"], event["admin"], event["post"], "c-1",
+                          event["direction"], 7.0, 5.0, event["vehicle_type"], None, ["S1"],
+                          None, None, 3)
+    assert all(hasattr(new, name) for name in Pending.__slots__)
+    assert (new.time, new.chunks) == (None, None)
