@@ -27,8 +27,9 @@ _Read = Callable[[bytes, int], tuple[Any, ...] | None]
 class Splicing:
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
-        # fold (None: none) -> schema id -> its span reader's read (None: never spliced)
-        self._readers: dict[avro_splice.Fold | None, dict[int, _Read | None]] = {None: {}}
+        # fold (None: none) -> a record's first five bytes (magic, schema id) -> its span
+        # reader's read (None: never spliced)
+        self._readers: dict[avro_splice.Fold | None, dict[bytes, _Read | None]] = {None: {}}
         self._splicers: dict[tuple[int, str, str, tuple[str, ...]], Splicer | None] = {}
         self._pairs: dict[tuple[str, str, int],
                           tuple[Mapping[str, tuple[int, str]], PairSplicer | None]] = {}
@@ -37,24 +38,26 @@ class Splicing:
              ) -> tuple[Any, ...] | None:
         """The record and its ``Spans``, and with a ``fold`` a third item: the fold's result
         for the record, or None (avro_splice.SpanReader)."""
-        if type(data) is not bytes or len(data) <= HEADER.size or data[0] != MAGIC:
+        if type(data) is not bytes:
             return None
-        sid = int.from_bytes(data[1:5], "big")
         readers = self._readers.get(fold) or self._readers.setdefault(fold, {})
-        reader = readers[sid] if sid in readers else self._reader(sid, fold)
-        # the reader gives the Spans itself (its schema id is a constant of its code)
+        head = data[:5]  # keyed by the header's bytes: no int.from_bytes, no magic test a record
+        reader = readers[head] if head in readers else self._reader(head, fold)
+        # the reader gives the Spans itself (its schema id is a constant of its code); a record
+        # that ends after its header: past the end, None
         return None if reader is None else reader(data, HEADER.size)
 
-    def _reader(self, sid: int, fold: avro_splice.Fold | None = None) -> _Read | None:
+    def _reader(self, head: bytes, fold: avro_splice.Fold | None = None) -> _Read | None:
         found = None
-        if self.codec.registry is None:
+        sid = int.from_bytes(head[1:], "big")
+        if self.codec.registry is None and len(head) == HEADER.size and head[0] == MAGIC:
             reader = self.codec._readers.get(sid) or self.codec._reader(sid)
             # Only the current version read by the event reader: no resolution, nulls left out.
             if not isinstance(reader, str) and reader.reader is None and reader.fast is not None \
                     and reader.writer.family in ("raw",):
                 spans = avro_splice.span_reader(reader.writer.schema, fold, sid)
                 found = None if spans is None else spans.read
-        self._readers.setdefault(fold, {})[sid] = found
+        self._readers.setdefault(fold, {})[head] = found
         return found
 
     def chunks(self, stream: str, spans: Spans, names: tuple[str, ...],

@@ -33,6 +33,11 @@ class Verdict(Enum):
     PHYSICAL = "physical"  # other id, same admin/post/direction/plate within the window
 
 
+# admit's verdicts as globals: one lookup each, not a global's and the enum class's
+_NEW, _EXACT, _CONFLICTING, _PHYSICAL = Verdict.NEW, Verdict.EXACT, Verdict.CONFLICTING, \
+    Verdict.PHYSICAL
+
+
 # One encoder for every digest: json.dumps would build it (and check its options) per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _ORDER: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}  # field order -> sorted, escaped
@@ -139,10 +144,10 @@ def validated(obj: object, border: BorderConfig,
     itself when valid as it is (the processor's decoded record, used for nothing else: a copy
     per event cost more than it bought), else validate's copy. ``digest``: the record's, read
     with ``fold`` (which passed it); the checks across fields are left, as in ``_fuse``."""
-    if digest is not None and type(obj) is dict:
+    if digest is not None:  # then ``obj`` is the reader's dict
         posts = _posts[1] if _posts[0] is border else _post_admins(border)
-        if posts.get(obj["post"]) == obj["admin"] and obj["nationality"] in _ALPHA2:
-            return obj, digest
+        if posts.get(obj["post"]) == obj["admin"] and obj["nationality"] in _ALPHA2:  # type: ignore[index]
+            return obj, digest  # type: ignore[return-value]
     elif type(obj) is dict:
         names = tuple(obj)
         fused = _FUSED.get(names)
@@ -279,7 +284,7 @@ def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_win
     event_id = event["event_id"]
     known = seen.get(event_id)
     if known is not None:
-        return Verdict.EXACT if known.knows(digest) else Verdict.CONFLICTING
+        return _EXACT if known.knows(digest) else _CONFLICTING
     # physical_signature's, inline
     sig = f"{event['post']}|{event['direction']}" if event["kind"] == "crossing" else ""
     physical = False
@@ -289,7 +294,7 @@ def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_win
                 physical = True
                 break
     seen[event_id] = Seen(digest, now, t, "" if physical else sig)
-    return Verdict.PHYSICAL if physical else Verdict.NEW
+    return _PHYSICAL if physical else _NEW
 
 
 def remember_conflict(state: VehicleState, event: dict[str, Any], digest: str) -> None:
