@@ -152,9 +152,9 @@ class Processor:
         if isinstance(decoded, DecodeError):
             self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
             return
-        folded = None if spliced is None else spliced[2]  # (digest, t): validated in the read
+        folded = None if spliced is None else spliced[2]  # the digest; [3]: t = epoch()
         try:  # validate, content_digest: one pass
-            event, digest = validated(decoded, self.border, None if folded is None else folded[0])
+            event, digest = validated(decoded, self.border, folded)
         except InvalidEvent as exc:
             self._dead(batch, rec, f"event {decoded.get('event_id')!r}: {exc}", "validate")
             return
@@ -186,7 +186,7 @@ class Processor:
         st = batch.cache.get(plate) or batch.state(plate)  # in the batch already: no call
         batch.result.owner[plate] = rec.partition
         t_now = batch.t_now
-        t = event["event_time"].timestamp() if folded is None else folded[1]  # = epoch()
+        t = event["event_time"].timestamp() if folded is None else spliced[3]  # type: ignore[index]
         verdict = admit(st, event, digest, self._duplicate_window, t_now, t)  # and remembers it
         if verdict is Verdict.EXACT:
             tally.inc("duplicates", "exact")

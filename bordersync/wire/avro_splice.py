@@ -26,7 +26,7 @@ _Read = Callable[[bytes, int], tuple[Any, int]]
 Spans = tuple[str, list[int]]  # (record branch's full name, [start, end of field 0, end of 1...])
 # A field as a fold sees it: (name, how the reader reads it inline, optional, enum symbols).
 FoldField = tuple[str, str | None, bool, tuple[str, ...]]
-# A fold: for a branch's fields, (test, result, scope) or None (no fold for that branch).
+# A fold: for a branch's fields, (test, result items, scope) or None (no fold for that branch).
 Fold = Callable[[list[FoldField]], tuple[str, str, dict[str, Any]] | None]
 
 
@@ -303,8 +303,9 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
 
     With a ``fold`` (``SpanReader``), field ``i``'s value is also the local ``x<i>`` (None when
     an optional field is null; for a timestamp, its milliseconds ``mx<i>``), and ``f`` is 1
-    once a field took its reader rather than the inline form; the read then gives a third
-    item: the fold's result expression where ``f`` is 0 and its test holds, else None. With a
+    once a field took its reader rather than the inline form; after the spans the read then
+    gives the items of the fold's result (an expression list: no tuple of its own) where ``f``
+    is 0 and its test holds, else one None. With a
     schema id ``sid``, the spans are ``(sid, branch, ends, d)`` (``splicing.Spans``)."""
     scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "EPOCH": EPOCH, "MILLI": MILLI,
                              "_read_long": _read_long, "_read_string": _read_string}

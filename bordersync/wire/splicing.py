@@ -36,8 +36,8 @@ class Splicing:
 
     def read(self, stream: str, data: bytes | None, fold: avro_splice.Fold | None = None
              ) -> tuple[Any, ...] | None:
-        """The record and its ``Spans``, and with a ``fold`` a third item: the fold's result
-        for the record, or None (avro_splice.SpanReader)."""
+        """The record and its ``Spans``, and with a ``fold`` the items of the fold's result for
+        the record, or one None (avro_splice.SpanReader)."""
         if type(data) is not bytes:
             return None
         readers = self._readers.get(fold) or self._readers.setdefault(fold, {})

@@ -201,8 +201,9 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
     """``validated`` folded into the raw topic's span reader (``Splicing.read``, issue 19): the
     reader, knowing each value's type as it decodes it, tests only what its inline forms leave
     open (``events.read_tests``) and builds the canonical text from its locals, optional
-    fields' parts only when present. Its result: (the content digest, the event time in epoch
-    seconds from its milliseconds, = ``epoch()``). Left to ``validated``: ``check_relations``."""
+    fields' parts only when present. Its result items: the content digest, the event time in
+    epoch seconds from its milliseconds (= ``epoch()``). Left to ``validated``: the checks across
+    fields."""
     tests = read_tests(fields)
     names = [name for name, _, _, _ in fields]
     if tests is None or not all(name in FIELD_KINDS for name in names) \
@@ -236,7 +237,7 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
             code.append((literal, piece))
     joined = ", ".join(repr(piece) if literal else piece for literal, piece in code)
     digest = f"_sha256(''.join(({joined})).encode()).hexdigest()[:16]"
-    result = f"({digest}, mx{names.index('event_time')} / 1000)"
+    result = f"{digest}, mx{names.index('event_time')} / 1000"
     return " and ".join(test for test in tests if test) or "True", result, scope
 
 

@@ -68,8 +68,8 @@ def test_the_folded_read_decides_and_digests_as_the_general_path(data: st.DataOb
     decoded = codec.decode("raw", value)
     assert got[0] == decoded
     if got[2] is not None:
-        assert got[2][1] == decoded["event_time"].timestamp()
-    folded = _outcome(lambda d: validated(d, BORDER, None if got[2] is None else got[2][0]),
+        assert got[3] == decoded["event_time"].timestamp()
+    folded = _outcome(lambda d: validated(d, BORDER, got[2]),
                       dict(got[0]))
     oracle = _outcome(lambda d: (e := validate(d, BORDER), content_digest(e)), decoded)
     assert folded == oracle
@@ -81,7 +81,7 @@ def test_a_plain_valid_event_is_folded() -> None:
     for event in (validate(crossing(), BORDER), validate(inspection(), BORDER)):
         got = splicing.current().read("raw", codec.encode("raw", event), fold)
         assert got is not None and got[2] is not None
-        assert got[2] == (content_digest(event), event["event_time"].timestamp())
+        assert got[2:] == (content_digest(event), event["event_time"].timestamp())
 
 
 def test_pending_from_event_sets_every_slot() -> None:
