@@ -196,29 +196,31 @@ class SpanReader:
             parsed, named, isinstance(schema, list), fold, sid)
 
 
-def _short_string(pad: str, store: str, otherwise: str) -> list[str]:
-    """Generated lines reading a string whose length fits the one-byte varint inline (``store``
-    formats the decoded value into a statement), anything else by ``otherwise``."""
+def _short_string(pad: str, p0: str, p1: str, store: str, otherwise: str) -> list[str]:
+    """Generated lines reading a string at ``p0`` whose length fits the one-byte varint inline
+    (``store`` formats the decoded value into a statement), its end into ``p1``, anything else
+    by ``otherwise``."""
     # ``not b & 0x81``: below 0x80 and even (a length, not a negative count). A length past
-    # the end is not checked here: the slice is short, ``p`` lands past the end, and the next
-    # field's ``d[p]`` raises or the read's final ``p != n`` refuses; the read gives None
+    # the end is not checked here: the slice is short, the end lands past the end, and the next
+    # field's ``d[...]`` raises or the read's final ``!= n`` refuses; the read gives None
     # either way, as the field's reader would.
-    return [f"{pad}b = d[p]",
+    return [f"{pad}b = d[{p0}]",
             f"{pad}if not b & 0x81:",
-            f"{pad}    q = p + 1 + (b >> 1)",
-            f"{pad}    {store.format('d[p + 1:q].decode()')}; p = q",
+            f"{pad}    {p1} = {p0} + 1 + (b >> 1)",
+            f"{pad}    {store.format(f'd[{p0} + 1:{p1}].decode()')}",
             f"{pad}else:",
             f"{pad}    {otherwise}"]
 
 
-def _varint(pad: str, v: str = "v") -> list[str]:
-    """Generated lines reading a zig-zag varint into ``v`` as ``_read_long`` does (its minimal
-    form only, at most nine bytes), without its call: the event time and mass each event."""
-    return [f"{pad}b = d[p]",
+def _varint(pad: str, v: str, p0: str, p1: str) -> list[str]:
+    """Generated lines reading a zig-zag varint at ``p0`` into ``v`` as ``_read_long`` does
+    (its minimal form only, at most nine bytes), without its call, its end into ``p1``: the
+    event time and mass each event."""
+    return [f"{pad}b = d[{p0}]",
             f"{pad}if b < 0x80:",
-            f"{pad}    {v} = (b >> 1) ^ -(b & 1); p += 1",
+            f"{pad}    {v} = (b >> 1) ^ -(b & 1); {p1} = {p0} + 1",
             f"{pad}else:",
-            f"{pad}    {v} = b & 0x7F; s = 7; p += 1",
+            f"{pad}    {v} = b & 0x7F; s = 7; p = {p0} + 1",
             f"{pad}    while True:",
             f"{pad}        b = d[p]; p += 1",
             f"{pad}        {v} |= (b & 0x7F) << s",
@@ -226,17 +228,18 @@ def _varint(pad: str, v: str = "v") -> list[str]:
             f"{pad}        s += 7",
             f"{pad}        if s > 56: raise _NotCanonical",
             f"{pad}    if b == 0: raise _NotCanonical",
-            f"{pad}    {v} = ({v} >> 1) ^ -({v} & 1)"]
+            f"{pad}    {v} = ({v} >> 1) ^ -({v} & 1); {p1} = p"]
 
 
 def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: list[str],
-            pad: str, scope: dict[str, Any], enums: dict[str, Any], v: str = "v",
-            slow: str = "") -> tuple[str | None, tuple[str, ...]]:
-    """Lines setting ``v`` (a local's name) and ``p`` for one field: inline for the common
-    one-byte forms, the field's reader (``read``, a global of the generated code) for the rest,
-    followed by ``slow``. Constants go in ``scope`` (the generated code's globals); ``enums``:
-    the branch's enum schemas by name. Returns the inline form's kind and an enum's symbols
-    (``FoldField``)."""
+            pad: str, scope: dict[str, Any], enums: dict[str, Any], v: str, slow: str,
+            p0: str, p1: str) -> tuple[str | None, tuple[str, ...]]:
+    """Lines setting ``v`` (a local's name) and the field's end ``p1`` from its start ``p0``
+    (another local: ``p`` is the scratch position): inline for the common one-byte forms, the
+    field's reader (``read``, a global of the generated code) for the rest, followed by
+    ``slow``. Constants go in ``scope`` (the generated code's globals); ``enums``: the branch's
+    enum schemas by name. Returns the inline form's kind and an enum's symbols (``FoldField``).
+    Why start and end locals rather than one position: the spans need every end anyway."""
     kind = schema if isinstance(schema, str) else None
     if isinstance(schema, dict) and schema.get("type") == "enum" and "logicalType" not in schema:
         kind = "enum"
@@ -247,49 +250,49 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         if full is not None and full in enums:
             kind, schema = "enum", enums[full]
     if kind == "string":
-        lines += _short_string(pad, f"{v} = {{}}", f"{v}, p = {read}(d, p){slow}")
+        lines += _short_string(pad, p0, p1, f"{v} = {{}}", f"{v}, {p1} = {read}(d, {p0}){slow}")
         return "string", ()
     if kind == "enum":
         symbols = f"S{len(scope)}"  # the scope only grows: a new name
         scope[symbols] = tuple(schema["symbols"])
-        lines += [f"{pad}b = d[p]",
+        lines += [f"{pad}b = d[{p0}]",
                   f"{pad}if not b & 1 and b < {min(2 * len(schema['symbols']), 0x80)}:",
-                  f"{pad}    {v} = {symbols}[b >> 1]; p += 1",
+                  f"{pad}    {v} = {symbols}[b >> 1]; {p1} = {p0} + 1",
                   f"{pad}else:",
-                  f"{pad}    {v}, p = {read}(d, p){slow}"]
+                  f"{pad}    {v}, {p1} = {read}(d, {p0}){slow}"]
         return "enum", scope[symbols]
     if isinstance(schema, dict) and schema.get("type") == "array" \
             and schema.get("items") == "string":
         # One block of a count under 64 (then every item as a string above); the rest, empty
         # arrays included, through the field's reader.
-        lines += [f"{pad}b = d[p]",
+        lines += [f"{pad}b = d[{p0}]",
                   f"{pad}if not b & 0x81 and b:",
-                  f"{pad}    c = b >> 1; p += 1",
+                  f"{pad}    c = b >> 1; p = {p0} + 1",
                   f"{pad}    if c > n - p: raise _NotCanonical",
                   f"{pad}    {v} = []",
                   f"{pad}    for _ in range(c):",
-                  *_short_string(pad + "        ", f"{v}.append({{}})",
+                  *_short_string(pad + "        ", "p", "q", f"{v}.append({{}}); p = q",
                                  f"x, p = _read_string(d, p); {v}.append(x){slow}"),
                   f"{pad}    if d[p] != 0: raise _NotCanonical",
-                  f"{pad}    p += 1",
+                  f"{pad}    {p1} = p + 1",
                   f"{pad}else:",
-                  f"{pad}    {v}, p = {read}(d, p){slow}"]
+                  f"{pad}    {v}, {p1} = {read}(d, {p0}){slow}"]
         return "strings", ()
     if isinstance(schema, dict) and schema.get("logicalType") == "timestamp-millis" \
             and schema.get("type") == "long":
         # the milliseconds kept in ``m`` + the local's name (a fold reads them)
-        lines += [*_varint(pad, f"m{v}"), f"{pad}{v} = EPOCH + MILLI * m{v}"]
+        lines += [*_varint(pad, f"m{v}", p0, p1), f"{pad}{v} = EPOCH + MILLI * m{v}"]
         return "timestamp", ()
     if kind == "int" or (isinstance(schema, dict) and schema.get("type") == "int"
                          and "logicalType" not in schema):
-        lines += [*_varint(pad, v),
+        lines += [*_varint(pad, v, p0, p1),
                   f"{pad}if not -0x80000000 <= {v} <= 0x7FFFFFFF: raise _NotCanonical"]
         return "int", ()
     if kind == "long" or (isinstance(schema, dict) and schema.get("type") == "long"
                           and "logicalType" not in schema):
-        lines += _varint(pad, v)
+        lines += _varint(pad, v, p0, p1)
         return "long", ()
-    lines.append(f"{pad}{v}, p = {read}(d, p){slow}")
+    lines.append(f"{pad}{v}, {p1} = {read}(d, {p0}){slow}")
     return None, ()
 
 
@@ -329,24 +332,25 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
             scope[reader] = read
             v, slow = ("v", "") if fold is None else (f"x{i}", "; f = 1")
             optional = isinstance(schema, list) and len(schema) == 2 and schema[0] == "null"
+            start, end = f"e{i}", f"e{i + 1}"
             if optional:
-                lines += [f"{pad}b = d[p]", f"{pad}if b == 0:", f"{pad}    p += 1"]
+                lines += [f"{pad}b = d[{start}]", f"{pad}if b == 0:", f"{pad}    {end} = {start} + 1"]
                 if fold is not None:
                     lines.append(f"{pad}    {v} = None")
-                lines += [f"{pad}elif b == 2:", f"{pad}    p += 1"]
-                how, symbols = _inline(schema[1], named, ns, f"{reader}_", lines, pad + "    ", scope,
-                              enums, v, slow)
+                lines += [f"{pad}elif b == 2:", f"{pad}    p = {start} + 1"]
+                how, symbols = _inline(schema[1], named, ns, f"{reader}_", lines, pad + "    ",
+                                       scope, enums, v, slow, "p", end)
                 scope[f"{reader}_"] = _reader(schema[1], named, ns)
                 lines += [f"{pad}    out[{name!r}] = {v}", f"{pad}else:",
                           f"{pad}    raise _NotCanonical"]
             else:
-                how, symbols = _inline(schema, named, ns, reader, lines, pad, scope, enums, v, slow)
+                how, symbols = _inline(schema, named, ns, reader, lines, pad, scope, enums, v,
+                                       slow, start, end)
                 lines.append(f"{pad}out[{name!r}] = {v}")
             seen.append((name, how, optional, symbols))
-            lines.append(f"{pad}e{i + 1} = p")
         ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
         spans = f"(NAME{k}, [{ends}])" if sid is None else f"({sid!r}, NAME{k}, [{ends}], d)"
-        lines += [f"{pad}if p != n:", f"{pad}    raise _NotCanonical"]
+        lines += [f"{pad}if e{len(fields)} != n:", f"{pad}    raise _NotCanonical"]
         plan = None if fold is None else fold(seen)
         if plan is None:
             lines.append(f"{pad}return out, {spans}" + ("" if fold is None else ", None"))
