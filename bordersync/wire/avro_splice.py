@@ -12,6 +12,7 @@ bytes an encoder writes, so the slice equals what re-encoding the decoded value 
 valid encoding (an Avro writer may split arrays in blocks, give block sizes or pad varints) makes
 ``read`` return None and the caller takes the general path: decode, then encode in full.
 The reader also gives up on anything unusual (errors included) so the general path says why.
+The field readers it calls for the uncommon forms: ``avro_splice_fields``.
 """
 
 from __future__ import annotations
@@ -20,154 +21,23 @@ from collections.abc import Callable
 from typing import Any
 
 from bordersync.wire.avro_fast import EPOCH, MILLI
+from bordersync.wire.avro_splice_fields import (
+    _PRIMITIVES,
+    _NotCanonical,
+    _Read,
+    _read_long,
+    _read_string,
+    _reader,
+    _Unsupported,
+)
 
-# (value, p) -> (value, end); raises on anything the general reader should look at instead
-_Read = Callable[[bytes, int], tuple[Any, int]]
+__all__ = ["Fold", "FoldField", "SpanReader", "Spans", "_NotCanonical", "_read_long", "span_reader"]
+
 Spans = tuple[str, list[int]]  # (record branch's full name, [start, end of field 0, end of 1...])
 # A field as a fold sees it: (name, how the reader reads it inline, optional, enum symbols).
 FoldField = tuple[str, str | None, bool, tuple[str, ...]]
 # A fold: for a branch's fields, (test, result items, scope) or None (no fold for that branch).
 Fold = Callable[[list[FoldField]], tuple[str, str, dict[str, Any]] | None]
-
-
-class _NotCanonical(Exception):
-    pass
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def _read_long(d: bytes, p: int) -> tuple[int, int]:
-    """A zig-zag varint in its minimal form only (no trailing 0x00 continuation byte), of at
-    most nine bytes (beyond every timestamp and int: the general path decides). The loop is
-    here rather than a call to the general reader's: two varints an event (time, mass)."""
-    b = d[p]
-    if b < 0x80:
-        return (b >> 1) ^ -(b & 1), p + 1
-    n = b & 0x7F
-    shift = 7
-    p += 1
-    while True:
-        b = d[p]  # past the end: IndexError, and the read gives None
-        p += 1
-        n |= (b & 0x7F) << shift
-        if b < 0x80:
-            break
-        shift += 7
-        if shift > 56:  # a tenth byte
-            raise _NotCanonical
-    if b == 0:  # padded
-        raise _NotCanonical
-    return (n >> 1) ^ -(n & 1), p
-
-
-def _read_string(d: bytes, p: int) -> tuple[str, int]:
-    b = d[p]
-    if b < 0x80 and not b & 1:  # lengths under 64: one byte, the common case
-        p += 1
-        end = p + (b >> 1)
-    else:
-        n, p = _read_long(d, p)
-        end = p + n
-        if n < 0:
-            raise _NotCanonical
-    if end > len(d):
-        raise _NotCanonical
-    return d[p:end].decode(), end
-
-
-def _read_int(d: bytes, p: int) -> tuple[int, int]:
-    n, p = _read_long(d, p)
-    if not -(2**31) <= n < 2**31:
-        raise _NotCanonical
-    return n, p
-
-
-def _read_timestamp(d: bytes, p: int) -> tuple[Any, int]:
-    n, p = _read_long(d, p)
-    return EPOCH + MILLI * n, p  # = timedelta(milliseconds=n), without parsing a keyword
-
-
-def _read_boolean(d: bytes, p: int) -> tuple[bool, int]:
-    b = d[p]
-    if b > 1:
-        raise _NotCanonical
-    return b == 1, p + 1
-
-
-_PRIMITIVES: dict[str, _Read] = {"string": _read_string, "int": _read_int, "long": _read_long,
-                                 "boolean": _read_boolean}
-
-
-def _reader(schema: Any, named: dict[str, _Read], ns: str) -> _Read:
-    """Doubles, bytes, maps, nested records and general unions are left to the general path."""
-    if isinstance(schema, str):
-        if schema in _PRIMITIVES:
-            return _PRIMITIVES[schema]
-        for full in (f"{ns}.{schema}" if ns and "." not in schema else schema, schema):
-            if full in named:
-                return named[full]
-        raise _Unsupported(schema)
-    if isinstance(schema, list):
-        if len(schema) != 2 or schema[0] != "null":
-            raise _Unsupported("union")
-        inner = _reader(schema[1], named, ns)
-
-        def read_optional(d: bytes, p: int) -> tuple[Any, int]:
-            b = d[p]
-            if b == 0:
-                return None, p + 1
-            if b != 2:
-                raise _NotCanonical
-            return inner(d, p + 1)
-
-        return read_optional
-    kind = schema["type"]
-    if kind == "long" and schema.get("logicalType") == "timestamp-millis":
-        return _read_timestamp
-    if "logicalType" in schema:
-        raise _Unsupported(schema["logicalType"])
-    if kind == "enum":
-        return _enum_reader(schema, named, ns)
-    if kind == "array":
-        return _array_reader(_reader(schema["items"], named, ns))
-    if kind in _PRIMITIVES:
-        return _PRIMITIVES[kind]
-    raise _Unsupported(kind)
-
-
-def _enum_reader(schema: Any, named: dict[str, _Read], ns: str) -> _Read:
-    symbols = list(schema["symbols"])
-    count = len(symbols)
-
-    def read_enum(d: bytes, p: int) -> tuple[str, int]:
-        i, p = _read_long(d, p)
-        if not 0 <= i < count:
-            raise _NotCanonical
-        return symbols[i], p
-
-    name = schema["name"]
-    named[name if "." in name else f"{schema.get('namespace', ns)}.{name}".lstrip(".")] = read_enum
-    return read_enum
-
-
-def _array_reader(item: _Read) -> _Read:
-    def read_array(d: bytes, p: int) -> tuple[list[Any], int]:
-        n, p = _read_long(d, p)
-        if n == 0:
-            return [], p
-        if n < 0 or n > len(d) - p:  # a block with its byte size, or beyond the end
-            raise _NotCanonical
-        out = []
-        for _ in range(n):
-            x, p = item(d, p)
-            out.append(x)
-        if d[p] != 0:  # a second block
-            raise _NotCanonical
-        return out, p + 1
-
-    return read_array
 
 
 class SpanReader:
@@ -323,15 +193,20 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
         if union:
             lines.append(f"    if index == {k}:")
         pad = "        " if union else "    "
-        lines += [f"{pad}out = {{}}", f"{pad}e0 = p"]
+        lines.append(f"{pad}e0 = p")
         if fold is not None:
             lines.append(f"{pad}f = 0")
         seen: list[FoldField] = []
+        # The fields before the first optional one go in one dict display (``out``) after
+        # them, a store each cost more; any later field is stored when present.
+        first = next((i for i, (_, t, _) in enumerate(fields) if _optional(t)), len(fields))
         for i, (name, schema, read) in enumerate(fields):
+            optional = _optional(schema)
+            if i == first:
+                lines.append(pad + _display(fields[:first]))
             reader = f"R{k}_{i}"
             scope[reader] = read
-            v, slow = ("v", "") if fold is None else (f"x{i}", "; f = 1")
-            optional = isinstance(schema, list) and len(schema) == 2 and schema[0] == "null"
+            v, slow = f"x{i}", ("" if fold is None else "; f = 1")
             start, end = f"e{i}", f"e{i + 1}"
             if optional:
                 lines += [f"{pad}b = d[{start}]", f"{pad}if b == 0:", f"{pad}    {end} = {start} + 1"]
@@ -346,8 +221,11 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
             else:
                 how, symbols = _inline(schema, named, ns, reader, lines, pad, scope, enums, v,
                                        slow, start, end)
-                lines.append(f"{pad}out[{name!r}] = {v}")
+                if i > first:
+                    lines.append(f"{pad}out[{name!r}] = {v}")
             seen.append((name, how, optional, symbols))
+        if first == len(fields):
+            lines.append(pad + _display(fields))
         ends = ", ".join(f"e{i}" for i in range(len(fields) + 1))
         spans = f"(NAME{k}, [{ends}])" if sid is None else f"({sid!r}, NAME{k}, [{ends}], d)"
         lines += [f"{pad}if e{len(fields)} != n:", f"{pad}    raise _NotCanonical"]
@@ -365,6 +243,15 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
     exec("\n".join(lines), scope)  # generated from the schema only: field names are repr()'d
     generated: Callable[[bytes, int], tuple[Any, ...] | None] = scope["read"]
     return generated
+
+
+def _optional(schema: Any) -> bool:
+    return isinstance(schema, list) and len(schema) == 2 and schema[0] == "null"
+
+
+def _display(fields: list[tuple[str, Any, _Read]]) -> str:
+    """``out`` as a dict display of these fields' locals (``x<index>``), in field order."""
+    return f"out = {{{', '.join(f'{name!r}: x{i}' for i, (name, _, _) in enumerate(fields))}}}"
 
 
 def _enum_schemas(fields: list[tuple[str, Any, _Read]], ns: str) -> dict[str, Any]:
