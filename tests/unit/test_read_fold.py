@@ -16,6 +16,8 @@ from bordersync.border import load_border_config
 from bordersync.events import InvalidEvent, validate
 from bordersync.settings import Settings
 from bordersync.wire import codec, splicing
+from bordersync.wire.avro_fast import EPOCH, MILLI
+from bordersync.wire.avro_splice import _read_long, span_reader
 from streams.logic.dedup import content_digest, fold, validated
 from streams.logic.model import Pending
 from tests.helpers import crossing, inspection
@@ -93,3 +95,37 @@ def test_pending_from_event_sets_every_slot() -> None:
                           None, None, 3)
     assert all(hasattr(new, name) for name in Pending.__slots__)
     assert (new.time, new.chunks) == (None, None)
+
+
+def _zigzag_varint(n: int, padded: bool) -> bytes:
+    z, out = (n << 1) ^ (n >> 63), bytearray()
+    while True:
+        out.append(z & 0x7F | 0x80)
+        z >>= 7
+        if not z:
+            break
+    if padded:
+        out.append(0)
+    else:
+        out[-1] &= 0x7F
+    return bytes(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.integers(-(2**20), 2**20), st.integers(-(2**42), 2**42),
+                 st.sampled_from([2**13, -(2**13), 2**20 - 1, 2**34, 2**41 - 1, -(2**41)])),
+       st.booleans(), st.sampled_from(["long", "int", {"type": "long",
+                                                      "logicalType": "timestamp-millis"}]))
+def test_the_unrolled_varint_read_is_the_loops(n: int, padded: bool, kind: Any) -> None:
+    """The generated reader's unrolled varints (avro_splice._varint), around three bytes (the
+    mass) and six (the event time): the value ``_read_long`` reads, None where padded."""
+    reader = span_reader({"type": "record", "name": "R", "fields": [{"name": "x", "type": kind}]})
+    assert reader is not None
+    data = _zigzag_varint(n, padded)
+    got = reader.read(data, 0)
+    if padded or (kind == "int" and not -(2**31) <= n < 2**31):
+        assert got is None
+        return
+    want = n if isinstance(kind, str) else EPOCH + MILLI * n
+    assert got is not None and got[0]["x"] == want and got[1] == ("R", [0, len(data)])
+    assert _read_long(data, 0) == (n, len(data))
