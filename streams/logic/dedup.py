@@ -23,7 +23,7 @@ from bordersync.events import (
     validate,
 )
 from bordersync.wire.avro_splice import FoldField
-from streams.logic.model import Seen, VehicleState, epoch
+from streams.logic.model import Seen, VehicleState, _new, epoch
 
 
 class Verdict(Enum):
@@ -294,7 +294,11 @@ def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_win
             if other.sig == sig and abs(other.t - t) <= duplicate_window_s:
                 physical = True
                 break
-    seen[event_id] = Seen(digest, now, t, "" if physical else sig)
+    # Seen(digest, now, t, sig) without its generated __init__ (one per event): its slots set
+    # here, every one (tests/unit/test_dedup.py compares the state with remember's)
+    new = seen[event_id] = _new(Seen)
+    new.digest, new.seen_at, new.t, new.conflicts = digest, now, t, None
+    new.sig = "" if physical else sig
     return _PHYSICAL if physical else _NEW
 
 
