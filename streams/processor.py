@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from bordersync.border import BorderConfig
@@ -41,8 +42,10 @@ __all__ = ["REKEY_HEADER", "STATS_FACTS", "BatchResult", "InRecord", "OutRecord"
            "partition_for"]
 _Batch = Batch  # the name tests and the bench's stage clocks know
 _new = tuple.__new__  # OutRecord, Fact, Context from a tuple in one C call (no Python __new__)
+# groups, their share streams, the tally keys of one emit, every output's stream in order
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
-               list[tuple[str, tuple[str, ...]]]]
+               list[tuple[str, tuple[str, ...]]], list[str]]
+_OUT_RECORD, _NONE = repeat(OutRecord), repeat(None)  # endless: zipped with an emit's outputs
 
 
 
@@ -326,36 +329,32 @@ class Processor:
     def _emit(self, batch: Batch, stream: str, crossing: str, key: bytes, record: dict[str, Any],
               now: datetime, event_time: datetime | None, route_as: str | None = None,
               chunks: list[bytes] | None = None) -> None:
-        out = batch.result.outputs
-        tally = batch.result.tally
         route = (route_as or stream, crossing)
-        groups, targets, _keys = self._routes.get(route) or self._route(stream, crossing, route_as)
+        groups, targets, _keys, streams = self._routes.get(route) or \
+            self._route(stream, crossing, route_as)
         # The record and every projection from one encoding of its fields (avro_share), spliced
         # from the input's bytes when ``chunks`` are given (avro_splice). None: no fast path, or
         # the record does not fit and ``encode`` raises the named error.
         splice = batch.splice
-        if splice is not None and groups:  # Splicing.encode's shared path, without its calls
+        values = None
+        if splice is not None and groups and self.share_signer is None:  # the common route
             encoders = batch.shared
             shared = encoders[stream] if stream in encoders else \
                 encoders.setdefault(stream, splice.codec.shared_encoder(stream))
-            both = None if shared is None else shared.encode(record, groups, now, chunks)
+            values = None if shared is None else shared.encode_flat(record, groups, now, chunks)
+        if values is not None:  # the record and its copies, none signed: OutRecords built in C
+            batch.result.outputs += map(_new, _OUT_RECORD, zip(  # one value a stream
+                streams, repeat(key), values, _NONE, _NONE))
         else:
             both = None if splice is None else splice.encode(stream, record, groups, now, chunks)
-        value, copies = both or (self.encode(stream, record), None)
-        append = out.append
-        append(_new(OutRecord, (stream, key, value, None, None)))
-        if copies is None or self.share_signer is not None:
+            value, copies = both or (self.encode(stream, record), None)
+            batch.result.outputs.append(OutRecord(stream, key, value))
             self._shares(batch, stream, key, record, now, groups, targets, copies)
-        else:  # the common route, unrolled: every copy encoded, none signed. Not strict zips
-            # (a keyword each): the copies are one per agency of these groups, by construction
-            for shares, values in zip(targets, copies):  # noqa: B905 (above)
-                for share, value in zip(shares, values):  # noqa: B905
-                    append(_new(OutRecord, (share, key, value, None, None)))
         routed = batch.routed
         routed[route] = routed.get(route, 0) + 1  # the route's tally keys: in _finish
         if groups and event_time is not None:
             # Tally.observe's append, without its call
-            tally.observations.append(
+            batch.result.tally.observations.append(
                 ("latency", (stream,), max(0.0, (now - event_time).total_seconds())))
 
     def _shares(self, batch: Batch, stream: str, key: bytes, record: dict[str, Any],
@@ -383,7 +382,8 @@ class Processor:
         for (_, agencies), shares in zip(groups, targets, strict=True):
             for agency, share in zip(agencies, shares, strict=True):
                 keys += [("events_out", (share, crossing)), ("shared", (agency, stream))]
-        route = self._routes[(route_as or stream, crossing)] = (groups, targets, keys)
+        route = self._routes[(route_as or stream, crossing)] = (
+            groups, targets, keys, [stream, *(s for shares in targets for s in shares)])
         return route
 
     def _encode_shares(self, projection: dict[str, Any], agencies: list[str]) -> list[bytes]:
