@@ -180,13 +180,15 @@ class Splicer:
             raise ValueError("an extra value the output lacks")
         # ``chunks(d, ends, extra)``: one generated function, a list display of the output's
         # fields in order, each the input's slice, an extra value's encoding or a default's
-        # (slicing every input field, then picking, cost more). Raises (ValueError, TypeError)
-        # when an extra value does not fit its field. Only indices go in the source.
+        # (slicing every input field, then picking, cost more). The ends unpacked into locals
+        # first: a slice then takes two loads, not two subscripts (a list of other than
+        # ``count + 1`` ends raises). Raises (ValueError, TypeError) when an extra value does
+        # not fit its field. Only indices go in the source.
         scope: dict[str, Any] = {}
         parts = []
         for p in picks:
             if 0 <= p < count:
-                parts.append(f"d[e[{p}]:e[{p + 1}]]")
+                parts.append(f"d[e{p}:e{p + 1}]")
             elif p >= 0:
                 j = p - count
                 scope[f"X{j}"] = writers[extra_names[j]]
@@ -194,7 +196,8 @@ class Splicer:
             else:
                 scope[f"D{-p - 1}"] = defaults[-p - 1]
                 parts.append(f"D{-p - 1}")
-        exec(f"def chunks(d, e, x):\n    return [{', '.join(parts)}]", scope)
+        ends = ", ".join(f"e{i}" for i in range(count + 1))
+        exec(f"def chunks(d, e, x):\n    {ends}, = e\n    return [{', '.join(parts)}]", scope)
         self.chunks: Callable[[bytes, list[int], Sequence[Any]], list[bytes]] = scope["chunks"]
 
 
