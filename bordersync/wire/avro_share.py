@@ -24,8 +24,10 @@ Groups = Sequence[tuple[Sequence[str], Sequence[str]]]  # (agreed fields, agenci
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NULL, _SOME = b"\x00", b"\x02"
 _ROUTES_KEPT = 4096
-# Per group: the share's fields and union index, the pick of chunks, each agency's head
-_Plan = tuple[bytes, Callable[[list[bytes]], Sequence[bytes]], list[bytes]]
+# Per group: the pick of chunks that is its copies' tail, each agency's head
+_Plan = tuple[Callable[[list[bytes]], Sequence[bytes]], list[bytes]]
+# The groups; their plans; per group, its share's ``fields`` array and union index
+_RoutePlan = tuple[Groups, list[_Plan], list[bytes]]
 _SHARE_HEAD = [("stream", "string"), ("agency", "string"),
                ("shared_at", ("long", "timestamp-millis")), ("fields", ("array", "string"))]
 
@@ -106,7 +108,7 @@ class SharedEncoder:
         self._required = frozenset(f["name"] for f in fields if "default" not in f)
         self._optional = tuple(f["name"] for f in fields if "default" in f)
         self._wrap, self._union_index = _line_up(record_schema, share_schema, branch)
-        self._routes: dict[tuple[int, tuple[bool, ...]], tuple[Groups, list[_Plan]]] = {}
+        self._routes: dict[tuple[int, tuple[bool, ...]], _RoutePlan] = {}
         timestamp = compile_writer({"type": "long", "logicalType": "timestamp-millis"})
         assert timestamp is not None
         self._timestamp = timestamp
@@ -142,7 +144,6 @@ class SharedEncoder:
         except Exception:
             return None
         values = [self._record_header + b"".join(fields)]
-        chunks = [*fields, _NULL, _SOME]  # a copy: the caller may keep ``fields``
         # By the identity of the groups (the router's, one list per stream and crossing):
         # hashing their field names per record cost more than the lookup. The route holds the
         # groups, so their id is not reused meanwhile.
@@ -150,22 +151,25 @@ class SharedEncoder:
         route = self._routes.get((id(groups), signature))
         if route is None or route[0] is not groups:
             route = self._route(groups, signature)
-        at = self._at_bytes
-        for names, pick, heads in route[1]:
-            values += map(bytes.__add__, heads, repeat(at + names + b"".join(pick(chunks))))
+        # A copy (the caller may keep ``fields``), with what the picks add: each tail is one join
+        chunks = [*fields, _NULL, _SOME, self._at_bytes, *route[2]]
+        for pick, heads in route[1]:
+            values += map(bytes.__add__, heads, repeat(b"".join(pick(chunks))))
         return values
 
-    def _route(self, groups: Groups, signature: tuple[bool, ...]) -> tuple[Groups, list[_Plan]]:
-        """Per group: the share's ``fields`` array and union index, the pick of the record's
-        chunks (and of null and union-index chunks) that makes the projection, and the head of
-        each agency's copy (header, stream, agency; then come ``shared_at`` and the rest)."""
+    def _route(self, groups: Groups, signature: tuple[bool, ...]) -> _RoutePlan:
+        """Per group: the pick of ``encode_flat``'s chunks (the record's, null, union index,
+        ``shared_at``, the share's ``fields`` array and union index) that makes the tail of its
+        copies, and the head of each agency's copy (header, stream, agency)."""
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
-        null, some = len(self._names), len(self._names) + 1
+        null, some, at = len(self._names), len(self._names) + 1, len(self._names) + 2
         plans: list[_Plan] = []
+        arrays: list[bytes] = []  # per group: its share's ``fields`` array and union index
         for agreed, agencies in groups:
             shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
             names = [write_long(len(shared)), *map(_string, shared), _NULL] if shared else [_NULL]
-            picks: list[int] = []
+            picks = [at, at + 1 + len(arrays)]
+            arrays.append(b"".join(names) + self._union_index)
             for i, name in enumerate(self._names):
                 if name not in shared:
                     picks.append(null)
@@ -173,18 +177,11 @@ class SharedEncoder:
                     picks += (some, i)
                 else:
                     picks.append(i)
-            pick = itemgetter(*picks) if len(picks) > 1 else _single(picks[0])
-            plans.append((b"".join(names) + self._union_index, pick,
-                          [self._prefix + _string(a) for a in agencies]))
-        route = (groups, plans)
+            plans.append((itemgetter(*picks), [self._prefix + _string(a) for a in agencies]))
+        route = (groups, plans, arrays)
         if len(self._routes) < _ROUTES_KEPT:  # the router's groups: a handful per stream
             self._routes[(id(groups), signature)] = route
         return route
-
-
-def _single(index: int) -> Callable[[list[bytes]], Sequence[bytes]]:
-    """The pick of a one-field record (``itemgetter`` of one index gives the item, not a tuple)."""
-    return lambda chunks: (chunks[index],)
 
 
 def _line_up(record_schema: Any, share_schema: Any, branch: str) -> tuple[list[bool], bytes]:
