@@ -76,9 +76,10 @@ class Batch:
         self.dirty: set[str] = set()
         self.result = BatchResult()
         self.facts: list[Fact] = []
-        # (stream or route, crossing) -> outputs routed so: the processor turns them into the
-        # route's tally keys once a batch (hashing a route's keys per output cost more)
-        self.routed: dict[tuple[str, str], int] = {}
+        # (stream or route, crossing) of every output: the processor counts them and turns the
+        # counts into the route's tally keys once a batch (hashing a route's keys per output, or
+        # counting in a dict per output, cost more)
+        self.routed: list[tuple[str, str]] = []
 
     def state(self, plate: str) -> VehicleState:
         st = self.cache.get(plate)

@@ -8,6 +8,7 @@ partition owns everything about one vehicle.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from itertools import repeat
@@ -128,11 +129,11 @@ class Processor:
         return self._scheduled(self._finish(batch), batch, batch.cache)
 
     def _finish(self, batch: Batch) -> BatchResult:
-        """The batch's result, its outputs' tallies included: ``_emit`` counts the outputs of
-        each route, here each route's keys take that count, so every key is hashed once a
-        batch instead of once an output."""
+        """The batch's result, its outputs' tallies included: ``_emit`` notes each emit's route,
+        here they are counted (in C) and each route's keys take that count, so every key is
+        hashed once a batch instead of once an output."""
         counts = batch.result.tally.counts
-        for route, n in batch.routed.items():
+        for route, n in Counter(batch.routed).items():
             for key in self._routes[route][2]:
                 counts[key] += n
         return batch.finish()
@@ -350,8 +351,7 @@ class Processor:
             value, copies = both or (self.encode(stream, record), None)
             batch.result.outputs.append(OutRecord(stream, key, value))
             self._shares(batch, stream, key, record, now, groups, targets, copies)
-        routed = batch.routed
-        routed[route] = routed.get(route, 0) + 1  # the route's tally keys: in _finish
+        batch.routed.append(route)  # the route's tally keys: counted in _finish
         if groups and event_time is not None:
             # Tally.observe's append, without its call
             batch.result.tally.observations.append(
