@@ -94,8 +94,10 @@ def _cached_string_writer() -> Encoder:
             b = get(s)
         except TypeError:  # unhashable: not a string, fails as the plain writer does
             return _write_string(s)
-        if b is None:
-            b = _write_string(s)
+        if b is None:  # _write_string's, inline: a miss (ids, plates) costs no further call
+            data = s.encode()
+            n = len(data)
+            b = (_SMALL[n] if n < 1024 else write_long(n)) + data
             if len(cache) < _CACHED_STRINGS and type(s) is str:
                 cache[s] = b
         return b
