@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from bordersync.wire.avro_share import SharedEncoder
 from bordersync.wire.splicing import Splicing
 from streams.logic.model import VehicleState
 from streams.logic.stats import Fact, pack_facts
@@ -20,6 +19,10 @@ from streams.tally import Tally
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once, not per json.dumps call
 STATS_FACTS = "stats-facts"
+# An emit's streams (the record's, then every share's), the shared encoder's ``encode_flat`` (None:
+# not the common path), the agency groups and their share streams (streams.processor._plan)
+Plan = tuple[list[str], Callable[..., list[bytes] | None] | None,
+             list[tuple[tuple[str, ...], list[str]]], list[list[str]]]
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -70,8 +73,9 @@ class Batch:
         self.load = load
         self.t_now = t_now  # the batch's clock in epoch seconds
         self.splice: Splicing | None = None  # the codec's splicing path, set by the processor
-        # stream -> the splicing codec's shared encoder (None: none), looked up once a batch
-        self.shared: dict[str, SharedEncoder | None] = {}
+        # (stream or route, crossing) -> what the processor's emits there need, found once a
+        # batch (the shared encoder is the batch's codec's)
+        self.plans: dict[tuple[str, str], Plan] = {}
         self.cache: dict[str, VehicleState] = {}
         self.dirty: set[str] = set()
         self.result = BatchResult()

@@ -22,7 +22,7 @@ from bordersync.security.signing import Rejected, Signer, sign
 from bordersync.settings import Settings
 from bordersync.wire import codec, splicing
 from bordersync.wire.codec import DecodeError
-from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, partition_for
+from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, Plan, partition_for
 from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
@@ -47,8 +47,6 @@ _new = tuple.__new__  # OutRecord, Fact, Context from a tuple in one C call (no 
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
                list[tuple[str, tuple[str, ...]]], list[str]]
 _OUT_RECORD, _NONE = repeat(OutRecord), repeat(None)  # endless: zipped with an emit's outputs
-
-
 
 
 class Processor:
@@ -331,31 +329,36 @@ class Processor:
               now: datetime, event_time: datetime | None, route_as: str | None = None,
               chunks: list[bytes] | None = None) -> None:
         route = (route_as or stream, crossing)
-        groups, targets, _keys, streams = self._routes.get(route) or \
-            self._route(stream, crossing, route_as)
+        streams, encode, groups, targets = batch.plans.get(route) or \
+            self._plan(batch, route, stream, crossing, route_as)
         # The record and every projection from one encoding of its fields (avro_share), spliced
-        # from the input's bytes when ``chunks`` are given (avro_splice). None: no fast path, or
-        # the record does not fit and ``encode`` raises the named error.
-        splice = batch.splice
-        values = None
-        if splice is not None and groups and self.share_signer is None:  # the common route
-            encoders = batch.shared
-            shared = encoders[stream] if stream in encoders else \
-                encoders.setdefault(stream, splice.codec.shared_encoder(stream))
-            values = None if shared is None else shared.encode_flat(record, groups, now, chunks)
+        # from the input when ``chunks`` are given. None: no such path, or the record misfits.
+        values = None if encode is None else encode(record, groups, now, chunks)
         if values is not None:  # the record and its copies, none signed: OutRecords built in C
             batch.result.outputs += map(_new, _OUT_RECORD, zip(  # one value a stream
                 streams, repeat(key), values, _NONE, _NONE))
         else:
+            splice = batch.splice
             both = None if splice is None else splice.encode(stream, record, groups, now, chunks)
             value, copies = both or (self.encode(stream, record), None)
             batch.result.outputs.append(OutRecord(stream, key, value))
             self._shares(batch, stream, key, record, now, groups, targets, copies)
         batch.routed.append(route)  # the route's tally keys: counted in _finish
-        if groups and event_time is not None:
-            # Tally.observe's append, without its call
+        if groups and event_time is not None:  # Tally.observe's append, without its call
             batch.result.tally.observations.append(
                 ("latency", (stream,), max(0.0, (now - event_time).total_seconds())))
+
+    def _plan(self, batch: Batch, route: tuple[str, str], stream: str, crossing: str,
+              route_as: str | None) -> Plan:
+        """An emit's route for this batch, the shared encoder's ``encode_flat`` included when
+        the common path applies (the splicing codec, agencies to share with, no signer)."""
+        groups, targets, _, streams = self._routes.get(route) or \
+            self._route(stream, crossing, route_as)
+        splice = batch.splice if groups and self.share_signer is None else None
+        shared = None if splice is None else splice.codec.shared_encoder(stream)
+        plan = batch.plans[route] = (
+            streams, None if shared is None else shared.encode_flat, groups, targets)
+        return plan
 
     def _shares(self, batch: Batch, stream: str, key: bytes, record: dict[str, Any],
                 now: datetime, groups: list[tuple[tuple[str, ...], list[str]]],
@@ -370,7 +373,9 @@ class Processor:
                 # Agencies with the same agreement get the same projection: encode it once.
                 projection = {"stream": stream, "shared_at": now,
                               "record": filter_fields(record, fields)}
-                values = self._encode_shares(projection, agencies)
+                values = codec.encode_share_copies(projection, agencies) \
+                    if self.encode is codec.encode else \
+                    [self.encode("share", {**projection, "agency": a}) for a in agencies]
             for share, value in zip(targets[index], values, strict=True):
                 signed = None if signer is None else sign(value, key, signer)
                 batch.result.outputs.append(OutRecord(share, key, value, signed))
@@ -385,11 +390,6 @@ class Processor:
         route = self._routes[(route_as or stream, crossing)] = (
             groups, targets, keys, [stream, *(s for shares in targets for s in shares)])
         return route
-
-    def _encode_shares(self, projection: dict[str, Any], agencies: list[str]) -> list[bytes]:
-        if self.encode is codec.encode:
-            return codec.encode_share_copies(projection, agencies)
-        return [self.encode("share", {**projection, "agency": a}) for a in agencies]
 
     def _dead(self, batch: Batch, rec: InRecord, error: str, stage: str) -> None:
         letter = dead_letter(key=rec.key, value=rec.value, original_headers=rec.headers,
