@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -24,10 +23,10 @@ Groups = Sequence[tuple[Sequence[str], Sequence[str]]]  # (agreed fields, agenci
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NULL, _SOME = b"\x00", b"\x02"
 _ROUTES_KEPT = 4096
-# Per group: the pick of chunks that is its copies' tail, each agency's head
-_Plan = tuple[Callable[[list[bytes]], Sequence[bytes]], list[bytes]]
-# The groups; their plans; per group, its share's ``fields`` array and union index
-_RoutePlan = tuple[Groups, list[_Plan], list[bytes]]
+# ``make(record's bytes, chunks)``: the record's and every copy's bytes (``SharedEncoder._route``)
+_Make = Callable[[bytes, list[bytes]], list[bytes]]
+# The groups; their ``make``; per group, its share's ``fields`` array and union index
+_RoutePlan = tuple[Groups, _Make, list[bytes]]
 _SHARE_HEAD = [("stream", "string"), ("agency", "string"),
                ("shared_at", ("long", "timestamp-millis")), ("fields", ("array", "string"))]
 
@@ -143,7 +142,6 @@ class SharedEncoder:
                 self._at_bytes, self._at = self._timestamp(shared_at), shared_at
         except Exception:
             return None
-        values = [self._record_header + b"".join(fields)]
         # By the identity of the groups (the router's, one list per stream and crossing):
         # hashing their field names per record cost more than the lookup. The route holds the
         # groups, so their id is not reused meanwhile.
@@ -153,17 +151,18 @@ class SharedEncoder:
             route = self._route(groups, signature)
         # A copy (the caller may keep ``fields``), with what the picks add: each tail is one join
         chunks = [*fields, _NULL, _SOME, self._at_bytes, *route[2]]
-        for pick, heads in route[1]:
-            values += map(bytes.__add__, heads, repeat(b"".join(pick(chunks))))
-        return values
+        return route[1](self._record_header + b"".join(fields), chunks)
 
     def _route(self, groups: Groups, signature: tuple[bool, ...]) -> _RoutePlan:
         """Per group: the pick of ``encode_flat``'s chunks (the record's, null, union index,
         ``shared_at``, the share's ``fields`` array and union index) that makes the tail of its
-        copies, and the head of each agency's copy (header, stream, agency)."""
+        copies, and the head of each agency's copy (header, stream, agency). Made into one
+        generated function, ``make``: a join per group, then a list display of the record and
+        every head + tail (a loop of maps cost more). Only indices and bytes go in its source."""
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
         null, some, at = len(self._names), len(self._names) + 1, len(self._names) + 2
-        plans: list[_Plan] = []
+        scope: dict[str, Any] = {"join": b"".join}
+        lines, values = ["def make(r, c):"], ["r"]
         arrays: list[bytes] = []  # per group: its share's ``fields`` array and union index
         for agreed, agencies in groups:
             shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
@@ -177,8 +176,12 @@ class SharedEncoder:
                     picks += (some, i)
                 else:
                     picks.append(i)
-            plans.append((itemgetter(*picks), [self._prefix + _string(a) for a in agencies]))
-        route = (groups, plans, arrays)
+            g = len(arrays) - 1
+            scope[f"P{g}"] = itemgetter(*picks)
+            lines.append(f"    t{g} = join(P{g}(c))")
+            values += (f"{self._prefix + _string(a)!r} + t{g}" for a in agencies)
+        exec("\n".join([*lines, f"    return [{', '.join(values)}]"]), scope)
+        route = (groups, scope["make"], arrays)
         if len(self._routes) < _ROUTES_KEPT:  # the router's groups: a handful per stream
             self._routes[(id(groups), signature)] = route
         return route
