@@ -345,8 +345,8 @@ class Processor:
             self._shares(batch, stream, key, record, now, groups, targets, copies)
         batch.routed.append(route)  # the route's tally keys: counted in _finish
         if groups and event_time is not None:  # Tally.observe's append, without its call
-            batch.result.tally.observations.append(
-                ("latency", (stream,), max(0.0, (now - event_time).total_seconds())))
+            late = (now - event_time).total_seconds()  # then max(0.0, late), without its call
+            batch.result.tally.observations.append(("latency", (stream,), late if late > 0 else 0.0))
 
     def _plan(self, batch: Batch, route: tuple[str, str], stream: str, crossing: str,
               route_as: str | None) -> Plan:
