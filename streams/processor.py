@@ -31,7 +31,7 @@ from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.risk.stage import RiskStage
-from streams.rules import Context, Trigger, find_discrepancies
+from streams.rules import ON_CLEAN_PAIRS, Context, Trigger, find_discrepancies
 from streams.rules import at as rules_at
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
@@ -276,11 +276,11 @@ class Processor:
         for p in (exit_, entry):
             batch.facts.append(_new(Fact, (p.crossing, p.direction, p.t, MATCHED,
                                            record["transit_seconds"], None)))
-        # all fields, from a tuple (as above): event, crossing, state, crossing_of_post, pending
-        # are None here
-        self._rules(batch, Trigger.MATCHED, _new(Context, (None, None, None, None, None, exit_,
-                                                           entry, tuple(found))),
-                    new.crossing, plate, now)
+        if found or ON_CLEAN_PAIRS:  # a pair without discrepancies: no rule to ask (the table's)
+            # all fields, from a tuple (as above): event, crossing, state, crossing_of_post,
+            # pending are None here
+            self._rules(batch, Trigger.MATCHED, _new(Context, (
+                None, None, None, None, None, exit_, entry, tuple(found))), new.crossing, plate, now)
 
     # --- dwell time at the post (docs/streams.md) --------------------------------------------
 

@@ -96,6 +96,9 @@ class AlertRule:
     summary: str  # one line, for the docs' alert tables
     check: Callable[[Context], Finding | None]
     expect: Callable[[OracleView], list[dict[str, Any]]]  # the simulator's ground truth
+    # MATCHED: ``check`` finds nothing in a pair without discrepancies, so the processor does
+    # not ask it for one (streams.rules.ON_CLEAN_PAIRS)
+    needs_discrepancies: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ class FieldRule:
 
     field: str
     summary: str
-    # (exit value, entry value) as the matched record shows them when the sides disagree
+    # (exit value, entry value) as the matched record shows them when the sides disagree; None
+    # when they agree, always when the sides' ``Pending.<field>`` values are equal (the table
+    # does not ask then: streams.rules.find_discrepancies) given a non-negative tolerance
     compare: Callable[[Pending, Pending, float], tuple[object, object] | None]
     differs: Callable[[dict[str, Any], dict[str, Any], float], bool]  # the ground truth's view
 
