@@ -228,10 +228,10 @@ class Processor:
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
-        # Context from a tuple of all its fields (event, crossing, state, crossing_of_post; the
-        # rest unset): one per event, and its __new__ is Python code. _rules's loop, no call.
+        # Context from a tuple of all its fields (event, crossing, state, crossing_of_post, t;
+        # the rest unset): one per event, and its __new__ is Python code. _rules's loop, no call.
         ctx = _new(Context, (event, crossing.id, st, self._crossing_of_post.get, None, None, None,
-                             ()))
+                             (), t))
         for rule in self._rules_at[Trigger.CROSSING]:
             found = rule.check(ctx)
             if found is not None:
@@ -277,10 +277,10 @@ class Processor:
             batch.facts.append(_new(Fact, (p.crossing, p.direction, p.t, MATCHED,
                                            record["transit_seconds"], None)))
         if found or ON_CLEAN_PAIRS:  # a pair without discrepancies: no rule to ask (the table's)
-            # all fields, from a tuple (as above): event, crossing, state, crossing_of_post,
-            # pending are None here
+            # all fields, from a tuple (as above): only exit_, entry, discrepancies are set here
             self._rules(batch, Trigger.MATCHED, _new(Context, (
-                None, None, None, None, None, exit_, entry, tuple(found))), new.crossing, plate, now)
+                None, None, None, None, None, exit_, entry, tuple(found), None)), new.crossing,
+                plate, now)
 
     # --- dwell time at the post (docs/streams.md) --------------------------------------------
 

@@ -40,6 +40,7 @@ class Context(NamedTuple):
     exit_: Pending | None = None  # MATCHED
     entry: Pending | None = None  # MATCHED
     discrepancies: tuple[dict[str, Any], ...] = ()  # MATCHED: what the field rules found
+    t: float | None = None  # CROSSING: ``event``'s time in epoch seconds (None: rules compute it)
 
 
 @dataclass(frozen=True)

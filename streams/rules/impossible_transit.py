@@ -33,17 +33,21 @@ def check(ctx: Context) -> Finding | None:
     e, st, crossing_of_post = ctx.event, ctx.state, ctx.crossing_of_post
     if e is None or st is None or crossing_of_post is None or ctx.crossing is None:
         return None
-    t = e["event_time"].timestamp()  # = epoch(): one call fewer, once per crossing
+    t = ctx.t
+    if t is None:
+        t = e["event_time"].timestamp()  # = epoch(): the processor passes it, computed once
     best: tuple[float, str, str] | None = None
     for other_id, seen in st.seen.items():
         if not seen.sig or other_id == e["event_id"]:
             continue  # not a forwarded crossing (inspections, physical duplicates), or itself
         gap = abs(seen.t - t)
-        post, _, direction = seen.sig.partition("|")
-        other = crossing_of_post(post)
-        if gap < MIN_SECONDS_BETWEEN_CROSSINGS and other is not None and other.id != ctx.crossing:
-            candidate = (gap, other_id, f"{post} {direction} {format_time(from_epoch(seen.t))}")
-            best = candidate if best is None or candidate[:2] < best[:2] else best
+        if gap < MIN_SECONDS_BETWEEN_CROSSINGS:  # else far enough apart, whichever crossing
+            post, _, direction = seen.sig.partition("|")
+            other = crossing_of_post(post)
+            if other is not None and other.id != ctx.crossing:
+                candidate = (gap, other_id,
+                             f"{post} {direction} {format_time(from_epoch(seen.t))}")
+                best = candidate if best is None or candidate[:2] < best[:2] else best
     if best is None:
         return None
     gap, other_id, where = best
