@@ -253,18 +253,16 @@ class Processor:
         exit_, entry = (other, new) if other.direction == "EXIT" else (new, other)
         late = other.alerted or batch.t_now > other.t + window + self.settings.grace_seconds
         found = find_discrepancies(exit_, entry, self.settings.mass_tolerance_pct)
-        held = matching.exit_inspections(st.inspections, exit_, window) if st.inspections else []
-        if held:
-            attached = {i.event_id for i in held}
-            st.inspections = [i for i in st.inspections if i.event_id not in attached]
+        held = matching.take_exit_inspections(st, exit_, window) if st.inspections else []
         # positional (one per match): exit_, entry, plate, discrepancies, inspections, late, now
         record = matching.matched_record(exit_, entry, plate, found, held, late, now)
         tally = batch.result.tally
         if self.risk is not None:
             self.risk.on_matched(st, record, tally)
         # Tally.inc's and Tally.observe's increments, without their calls
+        transit = record["transit_seconds"]  # the tally's, and each side's MATCHED fact's
         tally.counts[("matched", (new.crossing,))] += 1
-        tally.observations.append(("transit", (new.crossing,), record["transit_seconds"]))
+        tally.observations.append(("transit", (new.crossing,), transit))
         for d in found:
             tally.inc("discrepancies", new.crossing, d["field"])
         chunks = None  # spliced from the two crossings' records while both are in memory
@@ -273,9 +271,9 @@ class Processor:
                                               record, matching.MATCHED_FROM)
         self._emit(batch, "matched", new.crossing, plate.encode(), record, now,
                    max(record["exit_time"], record["entry_time"]), None, chunks)
-        for p in (exit_, entry):
-            batch.facts.append(_new(Fact, (p.crossing, p.direction, p.t, MATCHED,
-                                           record["transit_seconds"], None)))
+        batch.facts += (  # a MATCHED fact of each side, no loop
+            _new(Fact, (exit_.crossing, exit_.direction, exit_.t, MATCHED, transit, None)),
+            _new(Fact, (entry.crossing, entry.direction, entry.t, MATCHED, transit, None)))
         if found or ON_CLEAN_PAIRS:  # a pair without discrepancies: no rule to ask (the table's)
             # all fields, from a tuple (as above): only exit_, entry, discrepancies are set here
             self._rules(batch, Trigger.MATCHED, _new(Context, (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from streams.logic.model import HeldInspection, Pending, from_epoch
+from streams.logic.model import HeldInspection, Pending, VehicleState, from_epoch
 
 # The fields of ``matched`` that are a field of the exit's (0) or the entry's (1) ``crossings``
 # record, as they are: spliced from those records' chunks (bordersync.wire.splicing.PairSplicer).
@@ -27,19 +27,20 @@ MATCHED_FROM: dict[str, tuple[int, str]] = {
 
 
 def find_partner(pending: list[Pending], new: Pending, window_s: float) -> int | None:
-    best: tuple[bool, float] | None = None
     best_index: int | None = None
+    best_late, best_gap = False, 0.0  # the rank (negative transit, |transit|) of best_index
     for index, other in enumerate(pending):
         if (other.direction == new.direction or other.crossing != new.crossing
                 or other.admin == new.admin):
             continue
-        exit_t, entry_t = (other.t, new.t) if other.direction == "EXIT" else (new.t, other.t)
-        transit = entry_t - exit_t
-        if abs(transit) > window_s:
+        transit = new.t - other.t if other.direction == "EXIT" else other.t - new.t
+        gap = abs(transit)
+        if gap > window_s:
             continue
-        rank = (transit < 0, abs(transit))
-        if best is None or rank < best:
-            best, best_index = rank, index
+        late = transit < 0
+        # (late, gap) < (best_late, best_gap), without building the two tuples
+        if best_index is None or late < best_late or (late == best_late and gap < best_gap):
+            best_index, best_late, best_gap = index, late, gap
     return best_index
 
 
@@ -60,6 +61,16 @@ def exit_inspections(held: list[HeldInspection], exit_: Pending,
         if i.admin == exit_.admin and i.crossing == exit_.crossing
         and abs(i.t - exit_.t) <= window_s
     ]
+
+
+def take_exit_inspections(st: VehicleState, exit_: Pending,
+                          window_s: float) -> list[HeldInspection]:
+    """``exit_inspections`` of the vehicle, no longer held: they go with the matched pair."""
+    held = exit_inspections(st.inspections, exit_, window_s)
+    if held:
+        attached = {i.event_id for i in held}
+        st.inspections = [i for i in st.inspections if i.event_id not in attached]
+    return held
 
 
 def _held_order(i: HeldInspection) -> tuple[float, str]:
