@@ -139,10 +139,12 @@ class Processor:
     def _scheduled(self, result: BatchResult, batch: Batch, plates: Iterable[str]) -> BatchResult:
         default = self.settings.default_window_minutes * 60.0
         grace, ttl = float(self.settings.grace_seconds), float(self.settings.dedup_ttl_seconds)
+        cache, windows, due, scheduled = batch.cache, self.windows, schedule.next_due, \
+            result.schedule  # looked up once, not once a vehicle
         for plate in plates:
-            st = batch.cache[plate]
-            result.schedule[plate] = (schedule.next_due(st, self.windows, default, grace, ttl),
-                                      schedule.pending_crossings(st) if st.pending else ())
+            st = cache[plate]
+            scheduled[plate] = (due(st, windows, default, grace, ttl),
+                                schedule.pending_crossings(st) if st.pending else ())
         return result
 
     # --- one raw record ----------------------------------------------------------------------
