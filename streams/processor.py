@@ -31,7 +31,7 @@ from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
 from streams.risk.stage import RiskStage
-from streams.rules import ON_CLEAN_PAIRS, Context, Trigger, find_discrepancies
+from streams.rules import ON_CLEAN_PAIRS, ON_FIRST_EVENT, Context, Trigger, find_discrepancies
 from streams.rules import at as rules_at
 from streams.verify import Checked, RecordVerifier, forwarded_headers
 
@@ -230,15 +230,16 @@ class Processor:
         if self.risk is not None:
             self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
-        # Context from a tuple of all its fields (event, crossing, state, crossing_of_post, t;
-        # the rest unset): one per event, and its __new__ is Python code. _rules's loop, no call.
-        ctx = _new(Context, (event, crossing.id, st, self._crossing_of_post.get, None, None, None,
-                             (), t))
-        for rule in self._rules_at[Trigger.CROSSING]:
-            found = rule.check(ctx)
-            if found is not None:
-                self._alert(batch, rule.type, crossing.id, plate, found.event_ids, found.detail,
-                            now)
+        if len(st.seen) > 1 or ON_FIRST_EVENT:  # only this event remembered: no rule to ask
+            # Context from a tuple of all its fields (event, crossing, state, crossing_of_post,
+            # t; the rest unset): its __new__ is Python code. _rules's loop, no call.
+            ctx = _new(Context, (event, crossing.id, st, self._crossing_of_post.get, None, None,
+                                 None, (), t))
+            for rule in self._rules_at[Trigger.CROSSING]:
+                found = rule.check(ctx)
+                if found is not None:
+                    self._alert(batch, rule.type, crossing.id, plate, found.event_ids,
+                                found.detail, now)
         new = Pending.from_event(event, crossing.id, t_now, t)
         new.time, new.chunks = event["event_time"], chunks
         self._match(batch, st, plate, new, now)
@@ -277,8 +278,7 @@ class Processor:
             _new(Fact, (exit_.crossing, exit_.direction, exit_.t, MATCHED, transit, None)),
             _new(Fact, (entry.crossing, entry.direction, entry.t, MATCHED, transit, None)))
         if found or ON_CLEAN_PAIRS:  # a pair without discrepancies: no rule to ask (the table's)
-            # all fields, from a tuple (as above): only exit_, entry, discrepancies are set here
-            self._rules(batch, Trigger.MATCHED, _new(Context, (
+            self._rules(batch, Trigger.MATCHED, _new(Context, (  # all fields, as a tuple (above)
                 None, None, None, None, None, exit_, entry, tuple(found), None)), new.crossing,
                 plate, now)
 

@@ -35,6 +35,7 @@ __all__ = [
     "ALERT_RULES",
     "FIELD_RULES",
     "ON_CLEAN_PAIRS",
+    "ON_FIRST_EVENT",
     "RULES",
     "AlertRule",
     "Context",
@@ -69,7 +70,7 @@ RULES: tuple[AlertRule | FieldRule, ...] = (
     AlertRule(inspection_hold.TYPE, Trigger.INSPECTION, inspection_hold.SUMMARY,
               inspection_hold.check, inspection_hold.expect),
     AlertRule(impossible_transit.TYPE, Trigger.CROSSING, impossible_transit.SUMMARY,
-              impossible_transit.check, impossible_transit.expect),
+              impossible_transit.check, impossible_transit.expect, needs_earlier_event=True),
 )
 
 ALERT_RULES: tuple[AlertRule, ...] = tuple(r for r in RULES if isinstance(r, AlertRule))
@@ -80,6 +81,10 @@ _AT: dict[Trigger, tuple[AlertRule, ...]] = {
 # the processor asks no rule about such a pair, the common one.
 ON_CLEAN_PAIRS: tuple[AlertRule, ...] = tuple(
     r for r in _AT[Trigger.MATCHED] if not r.needs_discrepancies)
+# The CROSSING rules that can fire on a vehicle's first event (its state remembers no other):
+# when there are none (as now), the processor asks no rule about it.
+ON_FIRST_EVENT: tuple[AlertRule, ...] = tuple(
+    r for r in _AT[Trigger.CROSSING] if not r.needs_earlier_event)
 # Every field rule's values on a side, as one tuple in one C call: a field rule's field is the
 # ``Pending`` attribute it compares (FieldRule.compare: equal values agree)
 _FIELD_VALUES = attrgetter(*(r.field for r in FIELD_RULES))

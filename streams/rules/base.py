@@ -100,6 +100,9 @@ class AlertRule:
     # MATCHED: ``check`` finds nothing in a pair without discrepancies, so the processor does
     # not ask it for one (streams.rules.ON_CLEAN_PAIRS)
     needs_discrepancies: bool = False
+    # CROSSING: ``check`` finds nothing when the vehicle's state remembers no event but this one,
+    # so the processor does not ask it about a vehicle's first (streams.rules.ON_FIRST_EVENT)
+    needs_earlier_event: bool = False
 
 
 @dataclass(frozen=True)
