@@ -9,28 +9,26 @@ batch engine keeps a time index (``streams.due``) so a tick looks only at what i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from operator import attrgetter
 
 from streams.logic import matching
 from streams.logic.model import VehicleState
-
-_SEEN_AT, _ARRIVED = attrgetter("seen_at"), attrgetter("arrived")
 
 
 def next_due(st: VehicleState, windows: Mapping[str, float], default_window: float,
              grace: float, ttl: float) -> float | None:
     """Earliest wall-clock time (epoch seconds) at which ``sweep`` would change ``st``: a pending
     event's UNMATCHED deadline or the TTL expiry of anything remembered. None: nothing left."""
-    # No generators (a frame each, for the one or two items each looks at): what only the TTL
-    # expires, the earliest of each list found in C (min over attrgetter), its TTL added once
-    # (adding the same number keeps the order of floats, so the minimum is the same)
-    times: list[float] = [min(map(_SEEN_AT, st.seen.values())) + ttl] if st.seen else []
-    if st.inspections:
-        times.append(min(map(_ARRIVED, st.inspections)) + ttl)
+    # Plain loops, not generators: this runs for every vehicle a batch changes, and a
+    # generator's frame cost more than the one or two items each looks at.
+    times: list[float] = []
     for p in st.pending:
         if not p.alerted:
             times.append(matching.deadline(p, windows.get(p.crossing, default_window), grace))
         times.append(p.arrived + ttl)
+    for s in st.seen.values():
+        times.append(s.seen_at + ttl)
+    for i in st.inspections:
+        times.append(i.arrived + ttl)
     return min(times) if times else None
 
 
