@@ -242,9 +242,9 @@ class Processor:
                                 found.detail, now)
         new = Pending.from_event(event, crossing.id, t_now, t)
         new.time, new.chunks = event["event_time"], chunks
-        self._match(batch, st, plate, new, now)
+        self._match(batch, st, plate, key, new, now)
 
-    def _match(self, batch: Batch, st: VehicleState, plate: str, new: Pending,
+    def _match(self, batch: Batch, st: VehicleState, plate: str, key: bytes, new: Pending,
                now: datetime) -> None:
         window = self.windows[new.crossing]
         # none pending (a vehicle's first crossing): no partner to look for, no call
@@ -272,7 +272,7 @@ class Processor:
         if batch.splice is not None and exit_.chunks is not None and entry.chunks is not None:
             chunks = batch.splice.pair_chunks("crossings", "matched", (exit_.chunks, entry.chunks),
                                               record, matching.MATCHED_FROM)
-        self._emit(batch, "matched", new.crossing, plate.encode(), record, now,
+        self._emit(batch, "matched", new.crossing, key, record, now,
                    max(record["exit_time"], record["entry_time"]), None, chunks)
         batch.facts += (  # a MATCHED fact of each side, no loop
             _new(Fact, (exit_.crossing, exit_.direction, exit_.t, MATCHED, transit, None)),
