@@ -224,23 +224,22 @@ class Processor:
             self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=crossing.id),
                         crossing.id, plate, now)
             return
-        batch.facts.append(_new(Fact, (crossing.id, event["direction"], t, EVENT, None, None)))
+        cid = crossing.id  # a pydantic model's field: each read goes its __getattr__'s slow way
+        batch.facts.append(_new(Fact, (cid, event["direction"], t, EVENT, None, None)))
         if st.inspections:  # none held: no dwell (dwell.for_crossing), not even a call
-            self._dwell_of_crossing(batch, st, event, crossing.id, t)
+            self._dwell_of_crossing(batch, st, event, cid, t)
         if self.risk is not None:
-            self._emit(batch, "risk", crossing.id, key, self.risk.on_crossing(
+            self._emit(batch, "risk", cid, key, self.risk.on_crossing(
                 st, event, plate, crossing, now, tally), now, event["event_time"])
         if len(st.seen) > 1 or ON_FIRST_EVENT:  # only this event remembered: no rule to ask
             # Context from a tuple of all its fields (event, crossing, state, crossing_of_post,
             # t; the rest unset): its __new__ is Python code. _rules's loop, no call.
-            ctx = _new(Context, (event, crossing.id, st, self._crossing_of_post.get, None, None,
-                                 None, (), t))
+            ctx = _new(Context, (event, cid, st, self._crossing_of_post.get, None, None, None, (), t))
             for rule in CROSSING_RULES:  # by name: a Trigger member costs a slow class lookup
                 found = rule.check(ctx)
                 if found is not None:
-                    self._alert(batch, rule.type, crossing.id, plate, found.event_ids,
-                                found.detail, now)
-        new = Pending.from_event(event, crossing.id, t_now, t)
+                    self._alert(batch, rule.type, cid, plate, found.event_ids, found.detail, now)
+        new = Pending.from_event(event, cid, t_now, t)
         new.time, new.chunks = event["event_time"], chunks
         self._match(batch, st, plate, key, new, now)
 
@@ -262,8 +261,7 @@ class Processor:
         tally = batch.result.tally
         if self.risk is not None:
             self.risk.on_matched(st, record, tally)
-        # Tally.inc's and Tally.observe's increments, without their calls
-        transit = record["transit_seconds"]  # the tally's, and each side's MATCHED fact's
+        transit = record["transit_seconds"]  # Tally.inc's, .observe's increments (no calls); facts
         tally.counts[("matched", (new.crossing,))] += 1
         tally.observations.append(("transit", (new.crossing,), transit))
         for d in found:
