@@ -6,7 +6,7 @@ import ast
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from json.encoder import encode_basestring as _escape  # the encoder's (C) escaping, ensure_ascii off
 from string import ascii_uppercase
@@ -195,6 +195,25 @@ def _fuse(names: tuple[str, ...]) -> _Fused:
 
 # ``_TEXT`` for a fold: the digest's text of a field from the reader's local ``{v}``
 _READ_TEXT = {**_TEXT, "str": "_escape({v})"}
+# A fold's event time, from its milliseconds ``m`` (the reader's ``mx<i>``): ``_ISO``'s text in
+# pieces, floor division and modulo giving the fields of times before 1970 too. ``_ISO`` cost
+# about 11,000 instructions an event (seven %02d conversions); these pieces about a fifth.
+_D2 = tuple(f"{n:02d}" for n in range(100))
+_D3 = tuple(f".{n:03d}Z\"" for n in range(1000))  # the milliseconds and the closing quote
+_EPOCH_DAY = datetime(1970, 1, 1, tzinfo=UTC)
+_DAYS: dict[int, str] = {}  # days since 1970 -> '"YYYY-MM-DDT': a handful of days in traffic
+_TIME_PIECES = ("(_DAYS.get({m} // 86400000) or _day({m} // 86400000))", "_D2[{m} // 3600000 % 24]",
+                ":", "_D2[{m} // 60000 % 60]", ":", "_D2[{m} // 1000 % 60]", "_D3[{m} % 1000]")
+
+
+def _day(days: int) -> str:
+    """The date part of ``_ISO`` for this many days since 1970, remembered (the cache cleared
+    past 4,096 days, never reached by traffic of a few days)."""
+    if len(_DAYS) >= 4096:
+        _DAYS.clear()
+    date = _EPOCH_DAY + timedelta(days=days)
+    text = _DAYS[days] = f'"{date.year:04d}-{date.month:02d}-{date.day:02d}T'
+    return text
 
 
 def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
@@ -214,7 +233,8 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
         return None
     # the text's parts, as (literal, text): constants joined before they are repr()'d
     parts: list[tuple[bool, str]] = []
-    scope = {**TEST_SCOPE, "_escape": _escape, "_ISO": _ISO, "_sha256": hashlib.sha256}
+    scope = {**TEST_SCOPE, "_escape": _escape, "_sha256": hashlib.sha256, "_DAYS": _DAYS,
+             "_day": _day, "_D2": _D2, "_D3": _D3}
     for j, i in enumerate(order):
         prefix = ("{" if j == 0 else ",") + _escape(names[i]) + ":"
         text = (False, _READ_TEXT[FIELD_KINDS[names[i]]].format(v=f"x{i}"))
@@ -226,6 +246,9 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
             text = (False, f"{escaped}[x{i}]")
         if fields[i][2]:
             parts.append((False, f"('' if x{i} is None else {prefix!r} + {text[1]})"))
+        elif FIELD_KINDS[names[i]] == "time":  # from its milliseconds, in pieces
+            parts += [(True, prefix)] + [(p == ":", p if p == ":" else p.format(m=f"mx{i}"))
+                                         for p in _TIME_PIECES]
         else:
             parts += [(True, prefix), text]
     parts.append((True, "}"))
