@@ -26,7 +26,7 @@ from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, 
 from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
-from streams.logic.dedup import Verdict, admit, fold, remember_conflict, validated
+from streams.logic.dedup import _CONFLICTING, _EXACT, _NEW, admit, fold, remember_conflict, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
@@ -68,6 +68,7 @@ class Processor:
         self._ttl = float(settings.dedup_ttl_seconds)  # settings are frozen: converted once
         self._duplicate_window = settings.duplicate_window_seconds
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
+        self._cid_of_post = {p: c.id for p, c in self._crossing_of_post.items()}  # .id: slow
         # (stream, crossing) -> agency groups, their share streams, the tally keys of one emit
         self._routes: dict[tuple[str, str], _Route] = {}
         self._rules_at = {t: rules_at(t) for t in Trigger}  # the rule table's, looked up once
@@ -174,11 +175,11 @@ class Processor:
             if stale is not None:
                 self._dead(batch, rec, f"event {event['event_id']!r}: {stale.reason}", "replay")
                 return
-        crossing = self._crossing_of_post.get(event["post"])
-        assert crossing is not None  # validate() checked the post
+        cid = self._cid_of_post.get(event["post"])
+        assert cid is not None  # validate() checked the post
         plate = normalise_plate(event["plate"])
         key = plate.encode()
-        tally.counts[("events_in", ("raw", crossing.id))] += 1
+        tally.counts[("events_in", ("raw", cid))] += 1
         if rec.key != key and partition_for(key, self.partitions) != rec.partition:
             # A foreign producer keyed it differently: send it where this vehicle's state lives.
             # Verified above against the key it was signed with; that key travels along.
@@ -192,45 +193,44 @@ class Processor:
         t_now = batch.t_now
         t = event["event_time"].timestamp() if folded is None else spliced[3]  # type: ignore[index]
         verdict = admit(st, event, digest, self._duplicate_window, t_now, t)  # and remembers it
-        if verdict is Verdict.EXACT:
-            tally.inc("duplicates", "exact")
-            return
-        if verdict is Verdict.CONFLICTING:
-            tally.inc("duplicates", "conflicting")
-            remember_conflict(st, event, digest)
+        if verdict is not _NEW:  # the verdicts as dedup's globals: an Enum member read is slow
+            if verdict is _EXACT:
+                tally.inc("duplicates", "exact")
+                return
             batch.dirty.add(plate)
-            self._rules(batch, Trigger.DUPLICATE, Context(event=event, crossing=crossing.id),
-                        crossing.id, plate, now)
+            if verdict is _CONFLICTING:
+                tally.inc("duplicates", "conflicting")
+                remember_conflict(st, event, digest)
+                self._rules(batch, Trigger.DUPLICATE, Context(event=event, crossing=cid), cid,
+                            plate, now)
+            else:
+                tally.inc("duplicates", "physical")
             return
         batch.dirty.add(plate)
-        if verdict is Verdict.PHYSICAL:
-            tally.inc("duplicates", "physical")
-            return
         st.expire(t_now, self._ttl)
         # The forwarded record: the event enriched in place, not copied — it is this record's
         # own (``validated`` hands over the decoded record or validate's copy), and what reads
         # it from here on (rules, pending, risk) reads fields, never the whole dict
         enriched = event
-        event["crossing"], event["plate_normalised"] = crossing.id, plate
+        event["crossing"], event["plate_normalised"] = cid, plate
         chunks = None if spliced is None or splice is None else splice.chunks(  # enriched, as bytes
-            OUT_STREAM[event["kind"]], spliced[1], _ENRICHED, (crossing.id, plate))
-        self._emit(batch, OUT_STREAM[event["kind"]], crossing.id, key, enriched, now,
+            OUT_STREAM[event["kind"]], spliced[1], _ENRICHED, (cid, plate))
+        self._emit(batch, OUT_STREAM[event["kind"]], cid, key, enriched, now,
                    event["event_time"], None, chunks)
         if event["kind"] == "inspection":
-            st.inspections.append(HeldInspection.from_event(event, crossing.id, t_now))
+            st.inspections.append(HeldInspection.from_event(event, cid, t_now))
             if self.risk is not None:
-                self.risk.on_inspection(st, event, crossing.id, tally)
-            self._dwell_of_inspection(batch, st, event, crossing.id)
-            self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=crossing.id),
-                        crossing.id, plate, now)
+                self.risk.on_inspection(st, event, cid, tally)
+            self._dwell_of_inspection(batch, st, event, cid)
+            self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=cid),
+                        cid, plate, now)
             return
-        cid = crossing.id  # a pydantic model's field: each read goes its __getattr__'s slow way
         batch.facts.append(_new(Fact, (cid, event["direction"], t, EVENT, None, None)))
         if st.inspections:  # none held: no dwell (dwell.for_crossing), not even a call
             self._dwell_of_crossing(batch, st, event, cid, t)
         if self.risk is not None:
-            self._emit(batch, "risk", cid, key, self.risk.on_crossing(
-                st, event, plate, crossing, now, tally), now, event["event_time"])
+            self._emit(batch, "risk", cid, key, self.risk.on_crossing(st, event, plate, (
+                self._crossing_of_post[event["post"]]), now, tally), now, event["event_time"])
         if len(st.seen) > 1 or ON_FIRST_EVENT:  # only this event remembered: no rule to ask
             # Context from a tuple of all its fields (event, crossing, state, crossing_of_post,
             # t; the rest unset): its __new__ is Python code. _rules's loop, no call.
