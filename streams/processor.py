@@ -26,7 +26,7 @@ from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, 
 from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
-from streams.logic.dedup import _CONFLICTING, _EXACT, _NEW, admit, fold, remember_conflict, validated
+from streams.logic.dedup import _CONFLICTING, _EXACT, _NEW, admit, border_fold, remember_conflict, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
@@ -69,6 +69,7 @@ class Processor:
         self._duplicate_window = settings.duplicate_window_seconds
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
         self._cid_of_post = {p: c.id for p, c in self._crossing_of_post.items()}  # .id: slow
+        self._fold = border_fold(border)  # validated folded into the raw reader, for this border
         # (stream, crossing) -> agency groups, their share streams, the tally keys of one emit
         self._routes: dict[tuple[str, str], _Route] = {}
         self._rules_at = {t: rules_at(t) for t in Trigger}  # the rule table's, looked up once
@@ -152,14 +153,14 @@ class Processor:
 
     def _one(self, batch: Batch, rec: InRecord, now: datetime) -> None:
         tally, splice = batch.result.tally, batch.splice
-        spliced = None if splice is None else splice.read("raw", rec.value, fold)  # dedup.fold
+        spliced = None if splice is None else splice.read("raw", rec.value, self._fold)
         decoded = codec.decode("raw", rec.value) if spliced is None else spliced[0]
         if isinstance(decoded, DecodeError):
             self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
             return
         folded = None if spliced is None else spliced[2]  # the digest; [3]: t = epoch()
-        try:  # validate, content_digest: one pass
-            event, digest = validated(decoded, self.border, folded)
+        try:  # validate, content_digest: folded into the read (valid: no call), else one pass
+            event, digest = (decoded, folded) if folded is not None else validated(decoded, self.border)
         except InvalidEvent as exc:
             self._dead(batch, rec, f"event {decoded.get('event_id')!r}: {exc}", "validate")
             return

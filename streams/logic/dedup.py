@@ -22,7 +22,7 @@ from bordersync.events import (
     to_json_dict,
     validate,
 )
-from bordersync.wire.avro_splice import FoldField
+from bordersync.wire.avro_splice import Fold, FoldField
 from streams.logic.model import Seen, VehicleState, _new, epoch
 
 
@@ -262,6 +262,34 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
     digest = f"_sha256(''.join(({joined})).encode()).hexdigest()[:16]"
     result = f"{digest}, mx{names.index('event_time')} / 1000"
     return " and ".join(test for test in tests if test) or "True", result, scope
+
+
+_border_fold: tuple[BorderConfig | None, Fold | None] = (None, None)
+
+
+def border_fold(border: BorderConfig) -> Fold:
+    """``fold`` with ``validated``'s checks across fields for this border folded in too (the
+    post's administration is the event's, the nationality a code): a read giving its digest
+    then needs no ``validated`` at all, one giving None still takes it (the same event, digest
+    or refusal: tests/unit/test_read_fold.py). The same function for the same border object,
+    so the codec's readers generated for it are kept (``Splicing.read`` keys them by fold)."""
+    global _border_fold
+    if _border_fold[0] is border and _border_fold[1] is not None:
+        return _border_fold[1]
+    posts = {p: a for c in border.crossings for a, p in c.sides.items() if a in _ALPHA2}
+
+    def folded(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
+        plan = fold(fields)
+        if plan is None:
+            return None
+        test, result, scope = plan
+        admin, post, nation = (next(i for i, f in enumerate(fields) if f[0] == name)
+                               for name in ("admin", "post", "nationality"))
+        relations = f"_posts.get(x{post}) == x{admin} and x{nation} in _ALPHA2"
+        return f"{test} and {relations}", result, {**scope, "_posts": posts, "_ALPHA2": _ALPHA2}
+
+    _border_fold = (border, folded)
+    return folded
 
 
 def _slow_digest(event: dict[str, Any]) -> str:

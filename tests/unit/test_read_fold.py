@@ -18,7 +18,7 @@ from bordersync.settings import Settings
 from bordersync.wire import codec, splicing
 from bordersync.wire.avro_fast import EPOCH, MILLI
 from bordersync.wire.avro_splice import _read_long, span_reader
-from streams.logic.dedup import content_digest, fold, validated
+from streams.logic.dedup import border_fold, content_digest, fold, validated
 from streams.logic.model import Pending
 from tests.helpers import crossing, inspection
 
@@ -79,14 +79,22 @@ def test_the_folded_read_decides_and_digests_as_the_general_path(data: st.DataOb
     oracle = _outcome(lambda d: (e := validate(d, BORDER), content_digest(e)), decoded)
     assert folded == oracle
     event_(f"folded {got[2] is not None}, {oracle[0]}")
+    # the border's fold (the checks across fields in the read too): its digest, no validated
+    by_border = splicing.current().read("raw", value, border_fold(BORDER))
+    assert by_border is not None and by_border[:2] == got[:2]
+    assert by_border[2] is None or (got[2] is not None and by_border[2:] == got[2:])
+    assert _outcome(lambda d: (d, by_border[2]) if by_border[2] is not None
+                    else validated(d, BORDER), dict(by_border[0])) == oracle
 
 
 def test_a_plain_valid_event_is_folded() -> None:
     """The fold is taken (not only its fallback) for the events the bench sends."""
     for event in (validate(crossing(), BORDER), validate(inspection(), BORDER)):
-        got = splicing.current().read("raw", codec.encode("raw", event), fold)
-        assert got is not None and got[2] is not None
-        assert got[2:] == (content_digest(event), event["event_time"].timestamp())
+        for folding in (fold, border_fold(BORDER)):
+            got = splicing.current().read("raw", codec.encode("raw", event), folding)
+            assert got is not None and got[2] is not None
+            assert got[2:] == (content_digest(event), event["event_time"].timestamp())
+    assert border_fold(BORDER) is border_fold(BORDER)  # the same readers for the same border
 
 
 def test_pending_from_event_sets_every_slot() -> None:
