@@ -240,8 +240,7 @@ class Processor:
                 found = rule.check(ctx)
                 if found is not None:
                     self._alert(batch, rule.type, cid, plate, found.event_ids, found.detail, now)
-        new = Pending.from_event(event, cid, t_now, t)
-        new.time, new.chunks = event["event_time"], chunks
+        new = Pending.from_event(event, cid, t_now, t, event["event_time"], chunks)
         self._match(batch, st, plate, key, new, now)
 
     def _match(self, batch: Batch, st: VehicleState, plate: str, key: bytes, new: Pending,

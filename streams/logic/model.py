@@ -59,10 +59,13 @@ class Pending:
 
     @classmethod
     def from_event(cls, event: dict[str, Any], crossing: str, now: float,
-                   t: float | None = None) -> Pending:
-        """``t``: the event time in epoch seconds when the caller has it already. Every slot
-        set here, without the generated ``__init__`` (one per event: its call and argument
-        passing cost more than the stores; tests/unit/test_read_fold.py checks every slot)."""
+                   t: float | None = None, time: datetime | None = None,
+                   chunks: list[bytes] | None = None) -> Pending:
+        """``t``: the event time in epoch seconds when the caller has it already; ``time``,
+        ``chunks``: the in-memory slots (the processor's, set here rather than by two more
+        stores after the call). Every slot set here, without the generated ``__init__`` (one
+        per event: its call and argument passing cost more than the stores;
+        tests/unit/test_read_fold.py checks every slot)."""
         get = event.get
         new = _new(cls)
         new.event_id = event["event_id"]
@@ -79,7 +82,7 @@ class Pending:
         new.container_ids = get("container_ids")
         new.passengers = get("passengers")
         new.alerted = False
-        new.time = new.chunks = None
+        new.time, new.chunks = time, chunks
         return new
 
     def pack(self) -> list[Any]:
@@ -191,8 +194,10 @@ class VehicleState:
 
     @classmethod
     def decode(cls, data: bytes | None) -> VehicleState:
-        if not data:
-            return cls()
+        if not data:  # a new vehicle (most events): no generated __init__ and default factories
+            st = _new(cls)
+            st.seen, st.pending, st.inspections, st.risk = {}, [], [], []
+            return st
         if data[0] == _LEGACY_JSON:
             legacy = json.loads(data)
             doc = [legacy.get("s", {}), legacy.get("p", []), legacy.get("i", []),

@@ -76,3 +76,12 @@ def test_msgpack_state_round_trips_what_json_did(state: VehicleState) -> None:
     new = VehicleState.decode(state.encode())
     assert new == VehicleState.decode(_legacy_json(state)) == state
     assert not state.encode().startswith(b"{")
+
+
+def test_no_state_decodes_to_a_new_vehicles_own_empty_state() -> None:
+    """``decode`` builds a new vehicle's state without ``__init__``: every field, none shared."""
+    for data in (None, b""):
+        a, b = VehicleState.decode(data), VehicleState.decode(data)
+        assert a == VehicleState() and vars(a) == vars(VehicleState())
+        assert a.seen is not b.seen and a.pending is not b.pending
+        assert a.inspections is not b.inspections and a.risk is not b.risk
