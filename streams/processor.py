@@ -68,7 +68,8 @@ class Processor:
         self._ttl = float(settings.dedup_ttl_seconds)  # settings are frozen: converted once
         self._duplicate_window = settings.duplicate_window_seconds
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
-        self._cid_of_post = {p: c.id for p, c in self._crossing_of_post.items()}  # .id: slow
+        # post -> its crossing's id (Crossing.id: a slow pydantic read), its events_in tally key
+        self._of_post = {p: (c.id, ("events_in", ("raw", c.id))) for p, c in self._crossing_of_post.items()}
         self._fold = border_fold(border)  # validated folded into the raw reader, for this border
         # (stream, crossing) -> agency groups, their share streams, the tally keys of one emit
         self._routes: dict[tuple[str, str], _Route] = {}
@@ -176,11 +177,10 @@ class Processor:
             if stale is not None:
                 self._dead(batch, rec, f"event {event['event_id']!r}: {stale.reason}", "replay")
                 return
-        cid = self._cid_of_post.get(event["post"])
-        assert cid is not None  # validate() checked the post
+        cid, events_in = self._of_post[event["post"]]  # validate() checked the post
         plate = normalise_plate(event["plate"])
         key = plate.encode()
-        tally.counts[("events_in", ("raw", cid))] += 1
+        tally.counts[events_in] += 1
         if rec.key != key and partition_for(key, self.partitions) != rec.partition:
             # A foreign producer keyed it differently: send it where this vehicle's state lives.
             # Verified above against the key it was signed with; that key travels along.

@@ -20,6 +20,7 @@ from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 
 # (schema id, record branch, [start, end of each field], the record's bytes)
 Spans = tuple[int, str, list[int], bytes]
+_BODY = HEADER.size  # where a record's body starts: a constant, not a Struct attribute a read
 # A span reader's read (avro_splice.SpanReader): the record and its field ends, or None
 _Read = Callable[[bytes, int], tuple[Any, ...] | None]
 
@@ -45,7 +46,7 @@ class Splicing:
         reader = readers[head] if head in readers else self._reader(head, fold)
         # the reader gives the Spans itself (its schema id is a constant of its code); a record
         # that ends after its header: past the end, None
-        return None if reader is None else reader(data, HEADER.size)
+        return None if reader is None else reader(data, _BODY)
 
     def _reader(self, head: bytes, fold: avro_splice.Fold | None = None) -> _Read | None:
         found = None

@@ -348,7 +348,10 @@ def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_win
     # Seen(digest, now, t, sig) without its generated __init__ (one per event): its slots set
     # here, every one (tests/unit/test_dedup.py compares the state with remember's)
     new = seen[event_id] = _new(Seen)
-    new.digest, new.seen_at, new.t, new.conflicts = digest, now, t, None
+    new.digest = digest  # one store a line: four at once build and unpack a tuple
+    new.seen_at = now
+    new.t = t
+    new.conflicts = None
     new.sig = "" if physical else sig
     return _PHYSICAL if physical else _NEW
 
