@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from itertools import repeat
 from typing import Any
 
 from bordersync.border import BorderConfig
@@ -43,10 +42,9 @@ __all__ = ["REKEY_HEADER", "STATS_FACTS", "BatchResult", "InRecord", "OutRecord"
            "partition_for"]
 _Batch = Batch  # the name tests and the bench's stage clocks know
 _new = tuple.__new__  # OutRecord, Fact, Context from a tuple in one C call (no Python __new__)
-# groups, their share streams, the tally keys of one emit, every output's stream in order
+# groups, their share streams, the tally keys of one emit, its OutRecords (OutRecord.builder)
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
-               list[tuple[str, tuple[str, ...]]], list[str]]
-_OUT_RECORD, _NONE = repeat(OutRecord), repeat(None)  # endless: zipped with an emit's outputs
+               list[tuple[str, tuple[str, ...]]], Callable[[bytes, list[bytes]], tuple[OutRecord, ...]]]
 
 
 class Processor:
@@ -328,14 +326,13 @@ class Processor:
               now: datetime, event_time: datetime | None, route_as: str | None = None,
               chunks: list[bytes] | None = None) -> None:
         route = (route_as or stream, crossing)
-        streams, encode, groups, targets = batch.plans.get(route) or \
+        build, encode, groups, targets = batch.plans.get(route) or \
             self._plan(batch, route, stream, crossing, route_as)
         # The record and every projection from one encoding of its fields (avro_share), spliced
         # from the input when ``chunks`` are given. None: no such path, or the record misfits.
         values = None if encode is None else encode(record, groups, now, chunks)
-        if values is not None:  # the record and its copies, none signed: OutRecords built in C
-            batch.result.outputs += map(_new, _OUT_RECORD, zip(  # one value a stream
-                streams, repeat(key), values, _NONE, _NONE))
+        if values is not None:  # the record and its copies, none signed
+            batch.result.outputs += build(key, values)
         else:
             splice = batch.splice
             both = None if splice is None else splice.encode(stream, record, groups, now, chunks)
@@ -351,12 +348,12 @@ class Processor:
               route_as: str | None) -> Plan:
         """An emit's route for this batch, the shared encoder's ``encode_flat`` included when
         the common path applies (the splicing codec, agencies to share with, no signer)."""
-        groups, targets, _, streams = self._routes.get(route) or \
+        groups, targets, _, build = self._routes.get(route) or \
             self._route(stream, crossing, route_as)
         splice = batch.splice if groups and self.share_signer is None else None
         shared = None if splice is None else splice.codec.shared_encoder(stream)
         plan = batch.plans[route] = (
-            streams, None if shared is None else shared.encode_flat, groups, targets)
+            build, None if shared is None else shared.encode_flat, groups, targets)
         return plan
 
     def _shares(self, batch: Batch, stream: str, key: bytes, record: dict[str, Any],
@@ -387,7 +384,7 @@ class Processor:
             for agency, share in zip(agencies, shares, strict=True):
                 keys += [("events_out", (share, crossing)), ("shared", (agency, stream))]
         route = self._routes[(route_as or stream, crossing)] = (
-            groups, targets, keys, [stream, *(s for shares in targets for s in shares)])
+            groups, targets, keys, OutRecord.builder([stream, *(s for shares in targets for s in shares)]))
         return route
 
     def _dead(self, batch: Batch, rec: InRecord, error: str, stage: str) -> None:
