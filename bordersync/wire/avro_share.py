@@ -22,8 +22,9 @@ Groups = Sequence[tuple[Sequence[str], Sequence[str]]]  # (agreed fields, agenci
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NULL, _SOME = b"\x00", b"\x02"
 _ROUTES_KEPT = 4096
-# ``make(record's bytes, chunks)``: the record's and every copy's bytes (``SharedEncoder._route``)
-_Make = Callable[[bytes, list[bytes]], list[bytes]]
+# ``make(record's bytes, its field chunks, shared_at's bytes)``: the record's and every copy's
+# bytes (``SharedEncoder._route``)
+_Make = Callable[[bytes, Sequence[bytes], bytes], list[bytes]]
 # The groups; their ``make``; per group, its share's ``fields`` array and union index
 _RoutePlan = tuple[Groups, _Make, list[bytes]]
 _SHARE_HEAD = [("stream", "string"), ("agency", "string"),
@@ -148,26 +149,24 @@ class SharedEncoder:
         route = self._routes.get((id(groups), signature))
         if route is None or route[0] is not groups:
             route = self._route(groups, signature)
-        # A copy (the caller may keep ``fields``), with what the picks add: each tail is one join
-        chunks = [*fields, _NULL, _SOME, self._at_bytes, *route[2]]
-        return route[1](self._record_header + b"".join(fields), chunks)
+        return route[1](self._record_header + b"".join(fields), fields, self._at_bytes)
 
     def _route(self, groups: Groups, signature: tuple[bool, ...]) -> _RoutePlan:
-        """Per group: the pick of ``encode_flat``'s chunks (the record's, null, union index,
-        ``shared_at``, the share's ``fields`` array and union index) that makes the tail of its
-        copies, and the head of each agency's copy (header, stream, agency). Made into one
-        generated function, ``make``: a join per group of a tuple of locals, then a list display
-        of the record and every head + tail (a loop of maps cost more). Only indices and bytes go
+        """Per group: ``shared_at``, the share's ``fields`` array and union index, then per field
+        the record's chunk, null or a union index and the chunk: the tail of its copies; and the
+        head of each agency's copy (header, stream, agency). Made into one generated function,
+        ``make``: a join per group of a tuple of locals and constants, then a list display of
+        the record and every head + tail (a loop of maps cost more). Only indices and bytes go
         in its source."""
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
-        null, some, at = len(self._names), len(self._names) + 1, len(self._names) + 2
+        null, some = len(self._names), len(self._names) + 1
         scope: dict[str, Any] = {"join": b"".join}
-        lines, tails, values = ["def make(r, c):"], [], ["r"]
+        lines, tails, values = ["def make(r, c, at):"], [], ["r"]
         arrays: list[bytes] = []  # per group: its share's ``fields`` array and union index
         for agreed, agencies in groups:
             shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
             names = [write_long(len(shared)), *map(_string, shared), _NULL] if shared else [_NULL]
-            picks = [at, at + 1 + len(arrays)]
+            picks: list[int] = []
             arrays.append(b"".join(names) + self._union_index)
             for i, name in enumerate(self._names):
                 if name not in shared:
@@ -177,11 +176,12 @@ class SharedEncoder:
                 else:
                     picks.append(i)
             g = len(arrays) - 1
-            tails.append(f"    t{g} = join(({''.join(f'c{p}, ' for p in picks)}))")
+            pieces = [f"c{p}" if p < null else repr(_NULL if p == null else _SOME) for p in picks]
+            tails.append(f"    t{g} = join((at, {arrays[g]!r}, {', '.join(pieces)}))")
             values += (f"{self._prefix + _string(a)!r} + t{g}" for a in agencies)
-        # ``c`` unpacked into locals once: a tuple display of locals per tail costs a fraction of
-        # an itemgetter's subscript per pick (it was ~11k instructions an event)
-        unpack = f"    {''.join(f'c{i}, ' for i in range(at + 1 + len(arrays)))}= c"
+        # ``c`` unpacked into locals once: a tuple display of locals and constants per tail costs
+        # a fraction of an itemgetter's subscript per pick (it was ~11k instructions an event)
+        unpack = f"    {''.join(f'c{i}, ' for i in range(null))}= c"
         exec("\n".join([*lines, unpack, *tails, f"    return [{', '.join(values)}]"]), scope)
         route = (groups, scope["make"], arrays)
         if len(self._routes) < _ROUTES_KEPT:  # the router's groups: a handful per stream
