@@ -13,23 +13,34 @@ from collections.abc import Mapping
 from streams.logic import matching
 from streams.logic.model import VehicleState
 
+_NEVER = float("inf")  # nothing to sweep for
+
 
 def next_due(st: VehicleState, windows: Mapping[str, float], default_window: float,
              grace: float, ttl: float) -> float | None:
     """Earliest wall-clock time (epoch seconds) at which ``sweep`` would change ``st``: a pending
     event's UNMATCHED deadline or the TTL expiry of anything remembered. None: nothing left."""
     # Plain loops, not generators: this runs for every vehicle a batch changes, and a
-    # generator's frame cost more than the one or two items each looks at.
-    times: list[float] = []
+    # generator's frame cost more than the one or two items each looks at. A running minimum,
+    # no list: the TTL is added once, to the earliest time anything was remembered (adding a
+    # constant keeps the order of floats, so the minimum is the same).
+    due = remembered = _NEVER
     for p in st.pending:
         if not p.alerted:
-            times.append(matching.deadline(p, windows.get(p.crossing, default_window), grace))
-        times.append(p.arrived + ttl)
+            deadline = matching.deadline(p, windows.get(p.crossing, default_window), grace)
+            if deadline < due:
+                due = deadline
+        if p.arrived < remembered:
+            remembered = p.arrived
     for s in st.seen.values():
-        times.append(s.seen_at + ttl)
+        if s.seen_at < remembered:
+            remembered = s.seen_at
     for i in st.inspections:
-        times.append(i.arrived + ttl)
-    return min(times) if times else None
+        if i.arrived < remembered:
+            remembered = i.arrived
+    if remembered + ttl < due:  # never when nothing is remembered (inf)
+        due = remembered + ttl
+    return None if due == _NEVER else due
 
 
 def pending_crossings(st: VehicleState) -> tuple[str, ...]:
