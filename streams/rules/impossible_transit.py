@@ -30,28 +30,29 @@ SUMMARY = ("one normalised plate at two different crossings less than 30 min apa
 
 
 def check(ctx: Context) -> Finding | None:
-    e, st, crossing_of_post = ctx.event, ctx.state, ctx.crossing_of_post
-    if e is None or st is None or crossing_of_post is None or ctx.crossing is None:
+    # One unpacking of the named tuple: each field read by name is a descriptor call
+    e, crossing, st, crossing_of_post, _, _, _, _, t = ctx
+    if e is None or st is None or crossing_of_post is None or crossing is None:
         return None
-    t = ctx.t
     if t is None:
         t = e["event_time"].timestamp()  # = epoch(): the processor passes it, computed once
     best: tuple[float, str, str] | None = None
+    event_id = e["event_id"]
     for other_id, seen in st.seen.items():
-        if not seen.sig or other_id == e["event_id"]:
+        if not seen.sig or other_id == event_id:
             continue  # not a forwarded crossing (inspections, physical duplicates), or itself
         gap = abs(seen.t - t)
         if gap < MIN_SECONDS_BETWEEN_CROSSINGS:  # else far enough apart, whichever crossing
             post, _, direction = seen.sig.partition("|")
             other = crossing_of_post(post)
-            if other is not None and other.id != ctx.crossing:
+            if other is not None and other.id != crossing:
                 candidate = (gap, other_id,
                              f"{post} {direction} {format_time(from_epoch(seen.t))}")
                 best = candidate if best is None or candidate[:2] < best[:2] else best
     if best is None:
         return None
     gap, other_id, where = best
-    return Finding([other_id, e["event_id"]],
+    return Finding([other_id, event_id],
                    f"plate {normalise_plate(e['plate'])} at {where} and at {e['post']} "
                    f"{e['direction']} {format_time(e['event_time'])}, {gap / 60:.0f} min apart at "
                    f"two different crossings: cloned or misread plate")
