@@ -268,9 +268,8 @@ class Processor:
         if batch.splice is not None and exit_.chunks is not None and entry.chunks is not None:
             chunks = batch.splice.pair_chunks("crossings", "matched", (exit_.chunks, entry.chunks),
                                               record, matching.MATCHED_FROM)
-        exit_time, entry_time = record["exit_time"], record["entry_time"]  # max()'s, no call:
-        self._emit(batch, "matched", new.crossing, key, record, now,
-                   entry_time if entry_time > exit_time else exit_time, None, chunks)
+        self._emit(batch, "matched", new.crossing, key, record, now,  # the later time, no max()
+                   record["entry_time" if entry.t > exit_.t else "exit_time"], None, chunks)
         batch.facts += (  # a MATCHED fact of each side, no loop
             _new(Fact, (exit_.crossing, exit_.direction, exit_.t, MATCHED, transit, None)),
             _new(Fact, (entry.crossing, entry.direction, entry.t, MATCHED, transit, None)))
