@@ -64,6 +64,8 @@ class Processor:
         self.router = ShareRouter(border)
         self.windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
         self._ttl = float(settings.dedup_ttl_seconds)  # settings are frozen: converted once
+        self._grace = float(settings.grace_seconds)  # (and read once: a pydantic field ~0.1 µs)
+        self._tolerance = settings.mass_tolerance_pct
         self._duplicate_window = settings.duplicate_window_seconds
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
         # post -> its crossing's id (Crossing.id: a slow pydantic read), its events_in tally key
@@ -109,8 +111,7 @@ class Processor:
         batch = Batch(lambda _plate: None)
         batch.splice = splicing.current() if self.encode is codec.encode else None
         t_now = epoch(now)
-        ttl = float(self.settings.dedup_ttl_seconds)
-        grace = float(self.settings.grace_seconds)
+        ttl, grace = self._ttl, self._grace
         for plate, partition, data in items:
             st = VehicleState.decode(data)
             batch.cache[plate] = st
@@ -139,7 +140,7 @@ class Processor:
 
     def _scheduled(self, result: BatchResult, batch: Batch, plates: Iterable[str]) -> BatchResult:
         default = self.settings.default_window_minutes * 60.0
-        grace, ttl = float(self.settings.grace_seconds), float(self.settings.dedup_ttl_seconds)
+        grace, ttl = self._grace, self._ttl
         cache, windows, due, scheduled = batch.cache, self.windows, schedule.next_due, \
             result.schedule  # looked up once, not once a vehicle
         for plate in plates:
@@ -231,8 +232,7 @@ class Processor:
             self._emit(batch, "risk", cid, key, self.risk.on_crossing(st, event, plate, (
                 self._crossing_of_post[event["post"]]), now, tally), now, event["event_time"])
         if len(st.seen) > 1 or ON_FIRST_EVENT:  # only this event remembered: no rule to ask
-            # Context from a tuple of all its fields (event, crossing, state, crossing_of_post,
-            # t; the rest unset): its __new__ is Python code. _rules's loop, no call.
+            # Context from a tuple of all its fields (its __new__ is Python code); _rules's loop
             ctx = _new(Context, (event, cid, st, self._crossing_of_post.get, None, None, None, (), t))
             for rule in CROSSING_RULES:  # by name: a Trigger member costs a slow class lookup
                 found = rule.check(ctx)
@@ -251,8 +251,8 @@ class Processor:
             return
         other = st.pending.pop(index)
         exit_, entry = (other, new) if other.direction == "EXIT" else (new, other)
-        late = other.alerted or batch.t_now > other.t + window + self.settings.grace_seconds
-        found = find_discrepancies(exit_, entry, self.settings.mass_tolerance_pct)
+        late = other.alerted or batch.t_now > other.t + window + self._grace
+        found = find_discrepancies(exit_, entry, self._tolerance)
         held = matching.take_exit_inspections(st, exit_, window) if st.inspections else []
         # positional (one per match): exit_, entry, plate, discrepancies, inspections, late, now
         record = matching.matched_record(exit_, entry, plate, found, held, late, now)
