@@ -28,7 +28,7 @@ from streams.logic.alerts import alert
 from streams.logic.dedup import _CONFLICTING, _EXACT, _NEW, admit, border_fold, remember_conflict, validated
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
-from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, Fact
+from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, fact_row
 from streams.risk.stage import RiskStage
 from streams.rules import CROSSING_RULES, ON_CLEAN_PAIRS, ON_FIRST_EVENT, Context, Trigger, find_discrepancies
 from streams.rules import at as rules_at
@@ -41,7 +41,7 @@ _ENRICHED = ("crossing", "plate_normalised")  # the fields a forwarded event gai
 __all__ = ["REKEY_HEADER", "STATS_FACTS", "BatchResult", "InRecord", "OutRecord", "Processor",
            "partition_for"]
 _Batch = Batch  # the name tests and the bench's stage clocks know
-_new = tuple.__new__  # OutRecord, Fact, Context from a tuple in one C call (no Python __new__)
+_new = tuple.__new__  # a Context from a tuple in one C call (no Python __new__)
 # groups, their share streams, the tally keys of one emit, its OutRecords (OutRecord.builder)
 _Route = tuple[list[tuple[tuple[str, ...], list[str]]], list[list[str]],
                list[tuple[str, tuple[str, ...]]], Callable[[bytes, list[bytes]], tuple[OutRecord, ...]]]
@@ -225,7 +225,7 @@ class Processor:
             self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=cid),
                         cid, plate, now)
             return
-        batch.facts.append(_new(Fact, (cid, event["direction"], t, EVENT, None, None)))
+        batch.facts.append((cid, event["direction"], t, EVENT, None))  # its row (stats.FactRow)
         if st.inspections:  # none held: no dwell (dwell.for_crossing), not even a call
             self._dwell_of_crossing(batch, st, event, cid, t)
         if self.risk is not None:
@@ -270,9 +270,9 @@ class Processor:
                                               record, matching.MATCHED_FROM)
         self._emit(batch, "matched", new.crossing, key, record, now,  # the later time, no max()
                    record["entry_time" if entry.t > exit_.t else "exit_time"], None, chunks)
-        batch.facts += (  # a MATCHED fact of each side, no loop
-            _new(Fact, (exit_.crossing, exit_.direction, exit_.t, MATCHED, transit, None)),
-            _new(Fact, (entry.crossing, entry.direction, entry.t, MATCHED, transit, None)))
+        batch.facts += (  # a MATCHED fact of each side as its row (stats.FactRow), no loop
+            (exit_.crossing, exit_.direction, exit_.t, MATCHED, transit),
+            (entry.crossing, entry.direction, entry.t, MATCHED, transit))
         if found or ON_CLEAN_PAIRS:  # a pair without discrepancies: no rule to ask (the table's)
             self._rules(batch, Trigger.MATCHED, _new(Context, (  # all fields, as a tuple (above)
                 None, None, None, None, None, exit_, entry, tuple(found), None)), new.crossing,
@@ -285,8 +285,8 @@ class Processor:
         value = dwell.for_crossing(event["direction"], event["admin"], crossing, t,
                                    st.inspections, self.windows[crossing])
         if value is not None:
-            batch.facts.append(Fact(crossing, event["direction"], t, DWELL, round(value, 3),
-                                    event["event_id"]))
+            batch.facts.append(fact_row(crossing, event["direction"], t, DWELL, round(value, 3),
+                                        event["event_id"]))
 
     def _dwell_of_inspection(self, batch: Batch, st: VehicleState, event: dict[str, Any],
                              crossing: str) -> None:
@@ -294,13 +294,13 @@ class Processor:
                                      self.windows[crossing])
         if found is not None:
             event_id, direction, t, value = found
-            batch.facts.append(Fact(crossing, direction, t, DWELL, round(value, 3), event_id))
+            batch.facts.append(fact_row(crossing, direction, t, DWELL, round(value, 3), event_id))
 
     # --- outputs -----------------------------------------------------------------------------
 
     def _unmatched(self, batch: Batch, plate: str, p: Pending, now: datetime) -> None:
         batch.result.tally.inc("unmatched", p.crossing, p.direction)
-        batch.facts.append(Fact(p.crossing, p.direction, p.t, UNMATCHED))
+        batch.facts.append(fact_row(p.crossing, p.direction, p.t, UNMATCHED))
         self._rules(batch, Trigger.DEADLINE, Context(pending=p, crossing=p.crossing), p.crossing,
                     plate, now)
 

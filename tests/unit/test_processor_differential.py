@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from streams.processor import BatchResult
@@ -57,7 +58,8 @@ def test_one_changed_output_byte_is_a_difference(golden: dict[str, Any]) -> None
             at = next(n for n, o in enumerate(result.outputs) if o.stream == "matched")
             out = result.outputs[at]
             assert out.value is not None
-            result.outputs[at] = out._replace(value=out.value[:-1] + bytes([out.value[-1] ^ 1]))
+            result.outputs[at] = msgspec.structs.replace(
+                out, value=out.value[:-1] + bytes([out.value[-1] ^ 1]))
 
     found = differences(golden, fingerprint(after=flip))
     assert found == [f"batch 2 outputs: want {golden['batches'][2]['outputs']!r}, "

@@ -104,3 +104,23 @@ def test_a_record_that_does_not_fit_raises_the_general_paths_error() -> None:
         codec.encode("crossings", bad)
     assert str(fast.value) == str(general.value)
     assert "gross_mass_kg" in str(fast.value)
+
+
+def test_output_records_are_immutable_values_outside_the_collector() -> None:
+    """OutRecord is a msgspec Struct built in C (streams.batch): frozen and compared by value
+    like the named tuple it was, and untracked by the cyclic collector (``gc=False``), which is
+    sound only while its fields cannot refer back to it."""
+    import gc
+
+    import msgspec
+
+    from streams.processor import OutRecord
+
+    built = OutRecord.builder(["crossings", "share.al-customs"])(b"K", [b"a", b"b"])
+    assert built == (OutRecord("crossings", b"K", b"a"), OutRecord("share.al-customs", b"K", b"b"))
+    assert [(o.headers, o.partition) for o in built] == [(None, None), (None, None)]
+    record = OutRecord("raw", b"K", b"v", [("h", b"1")], 3)
+    assert not gc.is_tracked(record)
+    with pytest.raises(AttributeError):
+        record.value = b"w"  # type: ignore[misc]
+    assert msgspec.structs.replace(record, value=b"w").value == b"w"
