@@ -202,8 +202,9 @@ _D2 = tuple(f"{n:02d}" for n in range(100))
 _D3 = tuple(f".{n:03d}Z\"" for n in range(1000))  # the milliseconds and the closing quote
 _EPOCH_DAY = datetime(1970, 1, 1, tzinfo=UTC)
 _DAYS: dict[int, str] = {}  # days since 1970 -> '"YYYY-MM-DDT': a handful of days in traffic
-_TIME_PIECES = ("(_DAYS.get({m} // 86400000) or _day({m} // 86400000))", "_D2[{m} // 3600000 % 24]",
-                ":", "_D2[{m} // 60000 % 60]", ":", "_D2[{m} // 1000 % 60]", "_D3[{m} % 1000]")
+_HM = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))  # by minute of the day
+_TIME_PIECES = ("(_DAYS.get({m} // 86400000) or _day({m} // 86400000))", "_HM[{m} // 60000 % 1440]",
+                "_D2[{m} // 1000 % 60]", "_D3[{m} % 1000]")
 
 
 def _day(days: int) -> str:
@@ -216,29 +217,34 @@ def _day(days: int) -> str:
     return text
 
 
-def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
+def fold(fields: list[FoldField], posts: dict[str, str] | None = None
+         ) -> tuple[str, str, dict[str, Any]] | None:
     """``validated`` folded into the raw topic's span reader (``Splicing.read``, issue 19): the
     reader, knowing each value's type as it decodes it, tests only what its inline forms leave
     open (``events.read_tests``) and builds the canonical text from its locals, optional
     fields' parts only when present. Its result items: the content digest, the event time in
     epoch seconds from its milliseconds (= ``epoch()``). Left to ``validated``: the checks across
-    fields."""
+    fields, unless ``posts`` (``border_fold``'s) are given: then those checks too, and the tests
+    and escaping they make needless are left out (``_relations``)."""
     tests = read_tests(fields)
     names = [name for name, _, _, _ in fields]
     if tests is None or not all(name in FIELD_KINDS for name in names) \
             or not {"admin", "post", "nationality", "event_time"} <= set(names):
         return None
+    quoted = {} if posts is None else _relations(fields, tests, posts)
     order = sorted(range(len(names)), key=names.__getitem__)
     if fields[order[0]][2]:  # the "{" goes with the first field: one always there
         return None
     # the text's parts, as (literal, text): constants joined before they are repr()'d
     parts: list[tuple[bool, str]] = []
     scope = {**TEST_SCOPE, "_escape": _escape, "_sha256": hashlib.sha256, "_DAYS": _DAYS,
-             "_day": _day, "_D2": _D2, "_D3": _D3}
+             "_day": _day, "_HM": _HM, "_D2": _D2, "_D3": _D3}
     for j, i in enumerate(order):
         prefix = ("{" if j == 0 else ",") + _escape(names[i]) + ":"
         text = (False, _READ_TEXT[FIELD_KINDS[names[i]]].format(v=f"x{i}"))
-        if tests[i].startswith(f"x{i} == "):  # the kind, tested equal to a constant
+        if i in quoted:  # a value the relations limit to a few: its escaped text looked up
+            text = (False, f"{quoted[i]}[x{i}]")
+        elif tests[i].startswith(f"x{i} == "):  # the kind, tested equal to a constant
             text = (True, _escape(ast.literal_eval(tests[i].removeprefix(f"x{i} == "))))
         elif fields[i][1] == "enum":  # an enum's symbols escaped once, not per event
             escaped = "_escaped_" + "_".join(fields[i][3])  # Avro names: [A-Za-z0-9_]
@@ -247,8 +253,7 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
         if fields[i][2]:
             parts.append((False, f"('' if x{i} is None else {prefix!r} + {text[1]})"))
         elif FIELD_KINDS[names[i]] == "time":  # from its milliseconds, in pieces
-            parts += [(True, prefix)] + [(p == ":", p if p == ":" else p.format(m=f"mx{i}"))
-                                         for p in _TIME_PIECES]
+            parts += [(True, prefix)] + [(False, p.format(m=f"mx{i}")) for p in _TIME_PIECES]
         else:
             parts += [(True, prefix), text]
     parts.append((True, "}"))
@@ -261,7 +266,29 @@ def fold(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
     joined = ", ".join(repr(piece) if literal else piece for literal, piece in code)
     digest = f"_sha256(''.join(({joined})).encode()).hexdigest()[:16]"
     result = f"{digest}, mx{names.index('event_time')} / 1000"
+    if posts is not None:
+        scope.update(_posts=posts, _ALPHA2=_ALPHA2, _Q2=_Q2, _QPOST={p: _escape(p) for p in posts})
     return " and ".join(test for test in tests if test) or "True", result, scope
+
+
+_Q2 = {code: _escape(code) for code in _ALPHA2}  # a code's text in the digest
+
+
+def _relations(fields: list[FoldField], tests: list[str], posts: dict[str, str]) -> dict[int, str]:
+    """``validated``'s checks across fields appended to ``tests``: the post's administration is
+    the event's, the nationality a code. Those make the administration and nationality codes
+    (``posts`` only keeps those) and the post one of ``posts``: their own test (not blank) is
+    left out, where it is that test, and their text is looked up (the returned global, by
+    field index) rather than escaped per event."""
+    admin, post, nation = (next(i for i, f in enumerate(fields) if f[0] == name)
+                           for name in ("admin", "post", "nationality"))
+    tests.append(f"_posts.get(x{post}) == x{admin} and x{nation} in _ALPHA2")
+    quoted = {}
+    for i, table, implied in ((admin, "_Q2", True), (nation, "_Q2", True),
+                              (post, "_QPOST", all(p and not p.isspace() for p in posts))):
+        if implied and tests[i] == f"x{i} and not x{i}.isspace()":
+            tests[i], quoted[i] = "", table
+    return quoted
 
 
 _border_fold: tuple[BorderConfig | None, Fold | None] = (None, None)
@@ -279,14 +306,7 @@ def border_fold(border: BorderConfig) -> Fold:
     posts = {p: a for c in border.crossings for a, p in c.sides.items() if a in _ALPHA2}
 
     def folded(fields: list[FoldField]) -> tuple[str, str, dict[str, Any]] | None:
-        plan = fold(fields)
-        if plan is None:
-            return None
-        test, result, scope = plan
-        admin, post, nation = (next(i for i, f in enumerate(fields) if f[0] == name)
-                               for name in ("admin", "post", "nationality"))
-        relations = f"_posts.get(x{post}) == x{admin} and x{nation} in _ALPHA2"
-        return f"{test} and {relations}", result, {**scope, "_posts": posts, "_ALPHA2": _ALPHA2}
+        return fold(fields, posts)
 
     _border_fold = (border, folded)
     return folded
