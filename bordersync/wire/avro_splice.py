@@ -64,9 +64,12 @@ class SpanReader:
         # Not canonical, or not valid at all (any exception): None, the general path decides.
         self.read: Callable[[bytes, int], tuple[Any, ...] | None] = _generate(
             parsed, named, isinstance(schema, list), fold, sid)
+        if fold is not None:  # strings as Latin-1 slices, this read where in doubt (_generate)
+            self.read = _generate(parsed, named, isinstance(schema, list), fold, sid, self.read)
 
 
-def _short_string(pad: str, p0: str, p1: str, store: str, otherwise: str) -> list[str]:
+def _short_string(pad: str, p0: str, p1: str, store: str, otherwise: str,
+                  text: str = "d[{}:{}].decode()") -> list[str]:
     """Generated lines reading a string at ``p0`` whose length fits the one-byte varint inline
     (``store`` formats the decoded value into a statement), its end into ``p1``, anything else
     by ``otherwise``."""
@@ -77,7 +80,7 @@ def _short_string(pad: str, p0: str, p1: str, store: str, otherwise: str) -> lis
     return [f"{pad}b = d[{p0}]",
             f"{pad}if not b & 0x81:",
             f"{pad}    {p1} = {p0} + 1 + (b >> 1)",
-            f"{pad}    {store.format(f'd[{p0} + 1:{p1}].decode()')}",
+            f"{pad}    {store.format(text.format(f'{p0} + 1', p1))}",
             f"{pad}else:",
             f"{pad}    {otherwise}"]
 
@@ -103,7 +106,8 @@ def _varint(pad: str, v: str, p0: str, p1: str) -> list[str]:
 
 def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: list[str],
             pad: str, scope: dict[str, Any], enums: dict[str, Any], v: str, slow: str,
-            p0: str, p1: str) -> tuple[str | None, tuple[str, ...]]:
+            p0: str, p1: str, text: str = "d[{}:{}].decode()"
+            ) -> tuple[str | None, tuple[str, ...]]:
     """Lines setting ``v`` (a local's name) and the field's end ``p1`` from its start ``p0``
     (another local: ``p`` is the scratch position): inline for the common one-byte forms, the
     field's reader (``read``, a global of the generated code) for the rest, followed by
@@ -120,7 +124,8 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         if full is not None and full in enums:
             kind, schema = "enum", enums[full]
     if kind == "string":
-        lines += _short_string(pad, p0, p1, f"{v} = {{}}", f"{v}, {p1} = {read}(d, {p0}){slow}")
+        lines += _short_string(pad, p0, p1, f"{v} = {{}}", f"{v}, {p1} = {read}(d, {p0}){slow}",
+                               text)
         return "string", ()
     if kind == "enum":
         symbols = f"S{len(scope)}"  # the scope only grows: a new name
@@ -142,7 +147,7 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
                   f"{pad}    {v} = []",
                   f"{pad}    for _ in range(c):",
                   *_short_string(pad + "        ", "p", "q", f"{v}.append({{}}); p = q",
-                                 f"x, p = _read_string(d, p); {v}.append(x){slow}"),
+                                 f"x, p = _read_string(d, p); {v}.append(x){slow}", text),
                   f"{pad}    if d[p] != 0: raise _NotCanonical",
                   f"{pad}    {p1} = p + 1",
                   f"{pad}else:",
@@ -167,7 +172,8 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
 
 
 def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: dict[str, _Read],
-              union: bool, fold: Fold | None = None, sid: int | None = None
+              union: bool, fold: Fold | None = None, sid: int | None = None,
+              exact: Callable[[bytes, int], tuple[Any, ...] | None] | None = None
               ) -> Callable[[bytes, int], tuple[Any, ...] | None]:
     """The reader as Python source: a union's index (one byte inline), then per branch its
     fields in order, an optional field's value kept when not None (so the dict's order is the
@@ -179,10 +185,22 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
     once a field took its reader rather than the inline form; after the spans the read then
     gives the items of the fold's result (an expression list: no tuple of its own) where ``f``
     is 0 and its test holds, else one None. With a
-    schema id ``sid``, the spans are ``(sid, branch, ends, d)`` (``splicing.Spans``)."""
+    schema id ``sid``, the spans are ``(sid, branch, ends, d)`` (``splicing.Spans``).
+
+    Given the ``exact`` read (a fold's, as above), the inline strings are slices of the record
+    decoded as Latin-1 once (``s``), not a bytes slice and a UTF-8 decode each: the same string
+    where its bytes are ASCII. The fold's text is then encoded as ASCII (``_ENC``): it holds
+    every string of a record it digests (escaping keeps anything not ASCII), so a string not
+    ASCII raises there; that, any other exception and a fold not taken give the ``exact`` read
+    of the record (the UTF-8 strings, or None)."""
     scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "EPOCH": EPOCH, "MILLI": MILLI,
-                             "_read_long": _read_long, "_read_string": _read_string}
+                             "_read_long": _read_long, "_read_string": _read_string,
+                             "_ENC": "utf-8" if exact is None else "ascii", "EXACT": exact}
     lines = ["def read(d, p):", "  try:", "    n = len(d)"]
+    text, doubt = "d[{}:{}].decode()", "None"
+    if exact is not None:
+        lines += ["    start = p", "    s = d.decode('latin-1')"]
+        text, doubt = "s[{}:{}]", "EXACT(d, start)"
     if union:
         lines += ["    b = d[p]", "    if not b & 0x81:", "        index = b >> 1; p += 1",
                   "    else:", "        index, p = _read_long(d, p)"]
@@ -214,13 +232,13 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
                     lines.append(f"{pad}    {v} = None")
                 lines += [f"{pad}elif b == 2:", f"{pad}    p = {start} + 1"]
                 how, symbols = _inline(schema[1], named, ns, f"{reader}_", lines, pad + "    ",
-                                       scope, enums, v, slow, "p", end)
+                                       scope, enums, v, slow, "p", end, text)
                 scope[f"{reader}_"] = _reader(schema[1], named, ns)
                 lines += [f"{pad}    out[{name!r}] = {v}", f"{pad}else:",
                           f"{pad}    raise _NotCanonical"]
             else:
                 how, symbols = _inline(schema, named, ns, reader, lines, pad, scope, enums, v,
-                                       slow, start, end)
+                                       slow, start, end, text)
                 if i > first:
                     lines.append(f"{pad}out[{name!r}] = {v}")
             seen.append((name, how, optional, symbols))
@@ -230,6 +248,9 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
         spans = f"(NAME{k}, [{ends}])" if sid is None else f"({sid!r}, NAME{k}, [{ends}], d)"
         lines += [f"{pad}if e{len(fields)} != n:", f"{pad}    raise _NotCanonical"]
         plan = None if fold is None else fold(seen)
+        if plan is None and exact is not None:
+            lines.append(f"{pad}return {doubt}")
+            continue
         if plan is None:
             lines.append(f"{pad}return out, {spans}" + ("" if fold is None else ", None"))
             continue
@@ -237,9 +258,10 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
         if any(scope.get(key, value) != value for key, value in more.items()):
             raise _Unsupported("fold globals")  # a name of the reader's own
         scope.update(more)
+        doubted = f"out, {spans}, None" if exact is None else doubt
         lines += [f"{pad}if f or not ({test}):",
-                  f"{pad}    return out, {spans}, None", f"{pad}return out, {spans}, {result}"]
-    lines += ["    return None", "  except Exception:", "    return None"]
+                  f"{pad}    return {doubted}", f"{pad}return out, {spans}, {result}"]
+    lines += ["    return None", "  except Exception:", f"    return {doubt}"]
     exec("\n".join(lines), scope)  # generated from the schema only: field names are repr()'d
     generated: Callable[[bytes, int], tuple[Any, ...] | None] = scope["read"]
     return generated

@@ -264,7 +264,7 @@ def fold(fields: list[FoldField], posts: dict[str, str] | None = None
         else:
             code.append((literal, piece))
     joined = ", ".join(repr(piece) if literal else piece for literal, piece in code)
-    digest = f"_sha256(''.join(({joined})).encode()).hexdigest()[:16]"
+    digest = f"_sha256(''.join(({joined})).encode(_ENC)).hexdigest()[:16]"  # the reader's codec
     result = f"{digest}, mx{names.index('event_time')} / 1000"
     if posts is not None:
         scope.update(_posts=posts, _ALPHA2=_ALPHA2, _Q2=_Q2, _QPOST={p: _escape(p) for p in posts})

@@ -140,3 +140,15 @@ def test_the_unrolled_varint_read_is_the_loops(n: int, padded: bool, kind: Any) 
     want = n if isinstance(kind, str) else EPOCH + MILLI * n
     assert got is not None and got[0]["x"] == want and got[1] == ("R", [0, len(data)])
     assert _read_long(data, 0) == (n, len(data))
+
+
+def test_a_string_not_ascii_takes_the_exact_read() -> None:
+    """The folded read slices its strings from the record decoded as Latin-1; a string that is
+    not ASCII (within the fold's text) gives the exact (UTF-8) read's record and digest."""
+    for plate in ("ШК 1234 АВ", "SK \x85 1", "Š"):
+        event = validate(crossing() | {"plate": plate}, BORDER)
+        value = codec.encode("raw", event)
+        for folding in (fold, border_fold(BORDER)):
+            got = splicing.current().read("raw", value, folding)
+            assert got is not None and got[0] == codec.decode("raw", value)
+            assert got[0]["plate"] == plate and got[2] == content_digest(event)
