@@ -68,18 +68,23 @@ class SpanReader:
             self.read = _generate(parsed, named, isinstance(schema, list), fold, sid, self.read)
 
 
+# A string's first byte -> 1 + its length where that byte is all of it (even, under 0x80: a
+# length under 64, not a negative count), else 0: one subscript rather than two tests.
+_HEAD = tuple(0 if b & 0x81 else 1 + (b >> 1) for b in range(256))
+
+
 def _short_string(pad: str, p0: str, p1: str, store: str, otherwise: str,
                   text: str = "d[{}:{}].decode()") -> list[str]:
     """Generated lines reading a string at ``p0`` whose length fits the one-byte varint inline
     (``store`` formats the decoded value into a statement), its end into ``p1``, anything else
     by ``otherwise``."""
-    # ``not b & 0x81``: below 0x80 and even (a length, not a negative count). A length past
-    # the end is not checked here: the slice is short, the end lands past the end, and the next
-    # field's ``d[...]`` raises or the read's final ``!= n`` refuses; the read gives None
-    # either way, as the field's reader would.
-    return [f"{pad}b = d[{p0}]",
-            f"{pad}if not b & 0x81:",
-            f"{pad}    {p1} = {p0} + 1 + (b >> 1)",
+    # ``H``: the read's local of ``_HEAD``. A length past the end is not checked here: the
+    # slice is short, the end lands past the end, and the next field's ``d[...]`` raises or
+    # the read's final ``!= n`` refuses; the read gives None either way, as the field's
+    # reader would.
+    return [f"{pad}k = H[d[{p0}]]",
+            f"{pad}if k:",
+            f"{pad}    {p1} = {p0} + k",
             f"{pad}    {store.format(text.format(f'{p0} + 1', p1))}",
             f"{pad}else:",
             f"{pad}    {otherwise}"]
@@ -129,13 +134,15 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         return "string", ()
     if kind == "enum":
         symbols = f"S{len(scope)}"  # the scope only grows: a new name
-        scope[symbols] = tuple(schema["symbols"])
-        lines += [f"{pad}b = d[{p0}]",
-                  f"{pad}if not b & 1 and b < {min(2 * len(schema['symbols']), 0x80)}:",
-                  f"{pad}    {v} = {symbols}[b >> 1]; {p1} = {p0} + 1",
+        # by the index's one byte (even, under 0x80): its symbol; None for any other byte
+        scope[symbols] = tuple(schema["symbols"][b >> 1] if not b & 1 and b < 0x80
+                               and b >> 1 < len(schema["symbols"]) else None for b in range(256))
+        lines += [f"{pad}{v} = {symbols}[d[{p0}]]",
+                  f"{pad}if {v} is not None:",
+                  f"{pad}    {p1} = {p0} + 1",
                   f"{pad}else:",
                   f"{pad}    {v}, {p1} = {read}(d, {p0}){slow}"]
-        return "enum", scope[symbols]
+        return "enum", tuple(schema["symbols"])
     if isinstance(schema, dict) and schema.get("type") == "array" \
             and schema.get("items") == "string":
         # One block of a count under 64 (then every item as a string above); the rest, empty
@@ -195,8 +202,9 @@ def _generate(branches: list[tuple[str, list[tuple[str, Any, _Read]]]], named: d
     of the record (the UTF-8 strings, or None)."""
     scope: dict[str, Any] = {"_NotCanonical": _NotCanonical, "EPOCH": EPOCH, "MILLI": MILLI,
                              "_read_long": _read_long, "_read_string": _read_string,
-                             "_ENC": "utf-8" if exact is None else "ascii", "EXACT": exact}
-    lines = ["def read(d, p):", "  try:", "    n = len(d)"]
+                             "_ENC": "utf-8" if exact is None else "ascii", "EXACT": exact,
+                             "_HEAD": _HEAD}
+    lines = ["def read(d, p):", "  try:", "    n = len(d); H = _HEAD"]
     text, doubt = "d[{}:{}].decode()", "None"
     if exact is not None:
         lines += ["    start = p", "    s = d.decode('latin-1')"]

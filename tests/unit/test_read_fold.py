@@ -152,3 +152,20 @@ def test_a_string_not_ascii_takes_the_exact_read() -> None:
             got = splicing.current().read("raw", value, folding)
             assert got is not None and got[0] == codec.decode("raw", value)
             assert got[0]["plate"] == plate and got[2] == content_digest(event)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 69), st.booleans())
+def test_the_inline_enum_read_is_the_readers(index: int, padded: bool) -> None:
+    """The generated reader's enum by table (one byte: the index's symbol, else the field's
+    reader): past 63 symbols two bytes, padded or out of range None."""
+    symbols = [f"S{i}" for i in range(64 if index % 2 else 70)]
+    reader = span_reader({"type": "record", "name": "R", "fields": [
+        {"name": "x", "type": {"type": "enum", "name": "E", "symbols": symbols}}]})
+    assert reader is not None
+    data = _zigzag_varint(index, padded)
+    got = reader.read(data, 0)
+    if padded or index >= len(symbols):
+        assert got is None
+    else:
+        assert got is not None and got[0] == {"x": symbols[index]}
