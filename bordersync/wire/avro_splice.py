@@ -90,20 +90,25 @@ def _short_string(pad: str, p0: str, p1: str, store: str, otherwise: str,
             f"{pad}    {otherwise}"]
 
 
-def _varint(pad: str, v: str, p0: str, p1: str) -> list[str]:
+def _varint(pad: str, v: str, p0: str, p1: str, bits: int = 64) -> list[str]:
     """Generated lines reading a zig-zag varint at ``p0`` into ``v`` as ``_read_long`` does
     (its minimal form only, at most nine bytes), without its call, its end into ``p1``: the
     event time (six bytes) and mass each event. Unrolled, a ``while`` run once for its
-    ``break``: the loop's shift and position counting cost more than the bytes' reading."""
+    ``break``: the loop's shift and position counting cost more than the bytes' reading.
+    ``bits`` 32: an int's range checked, only past four bytes (fewer hold under 2**28)."""
     lines = [f"{pad}b = d[{p0}]",
              f"{pad}if b < 0x80:",
              f"{pad}    {v} = (b >> 1) ^ -(b & 1); {p1} = {p0} + 1",
-             f"{pad}else:",
-             f"{pad}    {v} = b & 0x7F",
-             f"{pad}    while True:"]
+             f"{pad}else:"]
+    lines += [f"{pad}    {v} = b & 0x7F", f"{pad}    while True:"]
     for k in range(1, 9):
-        lines += [f"{pad}        b = d[{p0} + {k}]; {v} |= (b & 0x7F) << {7 * k}",
-                  f"{pad}        if b < 0x80: {p1} = {p0} + {k + 1}; break"]
+        lines.append(f"{pad}        b = d[{p0} + {k}]; {v} |= (b & 0x7F) << {7 * k}")
+        if k < 4 or bits == 64:
+            lines.append(f"{pad}        if b < 0x80: {p1} = {p0} + {k + 1}; break")
+        else:  # zig-zag of an int: under 2**32
+            lines += [f"{pad}        if b < 0x80:", f"{pad}            {p1} = {p0} + {k + 1}",
+                      f"{pad}            if {v} >> {bits}: raise _NotCanonical",
+                      f"{pad}            break"]
     return [*lines, f"{pad}        raise _NotCanonical",  # a tenth byte
             f"{pad}    if b == 0: raise _NotCanonical",  # padded
             f"{pad}    {v} = ({v} >> 1) ^ -({v} & 1)"]
@@ -167,8 +172,7 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
         return "timestamp", ()
     if kind == "int" or (isinstance(schema, dict) and schema.get("type") == "int"
                          and "logicalType" not in schema):
-        lines += [*_varint(pad, v, p0, p1),
-                  f"{pad}if not -0x80000000 <= {v} <= 0x7FFFFFFF: raise _NotCanonical"]
+        lines += _varint(pad, v, p0, p1, 32)
         return "int", ()
     if kind == "long" or (isinstance(schema, dict) and schema.get("type") == "long"
                           and "logicalType" not in schema):
