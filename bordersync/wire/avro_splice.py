@@ -100,13 +100,17 @@ def _varint(pad: str, v: str, p0: str, p1: str, bits: int = 64) -> list[str]:
              f"{pad}if b < 0x80:",
              f"{pad}    {v} = (b >> 1) ^ -(b & 1); {p1} = {p0} + 1",
              f"{pad}else:"]
-    lines += [f"{pad}    {v} = b & 0x7F", f"{pad}    while True:"]
+    # the bytes added whole, their continuation bits (every byte's but the last) taken off
+    # once at the end: no mask a byte
+    lines += [f"{pad}    {v} = b", f"{pad}    while True:"]
     for k in range(1, 9):
-        lines.append(f"{pad}        b = d[{p0} + {k}]; {v} |= (b & 0x7F) << {7 * k}")
+        high = sum(0x80 << 7 * j for j in range(k))
+        lines.append(f"{pad}        b = d[{p0} + {k}]; {v} += b << {7 * k}")
         if k < 4 or bits == 64:
-            lines.append(f"{pad}        if b < 0x80: {p1} = {p0} + {k + 1}; break")
+            lines.append(f"{pad}        if b < 0x80: {p1} = {p0} + {k + 1}; {v} -= {high:#x}; break")
         else:  # zig-zag of an int: under 2**32
-            lines += [f"{pad}        if b < 0x80:", f"{pad}            {p1} = {p0} + {k + 1}",
+            lines += [f"{pad}        if b < 0x80:",
+                      f"{pad}            {p1} = {p0} + {k + 1}; {v} -= {high:#x}",
                       f"{pad}            if {v} >> {bits}: raise _NotCanonical",
                       f"{pad}            break"]
     return [*lines, f"{pad}        raise _NotCanonical",  # a tenth byte
