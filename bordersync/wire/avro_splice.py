@@ -156,13 +156,19 @@ def _inline(schema: Any, named: dict[str, _Read], ns: str, read: str, lines: lis
             and schema.get("items") == "string":
         # One block of a count under 64 (then every item as a string above); the rest, empty
         # arrays included, through the field's reader.
+        # One item (a seal, most often): its list built at once, no loop and append.
         lines += [f"{pad}b = d[{p0}]",
                   f"{pad}if not b & 0x81 and b:",
-                  f"{pad}    c = b >> 1; p = {p0} + 1",
-                  f"{pad}    if c > n - p: raise _NotCanonical",
-                  f"{pad}    {v} = []",
-                  f"{pad}    for _ in range(c):",
-                  *_short_string(pad + "        ", "p", "q", f"{v}.append({{}}); p = q",
+                  f"{pad}    p = {p0} + 1",
+                  f"{pad}    if b == 2:",
+                  *_short_string(pad + "        ", "p", "q", f"{v} = [{{}}]; p = q",
+                                 f"x, p = _read_string(d, p); {v} = [x]{slow}", text),
+                  f"{pad}    else:",
+                  f"{pad}        c = b >> 1",
+                  f"{pad}        if c > n - p: raise _NotCanonical",
+                  f"{pad}        {v} = []",
+                  f"{pad}        for _ in range(c):",
+                  *_short_string(pad + "            ", "p", "q", f"{v}.append({{}}); p = q",
                                  f"x, p = _read_string(d, p); {v}.append(x){slow}", text),
                   f"{pad}    if d[p] != 0: raise _NotCanonical",
                   f"{pad}    {p1} = p + 1",
