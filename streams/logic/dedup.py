@@ -194,7 +194,9 @@ def _fuse(names: tuple[str, ...]) -> _Fused:
 
 
 # ``_TEXT`` for a fold: the digest's text of a field from the reader's local ``{v}``
-_READ_TEXT = {**_TEXT, "str": "_escape({v})"}
+# (a list's "[" joins its field's prefix; one item, the most common, escaped without a join)
+_READ_TEXT = {**_TEXT, "str": "_escape({v})",
+              "list": "(_escape({v}[0]) if len({v}) == 1 else ','.join(map(_escape, {v}))) + ']'"}
 # A fold's event time, from its milliseconds ``m`` (the reader's ``mx<i>``): ``_ISO``'s text in
 # pieces, floor division and modulo giving the fields of times before 1970 too. ``_ISO`` cost
 # about 11,000 instructions an event (seven %02d conversions); these pieces about a fifth.
@@ -240,7 +242,8 @@ def fold(fields: list[FoldField], posts: dict[str, str] | None = None
     scope = {**TEST_SCOPE, "_escape": _escape, "_sha256": hashlib.sha256, "_DAYS": _DAYS,
              "_day": _day, "_HM": _HM, "_D2": _D2, "_D3": _D3}
     for j, i in enumerate(order):
-        prefix = ("{" if j == 0 else ",") + _escape(names[i]) + ":"
+        prefix = ("{" if j == 0 else ",") + _escape(names[i]) + ":" \
+            + ("[" if FIELD_KINDS[names[i]] == "list" else "")
         text = (False, _READ_TEXT[FIELD_KINDS[names[i]]].format(v=f"x{i}"))
         if i in quoted:  # a value the relations limit to a few: its escaped text looked up
             text = (False, f"{quoted[i]}[x{i}]")
