@@ -159,30 +159,41 @@ class SharedEncoder:
         the record and every head + tail (a loop of maps cost more). Only indices and bytes go
         in its source."""
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
-        null, some = len(self._names), len(self._names) + 1
         scope: dict[str, Any] = {"join": b"".join}
-        lines, tails, values = ["def make(r, c, at):"], [], ["r"]
         arrays: list[bytes] = []  # per group: its share's ``fields`` array and union index
-        for agreed, agencies in groups:
+        bodies: list[list[int | bytes]] = []  # per group: a chunk's index or a constant, in order
+        for agreed, _ in groups:
             shared = [n for n in dict.fromkeys(agreed) if n in present]  # the share's `fields`
             names = [write_long(len(shared)), *map(_string, shared), _NULL] if shared else [_NULL]
-            picks: list[int] = []
             arrays.append(b"".join(names) + self._union_index)
+            body: list[int | bytes] = []
             for i, name in enumerate(self._names):
                 if name not in shared:
-                    picks.append(null)
+                    body.append(_NULL)
                 elif self._wrap[i]:
-                    picks += (some, i)
+                    body += (_SOME, i)
                 else:
-                    picks.append(i)
-            g = len(arrays) - 1
-            pieces = [f"c{p}" if p < null else repr(_NULL if p == null else _SOME) for p in picks]
-            tails.append(f"    t{g} = join((at, {arrays[g]!r}, {', '.join(pieces)}))")
+                    body.append(i)
+            bodies.append(body)
+        # The pieces every group's body starts with (agencies agree on the first fields more
+        # often than not): joined once, one item of each group's join (each item of a bytes
+        # join costs a buffer and its release)
+        common = 0
+        while len(bodies) > 1 and common < len(bodies[0]) \
+                and all(len(b) > common and b[common] == bodies[0][common] for b in bodies):
+            common += 1
+        lines = [f"    {''.join(f'c{i}, ' for i in range(len(self._names)))}= c"]
+        if common > 2:
+            lines.append(f"    p = join(({_items(bodies[0][:common])},))")
+            bodies = [[-1, *b[common:]] for b in bodies]
+        values = ["r"]
+        for g, ((_, agencies), body) in enumerate(zip(groups, bodies, strict=True)):
+            lines.append(f"    t{g} = join((at, {_items([arrays[g], *body])}))")
             values += (f"{self._prefix + _string(a)!r} + t{g}" for a in agencies)
         # ``c`` unpacked into locals once: a tuple display of locals and constants per tail costs
         # a fraction of an itemgetter's subscript per pick (it was ~11k instructions an event)
-        unpack = f"    {''.join(f'c{i}, ' for i in range(null))}= c"
-        exec("\n".join([*lines, unpack, *tails, f"    return [{', '.join(values)}]"]), scope)
+        exec("\n".join(["def make(r, c, at):", *lines, f"    return [{', '.join(values)}]"]),
+             scope)
         route = (groups, scope["make"], arrays)
         if len(self._routes) < _ROUTES_KEPT:  # the router's groups: a handful per stream
             self._routes[(id(groups), signature)] = route
@@ -237,6 +248,24 @@ def build(stream: str, record_header: bytes, record_schema: Any, share_header: b
                              branch)
     except (_Mismatch, KeyError, TypeError, AttributeError):  # any schema we did not foresee
         return None
+
+
+def _items(pieces: Sequence[int | bytes]) -> str:
+    """Source of a join's items: ``c{i}`` a chunk, ``p`` (-1) the common pieces, runs of
+    constants as one constant (one item fewer each)."""
+    out: list[str] = []
+    run = b""
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            run += piece
+            continue
+        if run:
+            out.append(repr(run))
+            run = b""
+        out.append("p" if piece < 0 else f"c{piece}")
+    if run:
+        out.append(repr(run))
+    return ", ".join(out)
 
 
 def _string(value: str) -> bytes:

@@ -110,6 +110,28 @@ def test_projections_equal_full_encodes(stream: str, data: st.DataObject) -> Non
         assert encoded == [_fastavro_share({**projection, "agency": a}) for a in agencies_]
 
 
+def test_groups_sharing_their_first_fields() -> None:
+    """Groups whose projections start alike share one join of those pieces (``make``'s ``p``):
+    a common prefix, a group that agrees to all of another's and more, two identical groups."""
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    record = {"event_id": "e", "kind": "crossing", "admin": "MK", "post": "p", "event_time": now,
+              "plate": "AB1", "nationality": "MK", "terminal_id": "t", "direction": "EXIT",
+              "vehicle_type": "TRUCK", "crossing": "c", "plate_normalised": "AB1",
+              "seals": ["s"], "gross_mass_kg": 1}
+    first = ("event_id", "kind", "admin", "post")
+    for groups in ([(first, ["a"]), ((*first, "seals"), ["b", "c"])],
+                   [(first, ["a"]), (first, ["b"]), ((*first, "plate"), ["c"])],
+                   [(("plate",), ["a"]), (("plate",), ["b"])]):
+        shared = codec.shared_encoder("crossings")
+        assert shared is not None
+        result = shared.encode(record, groups, now)
+        assert result is not None
+        for (fields, agencies), encoded in zip(groups, result[1], strict=True):
+            projection = {"stream": "crossings", "shared_at": now,
+                          "record": filter_fields(record, fields)}
+            assert encoded == [_fastavro_share({**projection, "agency": a}) for a in agencies]
+
+
 def test_record_that_does_not_fit_falls_back() -> None:
     shared = codec.shared_encoder("alerts")
     assert shared is not None
