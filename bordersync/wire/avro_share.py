@@ -22,9 +22,9 @@ Groups = Sequence[tuple[Sequence[str], Sequence[str]]]  # (agreed fields, agenci
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NULL, _SOME = b"\x00", b"\x02"
 _ROUTES_KEPT = 4096
-# ``make(record's bytes, its field chunks, shared_at's bytes)``: the record's and every copy's
-# bytes (``SharedEncoder._route``)
-_Make = Callable[[bytes, Sequence[bytes], bytes], list[bytes]]
+# ``make(the record's field chunks then its bytes, shared_at's bytes)``: the record's and every
+# copy's bytes (``SharedEncoder._route``)
+_Make = Callable[[Sequence[bytes], bytes], list[bytes]]
 # The groups; their ``make``; per group, its share's ``fields`` array and union index
 _RoutePlan = tuple[Groups, _Make, list[bytes]]
 _SHARE_HEAD = [("stream", "string"), ("agency", "string"),
@@ -118,8 +118,9 @@ class SharedEncoder:
                fields: Sequence[bytes] | None = None) -> tuple[bytes, list[list[bytes]]] | None:
         """The record's bytes and, per group, one share record per agency; None when the record
         does not fit (the caller's full encode then raises the error that names the field).
-        ``fields``: the record's fields already encoded (spliced from its input, avro_splice,
-        whose ``Splicer`` checked once that every input field is one of the record's)."""
+        ``fields``: the record's fields already encoded, then the whole record's bytes (spliced
+        from its input, ``splicing``, whose ``Splicer`` checked once that every input field is
+        one of the record's)."""
         values = self.encode_flat(record, groups, shared_at, fields)
         if values is None:
             return None
@@ -138,6 +139,7 @@ class SharedEncoder:
                 if not record.keys() <= self._allowed:
                     return None
                 fields = self._chunks(record)
+                fields.append(self._record_header + b"".join(fields))
             if shared_at is not self._at:
                 self._at_bytes, self._at = self._timestamp(shared_at), shared_at
         except Exception:
@@ -149,7 +151,7 @@ class SharedEncoder:
         route = self._routes.get((id(groups), signature))
         if route is None or route[0] is not groups:
             route = self._route(groups, signature)
-        return route[1](self._record_header + b"".join(fields), fields, self._at_bytes)
+        return route[1](fields, self._at_bytes)
 
     def _route(self, groups: Groups, signature: tuple[bool, ...]) -> _RoutePlan:
         """Per group: ``shared_at``, the share's ``fields`` array and union index, then per field
@@ -182,7 +184,7 @@ class SharedEncoder:
         while len(bodies) > 1 and common < len(bodies[0]) \
                 and all(len(b) > common and b[common] == bodies[0][common] for b in bodies):
             common += 1
-        lines = [f"    {''.join(f'c{i}, ' for i in range(len(self._names)))}= c"]
+        lines = [f"    {''.join(f'c{i}, ' for i in range(len(self._names)))}r = c"]
         if common > 2:
             lines.append(f"    p = join(({_items(bodies[0][:common])},))")
             bodies = [[-1, *b[common:]] for b in bodies]
@@ -192,7 +194,7 @@ class SharedEncoder:
             values += (f"{self._prefix + _string(a)!r} + t{g}" for a in agencies)
         # ``c`` unpacked into locals once: a tuple display of locals and constants per tail costs
         # a fraction of an itemgetter's subscript per pick (it was ~11k instructions an event)
-        exec("\n".join(["def make(r, c, at):", *lines, f"    return [{', '.join(values)}]"]),
+        exec("\n".join(["def make(c, at):", *lines, f"    return [{', '.join(values)}]"]),
              scope)
         route = (groups, scope["make"], arrays)
         if len(self._routes) < _ROUTES_KEPT:  # the router's groups: a handful per stream

@@ -64,8 +64,8 @@ class Splicing:
     def chunks(self, stream: str, spans: Spans, names: tuple[str, ...],
                values: Sequence[Any]) -> list[bytes] | None:
         """``stream``'s record as its fields' encodings: the input's own bytes where the field is
-        the input's, the extra fields ``names`` with their ``values`` encoded where not; None
-        when they do not line up."""
+        the input's, the extra fields ``names`` with their ``values`` encoded where not; then,
+        as the last item, the whole record (header included); None when they do not line up."""
         sid, branch, ends, data = spans
         key = (sid, branch, stream, names)
         splicer = self._splicers.get(key, False)
@@ -87,19 +87,20 @@ class Splicing:
             branches = [b for b in (schema if isinstance(schema, list) else [schema])
                         if isinstance(b, dict) and _full(b) == branch]
             try:
-                out = self.codec._writer(stream).version.schema
+                writer = self.codec._writer(stream)
             except EncodeError:
-                out = None
-            if branches and out is not None:
-                found = splicer(branches[0], out, names)
+                writer = None
+            if branches and writer is not None and writer.header is not None:
+                found = splicer(branches[0], writer.version.schema, names, writer.header)
         self._splicers[key] = found
         return found
 
     def pair_chunks(self, in_stream: str, out_stream: str, sides: Sequence[Sequence[bytes]],
                     record: Mapping[str, Any], sources: Mapping[str, tuple[int, str]]
                     ) -> list[bytes] | None:
-        """``out_stream``'s record as field chunks, the ``sources`` fields taken from ``sides``
-        (chunks of two ``in_stream`` records, as ``chunks`` gives them): ``PairSplicer``.
+        """``out_stream``'s record as field chunks and the whole record last, the ``sources``
+        fields taken from ``sides`` (chunks of two ``in_stream`` records, as ``chunks`` gives
+        them): ``PairSplicer``.
         None when the schemas do not line up or the record does not fit (the full encode
         then names the error). ``sources`` is a constant of the caller: its identity keys it."""
         key = (in_stream, out_stream, id(sources))
@@ -119,33 +120,37 @@ class Splicing:
         if self.codec.registry is not None:
             return None
         try:
+            out = self.codec._writer(out_stream)
+            if out.header is None:
+                return None
             return PairSplicer(self.codec._writer(in_stream).version.schema,
-                               self.codec._writer(out_stream).version.schema, sources)
+                               out.version.schema, sources, out.header)
         except Exception:  # any schema we did not foresee
             return None
 
     def encode(self, stream: str, record: dict[str, Any], groups: Groups, now: Any,
                chunks: Sequence[bytes] | None) -> tuple[bytes, list[list[bytes]]] | None:
-        """The record and its share projections (``avro_share``) from ``chunks`` when given, else
-        from the record; None when there is no such path (the caller encodes in full)."""
+        """The record and its share projections (``avro_share``) from ``chunks`` (``chunks``'s
+        or ``pair_chunks``'s) when given, else from the record; None when there is no such path
+        (the caller encodes in full)."""
         if groups:
             shared = self.codec.shared_encoder(stream)
             return None if shared is None else shared.encode(record, groups, now, chunks)
         if chunks is None:
             return None
-        # Every key of a spliced record is a field of ``stream`` (``Splicer`` checked it once).
-        writer = self.codec._writers.get(stream) or self.codec._writer(stream)
-        if writer.header is None:
-            return None
-        return writer.header + b"".join(chunks), []
+        # Every key of a spliced record is a field of ``stream`` (``Splicer`` checked it once);
+        # its bytes are the chunks' last item
+        return chunks[-1], []
 
 
 class Splicer:
     """An output record's field chunks from an input record's bytes: the input's slice for each
     output field of the same type, the encoding of ``extra`` values (in ``extra_names`` order) or
-    of the field's default for the others. Built once per (input branch, output schema)."""
+    of the field's default for the others; then the whole record, ``header`` first. Built once
+    per (input branch, output schema)."""
 
-    def __init__(self, in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> None:
+    def __init__(self, in_schema: Any, out_schema: Any, extra_names: Sequence[str],
+                 header: bytes) -> None:
         ins, outs = _Shapes(in_schema), _Shapes(out_schema)
         in_ns = in_schema.get("namespace", "")
         out_ns = out_schema.get("namespace", "")
@@ -181,30 +186,59 @@ class Splicer:
             raise ValueError("an extra value the output lacks")
         # ``chunks(d, ends, extra)``: one generated function, a list display of the output's
         # fields in order, each the input's slice, an extra value's encoding or a default's
-        # (slicing every input field, then picking, cost more). The ends unpacked into locals
-        # first: a slice then takes two loads, not two subscripts (a list of other than
-        # ``count + 1`` ends raises). Raises (ValueError, TypeError) when an extra value does
-        # not fit its field. Only indices go in the source.
-        scope: dict[str, Any] = {}
-        parts = []
-        for p in picks:
+        # (slicing every input field, then picking, cost more), then the record: one join of
+        # the header, one slice per run of input fields that follow each other in both (each
+        # item of a bytes join costs a buffer and its release) and the rest. The ends unpacked
+        # into locals first: a slice then takes two loads, not two subscripts (a list of other
+        # than ``count + 1`` ends raises). Raises (ValueError, TypeError) when an extra value
+        # does not fit its field. Only indices and bytes go in the source.
+        scope: dict[str, Any] = {"join": b"".join}
+        parts: list[str] = []
+        whole: list[str | bytes] = [header]  # the record's join: source, or a constant
+        lines = [f"    {', '.join(f'e{i}' for i in range(count + 1))}, = e"]
+        for at, p in enumerate(picks):
             if 0 <= p < count:
-                parts.append(f"d[e{p}:e{p + 1}]")
+                run = at > 0 and 0 <= picks[at - 1] == p - 1
+                solo = not run and not (at + 1 < len(picks) and picks[at + 1] == p + 1)
+                if run:  # the previous field's slice, to this field's end
+                    whole[-1] = f"{str(whole[-1]).rpartition(':')[0]}:e{p + 1}]"
+                if solo:  # alone in its run: sliced once, for both
+                    lines.append(f"    f{at} = d[e{p}:e{p + 1}]")
+                    parts.append(f"f{at}")
+                    whole.append(f"f{at}")
+                else:
+                    parts.append(f"d[e{p}:e{p + 1}]")
+                    if not run:
+                        whole.append(f"d[e{p}:e{p + 1}]")
             elif p >= 0:
                 j = p - count
                 scope[f"X{j}"] = writers[extra_names[j]]
-                parts.append(f"X{j}(x[{j}])")
+                lines.append(f"    f{at} = X{j}(x[{j}])")
+                parts.append(f"f{at}")
+                whole.append(f"f{at}")
             else:
-                scope[f"D{-p - 1}"] = defaults[-p - 1]
-                parts.append(f"D{-p - 1}")
-        ends = ", ".join(f"e{i}" for i in range(count + 1))
-        exec(f"def chunks(d, e, x):\n    {ends}, = e\n    return [{', '.join(parts)}]", scope)
+                parts.append(repr(defaults[-p - 1]))
+                whole.append(defaults[-p - 1])
+        exec("\n".join(["def chunks(d, e, x):", *lines,
+                         f"    return [{', '.join(parts)}, join(({_items(whole)},))]"]), scope)
         self.chunks: Callable[[bytes, list[int], Sequence[Any]], list[bytes]] = scope["chunks"]
 
 
-def splicer(in_schema: Any, out_schema: Any, extra_names: Sequence[str]) -> Splicer | None:
+def _items(pieces: Sequence[str | bytes]) -> str:
+    """Source of a join's items, each run of constants one constant (one item fewer each)."""
+    out: list[str | bytes] = []
+    for piece in pieces:
+        if isinstance(piece, bytes) and out and isinstance(out[-1], bytes):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return ", ".join(p if isinstance(p, str) else repr(p) for p in out)
+
+
+def splicer(in_schema: Any, out_schema: Any, extra_names: Sequence[str], header: bytes
+            ) -> Splicer | None:
     try:
-        return Splicer(in_schema, out_schema, extra_names)
+        return Splicer(in_schema, out_schema, extra_names, header)
     except Exception:  # any schema we did not foresee (avro_share's checks raise their own)
         return None
 
@@ -214,11 +248,12 @@ class PairSplicer:
     matched record from its two crossings' spliced chunks): a field named in ``sources`` is the
     chunk of (side, field) when the two types encode alike (``avro_share._Shapes``), after a
     union index when the output's type is ``["null", T]`` of that type; every other field is
-    encoded from the record. Built once per (streams, sources); raises for schemas that do not
-    line up (``Splicing.pair_chunks`` then says None)."""
+    encoded from the record; then the whole record, ``header`` first. Built once per (streams,
+    sources); raises for schemas that do not line up (``Splicing.pair_chunks`` then says
+    None)."""
 
-    def __init__(self, in_schema: Any, out_schema: Any, sources: Mapping[str, tuple[int, str]]
-                 ) -> None:
+    def __init__(self, in_schema: Any, out_schema: Any, sources: Mapping[str, tuple[int, str]],
+                 header: bytes) -> None:
         ins, outs = _Shapes(in_schema), _Shapes(out_schema)
         in_ns, out_ns = in_schema.get("namespace", ""), out_schema.get("namespace", "")
         index = {f["name"]: (i, ins.of(f["type"], in_ns))
@@ -226,7 +261,7 @@ class PairSplicer:
         # ``chunks(sides, record)``: one generated function, a list display of the output's
         # fields in order (a loop over a plan cost a tuple unpacking and a test per field).
         # Only indices and repr()'d field names go in the source.
-        scope: dict[str, Any] = {}
+        scope: dict[str, Any] = {"join": b"".join, "H": header}
         parts = []
         for f in out_schema["fields"]:
             name, kind = f["name"], f["type"]
@@ -248,8 +283,8 @@ class PairSplicer:
                 raise ValueError(f"{name}: not compilable alone")
             scope[f"W{len(parts)}"] = writer
             parts.append(f"W{len(parts)}(r[{name!r}])")
-        exec(f"def chunks(sides, r):\n    s0, s1 = sides\n    return [{', '.join(parts)}]",
-             scope)
+        exec(f"def chunks(sides, r):\n    s0, s1 = sides\n    c = [{', '.join(parts)}]\n"
+             "    c.append(H + join(c))\n    return c", scope)
         # Raises (KeyError, ValueError, TypeError) when the record lacks or misfits a field.
         self.chunks: Callable[[Sequence[Sequence[bytes]], Mapping[str, Any]], list[bytes]] = \
             scope["chunks"]

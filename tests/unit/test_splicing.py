@@ -119,11 +119,12 @@ def test_spliced_crossings_are_the_full_encode_and_fastavros(data: st.DataObject
     assert chunks is not None
     full = codec.encode("crossings", {**got[0], **extra})
     assert value[:HEADER.size] != full[:HEADER.size]  # another schema: another id
-    assert full[HEADER.size:] == b"".join(chunks)
+    assert full[HEADER.size:] == b"".join(chunks[:-1])
+    assert full == chunks[-1]  # the whole record last, from fewer pieces
     schema = codec.configure().catalogue.latest("crossing").parsed
     oracle = io.BytesIO()
     schemaless_writer(oracle, schema, {**got[0], **extra})
-    assert oracle.getvalue() == b"".join(chunks)
+    assert oracle.getvalue() == b"".join(chunks[:-1])
 
 
 @settings(max_examples=150, deadline=None)
@@ -263,3 +264,31 @@ def test_the_generated_varint_read_is_the_canonical_reader(n: int, pad: bool, cu
         assert got[1] == ("R", [0, len(data)])
     if cut < len(data):
         assert reader.read(data[:cut], 0) is None
+
+
+def test_a_splicer_joins_runs_of_input_fields_defaults_and_extras_to_the_record() -> None:
+    """The record (the chunks' last item) from one slice per run of input fields in the same
+    order, single fields, extras and defaults between them: the bytes fastavro writes."""
+    def record(name: str, fields: list[tuple[str, Any, Any]]) -> dict[str, Any]:
+        return {"type": "record", "name": name, "fields": [
+            {"name": n, "type": t, **({} if d is None else {"default": d})} for n, t, d in fields]}
+
+    ins = record("In", [("a", "string", None), ("b", "long", None), ("c", "string", None),
+                        ("d", "long", None), ("e", "string", None)])
+    out = record("Out", [("z", "long", 7), ("a", "string", None), ("b", "long", None),
+                         ("x", "string", None), ("c", "string", None), ("e", "string", None),
+                         ("d", "long", None), ("y", "string", "dflt")])
+    value = {"a": "α", "b": -3, "c": "", "d": 2**40, "e": "e" * 70}
+    data = io.BytesIO()
+    schemaless_writer(data, ins, value)
+    body = data.getvalue()
+    ends, at = [0], 0
+    for reader in ("string", "long", "string", "long", "string"):
+        n, at = read_long(body, at)
+        at += n if reader == "string" else 0
+        ends.append(at)
+    spliced = splicing.Splicer(ins, out, ["x"], b"HEAD").chunks(body, ends, ["xx"])
+    expected = io.BytesIO()
+    schemaless_writer(expected, out, {**value, "x": "xx", "z": 7, "y": "dflt"})
+    assert b"".join(spliced[:-1]) == expected.getvalue()
+    assert spliced[-1] == b"HEAD" + expected.getvalue()
