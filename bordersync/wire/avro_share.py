@@ -22,11 +22,9 @@ Groups = Sequence[tuple[Sequence[str], Sequence[str]]]  # (agreed fields, agenci
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NULL, _SOME = b"\x00", b"\x02"
 _ROUTES_KEPT = 4096
-# ``make(the record's field chunks then its bytes, shared_at's bytes)``: the record's and every
+# ``make(the record's field chunks then its bytes, every copy's head)``: the record's and every
 # copy's bytes (``SharedEncoder._route``)
-_Make = Callable[[Sequence[bytes], bytes], list[bytes]]
-# The groups; their ``make``; per group, its share's ``fields`` array and union index
-_RoutePlan = tuple[Groups, _Make, list[bytes]]
+_Make = Callable[[Sequence[bytes], tuple[bytes, ...]], list[bytes]]
 _SHARE_HEAD = [("stream", "string"), ("agency", "string"),
                ("shared_at", ("long", "timestamp-millis")), ("fields", ("array", "string"))]
 
@@ -90,6 +88,23 @@ class _Shapes:
         raise _Mismatch(f"type {kind!r}")
 
 
+class _Route:
+    """The groups; their ``make``; per agency, its copy's head up to ``shared_at`` and the rest
+    of the head (its group's ``fields`` array and union index); the heads of one ``shared_at``'s
+    bytes (the batch's ``now``: once a batch)."""
+
+    __slots__ = ("at", "groups", "heads", "make", "parts")
+
+    def __init__(self, groups: Groups, make: _Make, parts: list[tuple[bytes, bytes]]) -> None:
+        self.groups, self.make, self.parts = groups, make, parts
+        self.at: bytes | None = None
+        self.heads: tuple[bytes, ...] = ()
+
+    def at_heads(self, at: bytes) -> tuple[bytes, ...]:
+        self.at, self.heads = at, tuple(start + at + rest for start, rest in self.parts)
+        return self.heads
+
+
 class SharedEncoder:
     """Encodes a stream's record and, per group of agencies, its share projections."""
 
@@ -107,7 +122,7 @@ class SharedEncoder:
         self._required = frozenset(f["name"] for f in fields if "default" not in f)
         self._optional = tuple(f["name"] for f in fields if "default" in f)
         self._wrap, self._union_index = _line_up(record_schema, share_schema, branch)
-        self._routes: dict[tuple[int, tuple[bool, ...]], _RoutePlan] = {}
+        self._routes: dict[tuple[int, tuple[bool, ...]], _Route] = {}
         timestamp = compile_writer({"type": "long", "logicalType": "timestamp-millis"})
         assert timestamp is not None
         self._timestamp = timestamp
@@ -149,17 +164,18 @@ class SharedEncoder:
         # groups, so their id is not reused meanwhile.
         signature = tuple(map(record.__contains__, self._optional))
         route = self._routes.get((id(groups), signature))
-        if route is None or route[0] is not groups:
+        if route is None or route.groups is not groups:
             route = self._route(groups, signature)
-        return route[1](fields, self._at_bytes)
+        at = self._at_bytes
+        return route.make(fields, route.heads if route.at is at else route.at_heads(at))
 
-    def _route(self, groups: Groups, signature: tuple[bool, ...]) -> _RoutePlan:
-        """Per group: ``shared_at``, the share's ``fields`` array and union index, then per field
-        the record's chunk, null or a union index and the chunk: the tail of its copies; and the
-        head of each agency's copy (header, stream, agency). Made into one generated function,
-        ``make``: a join per group of a tuple of locals and constants, then a list display of
-        the record and every head + tail (a loop of maps cost more). Only indices and bytes go
-        in its source."""
+    def _route(self, groups: Groups, signature: tuple[bool, ...]) -> _Route:
+        """Per group, per field the record's chunk, null or a union index and the chunk: the
+        tail of its copies; and the head of each agency's copy (header, stream, agency,
+        ``shared_at``, the share's ``fields`` array and union index: ``_Route.at_heads``). Made
+        into one generated function, ``make``: a join per group of a tuple of locals and
+        constants, then a list display of the record and every head + tail (a loop of maps cost
+        more). Only indices and bytes go in its source."""
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
         scope: dict[str, Any] = {"join": b"".join}
         arrays: list[bytes] = []  # per group: its share's ``fields`` array and union index
@@ -189,14 +205,21 @@ class SharedEncoder:
             lines.append(f"    p = join(({_items(bodies[0][:common])},))")
             bodies = [[-1, *b[common:]] for b in bodies]
         values = ["r"]
+        parts: list[tuple[bytes, bytes]] = []  # per agency: its head before and after shared_at
         for g, ((_, agencies), body) in enumerate(zip(groups, bodies, strict=True)):
-            lines.append(f"    t{g} = join((at, {_items([arrays[g], *body])}))")
-            values += (f"{self._prefix + _string(a)!r} + t{g}" for a in agencies)
+            lines.append(f"    t{g} = join(({_items(body)},))")
+            for a in agencies:
+                values.append(f"h{len(parts)} + t{g}")
+                parts.append((self._prefix + _string(a), arrays[g]))
+        # the heads (header, stream, agency, shared_at, fields array, union index) are one
+        # constant of a batch: one item, not three, of each copy
+        if parts:
+            lines.insert(1, f"    {''.join(f'h{i}, ' for i in range(len(parts)))}= h")
         # ``c`` unpacked into locals once: a tuple display of locals and constants per tail costs
         # a fraction of an itemgetter's subscript per pick (it was ~11k instructions an event)
-        exec("\n".join(["def make(c, at):", *lines, f"    return [{', '.join(values)}]"]),
+        exec("\n".join(["def make(c, h):", *lines, f"    return [{', '.join(values)}]"]),
              scope)
-        route = (groups, scope["make"], arrays)
+        route = _Route(groups, scope["make"], parts)
         if len(self._routes) < _ROUTES_KEPT:  # the router's groups: a handful per stream
             self._routes[(id(groups), signature)] = route
         return route
