@@ -15,12 +15,14 @@ from typing import Any
 
 from bordersync.wire import avro_splice, codec
 from bordersync.wire.avro_fast import Encoder, compile_writer
+from bordersync.wire.avro_prims import _SMALL, _write_string
 from bordersync.wire.avro_share import Groups, _Shapes
 from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 
 # (schema id, record branch, [start, end of each field], the record's bytes)
 Spans = tuple[int, str, list[int], bytes]
 _BODY = HEADER.size  # where a record's body starts: a constant, not a Struct attribute a read
+_STRING: Encoder = _write_string  # an extra string field's writer: written inline
 # A span reader's read (avro_splice.SpanReader): the record and its field ends, or None
 _Read = Callable[[bytes, int], tuple[Any, ...] | None]
 
@@ -176,7 +178,7 @@ class Splicer:
                 raise ValueError(f"{name}: not compilable alone")
             if name in extra_names:
                 picks.append(count + list(extra_names).index(name))
-                writers[name] = writer
+                writers[name] = _STRING if f["type"] == "string" else writer
             elif "default" in f:
                 defaults.append(writer(f["default"]))
                 picks.append(-len(defaults))  # the default's chunk: -1, -2...
@@ -192,10 +194,11 @@ class Splicer:
         # into locals first: a slice then takes two loads, not two subscripts (a list of other
         # than ``count + 1`` ends raises). Raises (ValueError, TypeError) when an extra value
         # does not fit its field. Only indices and bytes go in the source.
-        scope: dict[str, Any] = {"join": b"".join}
+        scope: dict[str, Any] = {"join": b"".join, "S": _SMALL}
         parts: list[str] = []
         whole: list[str | bytes] = [header]  # the record's join: source, or a constant
-        lines = [f"    {', '.join(f'e{i}' for i in range(count + 1))}, = e"]
+        lines = [f"    {', '.join(f'e{i}' for i in range(count + 1))}, = e",
+                 f"    {''.join(f'x{j}, ' for j in range(len(extra_names)))}= x"]
         for at, p in enumerate(picks):
             if 0 <= p < count:
                 run = at > 0 and 0 <= picks[at - 1] == p - 1
@@ -212,8 +215,13 @@ class Splicer:
                         whole.append(f"d[e{p}:e{p + 1}]")
             elif p >= 0:
                 j = p - count
-                scope[f"X{j}"] = writers[extra_names[j]]
-                lines.append(f"    f{at} = X{j}(x[{j}])")
+                if writers[extra_names[j]] is _STRING:  # inline: no call, no cache of plates
+                    # a str's UTF-8 after its length (one of 1,024 first; past: an IndexError,
+                    # and the full encode)
+                    lines += (f"    f{at} = x{j}.encode()", f"    f{at} = S[len(f{at})] + f{at}")
+                else:
+                    scope[f"X{j}"] = writers[extra_names[j]]
+                    lines.append(f"    f{at} = X{j}(x{j})")
                 parts.append(f"f{at}")
                 whole.append(f"f{at}")
             else:

@@ -287,8 +287,13 @@ def test_a_splicer_joins_runs_of_input_fields_defaults_and_extras_to_the_record(
         n, at = read_long(body, at)
         at += n if reader == "string" else 0
         ends.append(at)
-    spliced = splicing.Splicer(ins, out, ["x"], b"HEAD").chunks(body, ends, ["xx"])
-    expected = io.BytesIO()
-    schemaless_writer(expected, out, {**value, "x": "xx", "z": 7, "y": "dflt"})
-    assert b"".join(spliced[:-1]) == expected.getvalue()
-    assert spliced[-1] == b"HEAD" + expected.getvalue()
+    chunks = splicing.Splicer(ins, out, ["x"], b"HEAD").chunks
+    for extra in ("xx", "ü" * 511):  # the string written inline: a one- and a two-byte length
+        spliced = chunks(body, ends, [extra])
+        expected = io.BytesIO()
+        schemaless_writer(expected, out, {**value, "x": extra, "z": 7, "y": "dflt"})
+        assert b"".join(spliced[:-1]) == expected.getvalue()
+        assert spliced[-1] == b"HEAD" + expected.getvalue()
+    for misfit in ("x" * 1024, None, b"xx"):  # past the inline lengths, not a str: refused
+        with pytest.raises((IndexError, AttributeError)):
+            chunks(body, ends, [misfit])
