@@ -177,7 +177,7 @@ class SharedEncoder:
         constants, then a list display of the record and every head + tail (a loop of maps cost
         more). Only indices and bytes go in its source."""
         present = self._required | {n for n, p in zip(self._optional, signature, strict=True) if p}
-        scope: dict[str, Any] = {"join": b"".join}
+        scope: dict[str, Any] = {"join": b"".join, "S": _SOME.join}
         arrays: list[bytes] = []  # per group: its share's ``fields`` array and union index
         bodies: list[list[int | bytes]] = []  # per group: a chunk's index or a constant, in order
         for agreed, _ in groups:
@@ -202,15 +202,18 @@ class SharedEncoder:
             common += 1
         lines = [f"    {''.join(f'c{i}, ' for i in range(len(self._names)))}r = c"]
         if common > 2:
-            lines.append(f"    p = join(({_items(bodies[0][:common])},))")
+            lead, pieces = _lead(bodies[0][:common])
+            lines.append(f"    p = {_join(pieces)}")
             bodies = [[-1, *b[common:]] for b in bodies]
+            arrays = [a + lead for a in arrays]
         values = ["r"]
         parts: list[tuple[bytes, bytes]] = []  # per agency: its head before and after shared_at
         for g, ((_, agencies), body) in enumerate(zip(groups, bodies, strict=True)):
-            lines.append(f"    t{g} = join(({_items(body)},))")
+            lead, pieces = _lead(body)
+            lines.append(f"    t{g} = {_join(pieces)}")
             for a in agencies:
                 values.append(f"h{len(parts)} + t{g}")
-                parts.append((self._prefix + _string(a), arrays[g]))
+                parts.append((self._prefix + _string(a), arrays[g] + lead))
         # the heads (header, stream, agency, shared_at, fields array, union index) are one
         # constant of a batch: one item, not three, of each copy
         if parts:
@@ -275,9 +278,33 @@ def build(stream: str, record_header: bytes, record_schema: Any, share_header: b
         return None
 
 
-def _items(pieces: Sequence[int | bytes]) -> str:
-    """Source of a join's items: ``c{i}`` a chunk, ``p`` (-1) the common pieces, runs of
-    constants as one constant (one item fewer each)."""
+_RUN = 4  # wrapped fields in a row from which a separator join (``S``) pays
+
+
+def _lead(pieces: list[int | bytes]) -> tuple[bytes, list[Any]]:
+    """Pieces that start with ``_RUN`` or more wrapped fields (union index, chunk) as their
+    first union index (for the heads) and one run of chunks, joined with that index as the
+    separator: one item a chunk, not two; else the pieces as they are."""
+    at = 0
+    while at + 1 < len(pieces) and pieces[at] == _SOME and isinstance(pieces[at + 1], int) \
+            and pieces[at + 1] >= 0:  # type: ignore[operator]
+        at += 2
+    if at < 2 * _RUN:
+        return b"", pieces
+    return _SOME, [tuple(pieces[1:at:2]), *pieces[at:]]
+
+
+def _join(pieces: list[Any]) -> str:
+    """Source of the bytes of ``pieces``: one join, or the run's separator join alone."""
+    if len(pieces) == 1 and isinstance(pieces[0], tuple):
+        return f"S(({''.join(f'c{i}, ' for i in pieces[0])}))"
+    return f"join(({_items(pieces)},))"
+
+
+def _items(pieces: Sequence[Any]) -> str:
+    """Source of a join's items: ``c{i}`` a chunk, ``p`` (-1) the common pieces, a run of
+    chunks (a tuple) their separator join, runs of constants as one constant (one item fewer
+    each)."""
     out: list[str] = []
     run = b""
     for piece in pieces:
@@ -287,7 +314,10 @@ def _items(pieces: Sequence[int | bytes]) -> str:
         if run:
             out.append(repr(run))
             run = b""
-        out.append("p" if piece < 0 else f"c{piece}")
+        if isinstance(piece, tuple):
+            out.append(_join([piece]))
+        else:
+            out.append("p" if piece < 0 else f"c{piece}")
     if run:
         out.append(repr(run))
     return ", ".join(out)

@@ -112,14 +112,15 @@ def test_projections_equal_full_encodes(stream: str, data: st.DataObject) -> Non
 
 def test_groups_sharing_their_first_fields() -> None:
     """Groups whose projections start alike share one join of those pieces (``make``'s ``p``):
-    a common prefix, a group that agrees to all of another's and more, two identical groups."""
+    a common prefix, a group that agrees to all of another's and more, two identical groups;
+    four or more fields in a row first: one separator join (``_lead``), alone or shared."""
     now = datetime(2026, 11, 25, tzinfo=UTC)
     record = {"event_id": "e", "kind": "crossing", "admin": "MK", "post": "p", "event_time": now,
               "plate": "AB1", "nationality": "MK", "terminal_id": "t", "direction": "EXIT",
               "vehicle_type": "TRUCK", "crossing": "c", "plate_normalised": "AB1",
               "seals": ["s"], "gross_mass_kg": 1}
     first = ("event_id", "kind", "admin", "post")
-    for groups in ([(first, ["a"]), ((*first, "seals"), ["b", "c"])],
+    for groups in ([(first, ["a"])], [(first, ["a"]), ((*first, "seals"), ["b", "c"])],
                    [(first, ["a"]), (first, ["b"]), ((*first, "plate"), ["c"])],
                    [(("plate",), ["a"]), (("plate",), ["b"])]):
         shared = codec.shared_encoder("crossings")
