@@ -10,12 +10,13 @@ gives the fields ``codec.encode`` would write, or None. Tested against both and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bordersync.wire import avro_splice, codec
 from bordersync.wire.avro_fast import Encoder, compile_writer
-from bordersync.wire.avro_prims import _SMALL, _write_string
+from bordersync.wire.avro_prims import _DOUBLE, _SMALL, _write_string
 from bordersync.wire.avro_share import Groups, _Shapes
 from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 
@@ -23,6 +24,10 @@ from bordersync.wire.codec import HEADER, MAGIC, Codec, EncodeError, configure
 Spans = tuple[int, str, list[int], bytes]
 _BODY = HEADER.size  # where a record's body starts: a constant, not a Struct attribute a read
 _STRING: Encoder = _write_string  # an extra string field's writer: written inline
+# Values written inline by ``PairSplicer``'s chunks, by type: exactly the writer's bytes for
+# those values, the writer itself for any other
+_INLINE = {'"boolean"': "(b'\\x01' if {v} is True else b'\\x00' if {v} is False else {w}({v}))",
+           '"double"': "(P({v}) if type({v}) is float else {w}({v}))"}
 # A span reader's read (avro_splice.SpanReader): the record and its field ends, or None
 _Read = Callable[[bytes, int], tuple[Any, ...] | None]
 
@@ -269,8 +274,9 @@ class PairSplicer:
         # ``chunks(sides, record)``: one generated function, a list display of the output's
         # fields in order (a loop over a plan cost a tuple unpacking and a test per field).
         # Only indices and repr()'d field names go in the source.
-        scope: dict[str, Any] = {"join": b"".join, "H": header}
-        parts = []
+        scope: dict[str, Any] = {"join": b"".join, "H": header, "P": _DOUBLE.pack}
+        parts: list[str] = []
+        lines = ["    s0, s1 = sides"]
         for f in out_schema["fields"]:
             name, kind = f["name"], f["type"]
             if name in sources:
@@ -289,10 +295,16 @@ class PairSplicer:
             writer = compile_writer(kind)
             if writer is None:
                 raise ValueError(f"{name}: not compilable alone")
-            scope[f"W{len(parts)}"] = writer
-            parts.append(f"W{len(parts)}(r[{name!r}])")
-        exec(f"def chunks(sides, r):\n    s0, s1 = sides\n    c = [{', '.join(parts)}]\n"
-             "    c.append(H + join(c))\n    return c", scope)
+            w = f"W{len(parts)}"
+            scope[w] = writer
+            inline = _INLINE.get(json.dumps(kind, sort_keys=True))
+            if inline is None:
+                parts.append(f"{w}(r[{name!r}])")
+            else:  # the common values without a call, the rest by the writer (its checks)
+                lines.append(f"    v{len(parts)} = r[{name!r}]")
+                parts.append(inline.format(v=f"v{len(parts)}", w=w))
+        exec("\n".join(["def chunks(sides, r):", *lines, f"    c = [{', '.join(parts)}]",
+                         "    c.append(H + join(c))", "    return c"]), scope)
         # Raises (KeyError, ValueError, TypeError) when the record lacks or misfits a field.
         self.chunks: Callable[[Sequence[Sequence[bytes]], Mapping[str, Any]], list[bytes]] = \
             scope["chunks"]

@@ -297,3 +297,21 @@ def test_a_splicer_joins_runs_of_input_fields_defaults_and_extras_to_the_record(
     for misfit in ("x" * 1024, None, b"xx"):  # past the inline lengths, not a str: refused
         with pytest.raises((IndexError, AttributeError)):
             chunks(body, ends, [misfit])
+
+
+def test_pair_values_written_inline_are_the_writers_bytes_and_misfits_still_raise() -> None:
+    """``PairSplicer`` writes a float and a bool without a call: the writer's bytes; an int
+    transit goes to the writer (the same double), a non-bool ``late`` to its refusal."""
+    side = {"type": "record", "name": "Side", "fields": [{"name": "a", "type": "string"}]}
+    out = {"type": "record", "name": "Out", "fields": [
+        {"name": "a", "type": "string"}, {"name": "t", "type": "double"},
+        {"name": "late", "type": "boolean"}]}
+    chunks = splicing.PairSplicer(side, out, {"a": (1, "a")}, b"H").chunks
+    for t, late in ((1.5, True), (2, False), (-0.0, True)):
+        data = io.BytesIO()
+        schemaless_writer(data, out, {"a": "y", "t": t, "late": late})
+        got = chunks(([b"\x02x"], [b"\x02y"]), {"t": t, "late": late})
+        assert got[-1] == b"H" + data.getvalue() == b"H" + b"".join(got[:-1])
+    for t, late in ((1.0, 1), ("1", True)):
+        with pytest.raises(ValueError):
+            chunks(([b"\x02x"], [b"\x02y"]), {"t": t, "late": late})
