@@ -27,7 +27,8 @@ _STRING: Encoder = _write_string  # an extra string field's writer: written inli
 # Values written inline by ``PairSplicer``'s chunks, by type: exactly the writer's bytes for
 # those values, the writer itself for any other
 _INLINE = {'"boolean"': "(b'\\x01' if {v} is True else b'\\x00' if {v} is False else {w}({v}))",
-           '"double"': "(P({v}) if type({v}) is float else {w}({v}))"}
+           '"double"': "(P({v}) if type({v}) is float else {w}({v}))",
+           "array": "(b'\\x00' if type({v}) is list and not {v} else {w}({v}))"}  # empty: 0
 # A span reader's read (avro_splice.SpanReader): the record and its field ends, or None
 _Read = Callable[[bytes, int], tuple[Any, ...] | None]
 
@@ -297,7 +298,8 @@ class PairSplicer:
                 raise ValueError(f"{name}: not compilable alone")
             w = f"W{len(parts)}"
             scope[w] = writer
-            inline = _INLINE.get(json.dumps(kind, sort_keys=True))
+            inline = _INLINE.get("array" if isinstance(kind, dict) and kind.get("type") == "array"
+                                 else json.dumps(kind, sort_keys=True))
             if inline is None:
                 parts.append(f"{w}(r[{name!r}])")
             else:  # the common values without a call, the rest by the writer (its checks)

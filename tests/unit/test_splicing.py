@@ -300,18 +300,20 @@ def test_a_splicer_joins_runs_of_input_fields_defaults_and_extras_to_the_record(
 
 
 def test_pair_values_written_inline_are_the_writers_bytes_and_misfits_still_raise() -> None:
-    """``PairSplicer`` writes a float and a bool without a call: the writer's bytes; an int
-    transit goes to the writer (the same double), a non-bool ``late`` to its refusal."""
+    """``PairSplicer`` writes a float, a bool and an empty list without a call: the writer's
+    bytes; an int transit goes to the writer (the same double), a non-bool ``late`` or a
+    non-list array to its refusal."""
     side = {"type": "record", "name": "Side", "fields": [{"name": "a", "type": "string"}]}
     out = {"type": "record", "name": "Out", "fields": [
         {"name": "a", "type": "string"}, {"name": "t", "type": "double"},
-        {"name": "late", "type": "boolean"}]}
+        {"name": "late", "type": "boolean"},
+        {"name": "xs", "type": {"type": "array", "items": "string"}}]}
     chunks = splicing.PairSplicer(side, out, {"a": (1, "a")}, b"H").chunks
-    for t, late in ((1.5, True), (2, False), (-0.0, True)):
+    for t, late, xs in ((1.5, True, []), (2, False, ["a"]), (-0.0, True, ("b", "c"))):
         data = io.BytesIO()
-        schemaless_writer(data, out, {"a": "y", "t": t, "late": late})
-        got = chunks(([b"\x02x"], [b"\x02y"]), {"t": t, "late": late})
+        schemaless_writer(data, out, {"a": "y", "t": t, "late": late, "xs": xs})
+        got = chunks(([b"\x02x"], [b"\x02y"]), {"t": t, "late": late, "xs": xs})
         assert got[-1] == b"H" + data.getvalue() == b"H" + b"".join(got[:-1])
-    for t, late in ((1.0, 1), ("1", True)):
+    for t, late, xs in ((1.0, 1, []), ("1", True, []), (1.0, True, None), (1.0, True, "")):
         with pytest.raises(ValueError):
-            chunks(([b"\x02x"], [b"\x02y"]), {"t": t, "late": late})
+            chunks(([b"\x02x"], [b"\x02y"]), {"t": t, "late": late, "xs": xs})
