@@ -24,6 +24,7 @@ def _exits(count: int, base: datetime) -> list[InRecord]:
         exit_, _entry = event_pair(i, base)
         key = normalise_plate(exit_["plate"]).encode()
         records.append(InRecord(key, codec.encode("raw", exit_), [], "raw", 0, i))
+    normalise_plate.cache_clear()  # its entries made while processing count, as a worker's would
     return records
 
 
