@@ -12,11 +12,13 @@ _CYRILLIC_TWINS = {
 _TABLE = str.maketrans({**_CYRILLIC_TWINS, " ": None, "-": None, ".": None, "\t": None})
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def normalise_plate(plate: str) -> str:
     """Upper case, separators dropped, Cyrillic look-alikes read as Latin.
 
     Upper-casing first means lower-case Cyrillic (``а``) maps too. Remembered (the most recent
-    65,536 plates, in the C cache of ``functools.lru_cache``): a vehicle's events come in pairs,
-    and a hit costs less than the translation's table lookups."""
+    4,096 plates, in the C cache of ``functools.lru_cache``), because a hit costs less than the
+    translation: the processor normalises each event's plate twice (``impossible_transit``), and
+    a vehicle's events often come close together. Small, so it adds little to the memory a
+    pending vehicle costs (``bordersync bench``'s ``bytes_per_pending_vehicle``)."""
     return plate.upper().translate(_TABLE)
