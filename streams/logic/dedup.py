@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -203,21 +204,15 @@ _READ_TEXT = {**_TEXT, "str": "_escape({v})",
 _D2 = tuple(f"{n:02d}" for n in range(100))
 _D3 = tuple(f".{n:03d}Z\"" for n in range(1000))  # the milliseconds and the closing quote
 _EPOCH_DAY = datetime(1970, 1, 1, tzinfo=UTC)
-# minutes since 1970 -> '"YYYY-MM-DDTHH:MM:': a few thousand in traffic of a few days
-_MINUTES: dict[int, str] = {}
-_TIME_PIECES = ("(_MINUTES.get({m} // 60000) or _minute({m} // 60000))", "_D2[{m} // 1000 % 60]",
-                "_D3[{m} % 1000]")
+_TIME_PIECES = ("_minute({m} // 60000)", "_D2[{m} // 1000 % 60]", "_D3[{m} % 1000]")
 
 
+@functools.lru_cache(maxsize=16384)  # minutes since 1970: a few thousand in traffic of days
 def _minute(minutes: int) -> str:
-    """The text of ``_ISO`` up to the seconds for this many minutes since 1970, remembered
-    (the cache cleared past 16,384 minutes: one lookup a read, not a day's and a minute's)."""
-    if len(_MINUTES) >= 16384:
-        _MINUTES.clear()
+    """The text of ``_ISO`` up to the seconds ('"YYYY-MM-DDTHH:MM:') for this many minutes since
+    1970, remembered: one cached call a read, not a day's and a minute's formatting."""
     t = _EPOCH_DAY + timedelta(minutes=minutes)
-    text = _MINUTES[minutes] = \
-        f'"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:'
-    return text
+    return f'"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:'
 
 
 def fold(fields: list[FoldField], posts: dict[str, str] | None = None
@@ -240,7 +235,7 @@ def fold(fields: list[FoldField], posts: dict[str, str] | None = None
         return None
     # the text's parts, as (literal, text): constants joined before they are repr()'d
     parts: list[tuple[bool, str]] = []
-    scope = {**TEST_SCOPE, "_escape": _escape, "_sha256": hashlib.sha256, "_MINUTES": _MINUTES,
+    scope = {**TEST_SCOPE, "_escape": _escape, "_sha256": hashlib.sha256,
              "_minute": _minute, "_D2": _D2, "_D3": _D3}
     for j, i in enumerate(order):
         prefix = ("{" if j == 0 else ",") + _escape(names[i]) + ":" \
