@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     stream_batch_seconds: float = Field(default=0.01, gt=0)
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     stats_window_seconds: int = Field(default=300, ge=1)
+    # Vehicles whose decoded state a worker keeps in memory between batches, besides every owned
+    # vehicle's encoded state (docs/streams.md, "Live state"); 0: decode on every batch.
+    live_vehicles: int = Field(default=4096, ge=0)
 
     # Joint risk assessment (docs/risk.md): a `risk` record per forwarded crossing event, profiles
     # and lists hot-reloaded from the compacted risk topics. Off: no risk records at all.

@@ -89,10 +89,20 @@ class BatchResult:
     # plate -> (next due time for the sweep, crossings of its pending events); filled for every
     # changed vehicle and, by ``sweep``, every swept one (the batch engine indexes it by time)
     schedule: dict[str, tuple[float | None, tuple[str, ...]]] = field(default_factory=dict)
+    # plate -> the vehicle's decoded state after the batch, for every vehicle the batch looked
+    # at: a store may keep it for the next batch once the batch is committed (``Load``)
+    live: dict[str, VehicleState] = field(default_factory=dict)
+
+
+# A vehicle's state as its store hands it to a batch: encoded, None (unknown vehicle), or the
+# decoded state a committed batch left (``BatchResult.live``). The batch may change it in place,
+# so a store hands a decoded state out once and keeps its encoding: a batch that fails leaves
+# the encoding as the truth (docs/streams.md, "Live state").
+Load = Callable[[str], "bytes | VehicleState | None"]
 
 
 class Batch:
-    def __init__(self, load: Callable[[str], bytes | None], t_now: float = 0.0) -> None:
+    def __init__(self, load: Load, t_now: float = 0.0) -> None:
         self.load = load
         self.t_now = t_now  # the batch's clock in epoch seconds
         self.splice: Splicing | None = None  # the codec's splicing path, set by the processor
@@ -111,13 +121,16 @@ class Batch:
     def state(self, plate: str) -> VehicleState:
         st = self.cache.get(plate)
         if st is None:
-            st = self.cache[plate] = VehicleState.decode(self.load(plate))
+            data = self.load(plate)
+            st = self.cache[plate] = data if isinstance(data, VehicleState) else \
+                VehicleState.decode(data)
         return st
 
     def finish(self) -> BatchResult:
         for plate in self.dirty:
             st = self.cache[plate]
             self.result.state[plate] = None if st.is_empty() else st.encode()
+        self.result.live = self.cache
         if self.facts:
             value = _COMPACT.encode(self.facts).encode()
             self.result.outputs.append(OutRecord(STATS_FACTS, b"facts", value))

@@ -79,7 +79,7 @@ class BatchEngine:
 
     def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
         self.settings = settings
-        self.store = DictStore()
+        self.store = DictStore(settings.live_vehicles)
         self.assignment: set[tuple[str, int]] = set()
         self.running = True
         self.stuck = False

@@ -67,7 +67,7 @@ class FaustDriver:
     def __init__(self, app: BorderApp, settings: Settings, clock: Clock = utcnow) -> None:
         self.app = app
         self.settings = settings
-        self.store = DictStore()
+        self.store = DictStore(settings.live_vehicles)
         exactly_once = settings.stream_guarantee == "exactly_once"
         self.runtime = Runtime(settings, self, exactly_once=exactly_once, clock=clock)
         app.drop_fetched = self.runtime.faults.drop_fetched

@@ -21,7 +21,7 @@ from bordersync.security.signing import Rejected, Signer, sign
 from bordersync.settings import Settings
 from bordersync.wire import codec, splicing
 from bordersync.wire.codec import DecodeError
-from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, OutRecord, Plan, partition_for
+from streams.batch import STATS_FACTS, Batch, BatchResult, InRecord, Load, OutRecord, Plan, partition_for
 from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
@@ -78,7 +78,7 @@ class Processor:
     # --- the batch function ------------------------------------------------------------------
 
     def process(self, records: Sequence[InRecord], now: datetime,
-                load: Callable[[str], bytes | None]) -> BatchResult:
+                load: Load) -> BatchResult:
         failed: dict[int, str] = {}
         while True:
             batch = Batch(load, epoch(now))
@@ -98,12 +98,13 @@ class Processor:
                 if current is None:
                     raise
                 # An output of this record does not fit its schema. Redo the batch without the
-                # record's effects (nothing was applied: state changes are only returned), so a
-                # DLQ replay after the fix is not mistaken for a duplicate. Rare: no per-record
-                # snapshots on the hot path.
+                # record's effects (nothing was applied: state changes are only returned, and a
+                # decoded state is handed out once — batch.Load — so the redo decodes it again),
+                # so a DLQ replay after the fix is not mistaken for a duplicate. Rare.
                 failed[current] = f"offset {records[current].offset}: {exc}"
 
-    def sweep(self, items: Iterable[tuple[str, int, bytes]], now: datetime) -> BatchResult:
+    def sweep(self, items: Iterable[tuple[str, int, bytes | VehicleState]],
+              now: datetime) -> BatchResult:
         """Raise UNMATCHED_* for pending events past their deadline and apply the TTL.
 
         ``items`` are (plate, partition, state) of the partitions this worker owns.
@@ -113,7 +114,7 @@ class Processor:
         t_now = epoch(now)
         ttl, grace = self._ttl, self._grace
         for plate, partition, data in items:
-            st = VehicleState.decode(data)
+            st = data if isinstance(data, VehicleState) else VehicleState.decode(data)
             batch.cache[plate] = st
             batch.result.owner[plate] = partition
             changed = st.expire(t_now, ttl)

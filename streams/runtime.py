@@ -58,6 +58,7 @@ from bordersync.security.keys import pipeline_signer
 from bordersync.settings import Settings
 from bordersync.wire import codec
 from streams import metrics
+from streams.logic.model import VehicleState
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.risk.feed import risk_stage
@@ -83,14 +84,13 @@ def utcnow() -> datetime:
 class StateStore(Protocol):
     """Where an engine keeps per-vehicle state (``streams.state.DictStore`` in both)."""
 
-    def get(self, plate: str) -> bytes | None: ...
-
+    def take(self, plate: str) -> bytes | VehicleState | None: ...  # streams.batch.Load
     def put(self, plate: str, partition: int, value: bytes | None) -> None: ...
 
     def schedule(self, result: BatchResult) -> None:
-        """Learn the next due time of every vehicle the batch changed or swept."""
+        """After a committed batch: the next due time of every vehicle it changed or swept."""
 
-    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
+    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes | VehicleState]]:
         """(plate, partition, state) of owned vehicles the sweep should look at now."""
 
     def pending(self, result: BatchResult) -> dict[str, int]:
@@ -181,7 +181,7 @@ class Runtime:
         if raw:
             self.batches += 1
             n = self.batches
-        result = self.processor.process(raw, self.clock(), self.driver.store.get) if raw else None
+        result = self.processor.process(raw, self.clock(), self.driver.store.take) if raw else None
         await self._write(result, offsets, n)
         for value in facts:  # only once their offsets are committed: an aborted batch is re-read
             self.add_facts(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -19,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from bordersync.kafka import consumer_conf, kafka_error
 from bordersync.settings import Settings
 from streams.due import DueIndex
+from streams.logic.model import VehicleState
 from streams.processor import BatchResult
 from streams.runtime_writer import Offsets
 
@@ -52,16 +54,37 @@ class DueSchedule:
 
 
 class DictStore(DueSchedule):
-    """Per-vehicle state of the owned partitions in memory, with the sweep's time index."""
+    """Per-vehicle state of the owned partitions in memory, with the sweep's time index.
 
-    def __init__(self) -> None:
+    Every owned vehicle's state is kept encoded (``state``): the truth, what the changelog holds.
+    Besides, up to ``live`` recently used vehicles keep the decoded state a committed batch left
+    (``BatchResult.live``), so their next event skips the decode (docs/streams.md, "Live
+    state"). A decoded state is handed out once (``take``): the batch changes it in place, and
+    only a committed batch gives it back (``schedule``). A failed batch never does, so its
+    vehicles are decoded again from their encoding, which it did not touch. A decoded state is
+    kept only while the encoding it was handed out or written with is still the vehicle's (a
+    restore or a revoke in between replaced or dropped it)."""
+
+    def __init__(self, live: int = 0) -> None:
         super().__init__()
         self.state: dict[str, bytes] = {}
+        self.live_max = live
+        # plate -> (decoded state, the encoding it equals), least recently used first (an
+        # OrderedDict: evicting from a dict's front leaves holes every next eviction steps over)
+        self.live: OrderedDict[str, tuple[VehicleState, bytes]] = OrderedDict()
+        self.lent: dict[str, bytes | None] = {}  # plate -> encoding when its state was taken
 
     def get(self, plate: str) -> bytes | None:
         return self.state.get(plate)
 
+    def take(self, plate: str) -> bytes | VehicleState | None:
+        """The vehicle's state for a batch (``streams.batch.Load``): decoded when kept so."""
+        data = self.lent[plate] = self.state.get(plate)
+        kept = self.live.pop(plate, None)
+        return kept[0] if kept is not None and kept[1] is data else data
+
     def put(self, plate: str, partition: int, value: bytes | None) -> None:
+        self.live.pop(plate, None)
         if value is None:
             self.state.pop(plate, None)
             self.forget(plate)
@@ -69,9 +92,26 @@ class DictStore(DueSchedule):
             self.state[plate] = value
             self.owner[plate] = partition
 
-    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes]]:
-        plates = self.index.pop_due(now, limit)
-        return [(p, self.owner[p], self.state[p]) for p in plates if p in self.state]
+    def schedule(self, result: BatchResult) -> None:
+        """A committed batch's schedule, and its vehicles' decoded states kept for the next."""
+        super().schedule(result)
+        if not self.live_max:
+            return
+        lent, live, state, written = self.lent, self.live, self.state, result.state
+        for plate, st in result.live.items():
+            data = state.get(plate)
+            if data is not None and data is (written[plate] if plate in written else
+                                             lent.get(plate)):
+                live.pop(plate, None)  # to the end: the most recently used
+                live[plate] = (st, data)
+        lent.clear()
+        while len(live) > self.live_max:
+            live.popitem(last=False)
+
+    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes | VehicleState]]:
+        due = [(p, self.owner[p], self.take(p)) for p in self.index.pop_due(now, limit)
+               if p in self.state]
+        return [(p, partition, st) for p, partition, st in due if st is not None]
 
     def drop(self, partitions: set[int]) -> None:
         for plate in [p for p, part in self.owner.items() if part in partitions]:
@@ -81,7 +121,6 @@ class DictStore(DueSchedule):
         self.put(plate, partition, value)
         if value is not None:
             self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule and pending
-
 
 
 def committed_offsets(consumer: Consumer, partitions: Iterable[tuple[str, int]],

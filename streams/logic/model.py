@@ -170,7 +170,7 @@ class Seen:
         return cls(*row)
 
 
-@dataclass
+@dataclass(slots=True)
 class VehicleState:
     seen: dict[str, Seen] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)

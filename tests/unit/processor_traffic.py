@@ -36,10 +36,12 @@ from bordersync.plates import normalise_plate
 from bordersync.security.signing import Signer, TrustedKey, TrustStore, sign
 from bordersync.settings import Settings
 from bordersync.wire import codec
+from streams.batch import Load
 from streams.logic.model import VehicleState
 from streams.processor import BatchResult, InRecord, Processor, partition_for
 from streams.risk.profiles import countersign, propose
 from streams.risk.stage import RiskSources, RiskStage
+from streams.state import DictStore
 from streams.verify import RecordVerifier
 from tooling.simulate import Mess, simulate
 
@@ -199,12 +201,15 @@ def _batch_doc(result: BatchResult) -> dict[str, Any]:
 
 
 def fingerprint(vehicles: int = 700,
-                after: Callable[[int, BatchResult], None] | None = None) -> dict[str, Any]:
+                after: Callable[[int, BatchResult], None] | None = None,
+                live: DictStore | None = None) -> dict[str, Any]:
     """Every batch and sweep of the traffic through a fresh processor, reduced to digests;
-    ``after`` sees each result first (the test of the comparison changes one byte there)."""
+    ``after`` sees each result first (the test of the comparison changes one byte there).
+    ``live``: the workers' store, handing out the decoded states it keeps (else a dict)."""
     proc = processor()
-    store: dict[str, bytes] = {}
-    owner: dict[str, int] = {}
+    store: dict[str, bytes] = {} if live is None else live.state
+    owner: dict[str, int] = {} if live is None else live.owner
+    load: Load = store.get if live is None else live.take
     docs: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
     outputs: Counter[str] = Counter()
@@ -212,7 +217,7 @@ def fingerprint(vehicles: int = 700,
     offset = len(fed)
     rekeyed: list[InRecord] = []
     for n, (records, now) in enumerate(batches(fed)):
-        result = proc.process(rekeyed + records, now, store.get)
+        result = proc.process(rekeyed + records, now, load)
         rekeyed = []
         for out in result.outputs:  # the re-keyed copies come back through the raw topic
             if out.stream == "raw":
@@ -220,10 +225,12 @@ def fingerprint(vehicles: int = 700,
                 rekeyed.append(InRecord(out.key, out.value, out.headers or [], "raw",
                                         out.partition or 0, offset))
         results = [result]
-        _apply(result, store, owner)
+        _apply(result, store, owner, live)
         if n % SWEEP_EVERY == SWEEP_EVERY - 1:
-            sweep = proc.sweep([(p, owner[p], v) for p, v in sorted(store.items())], now)
-            _apply(sweep, store, owner)
+            items = [(p, owner[p], v) for p, v in sorted(store.items())]
+            sweep = proc.sweep(items if live is None else [
+                (p, part, live.take(p) or v) for p, part, v in items], now)
+            _apply(sweep, store, owner, live)
             results.append(sweep)
         for r in results:
             if after is not None:
@@ -275,14 +282,20 @@ def store_after(count: int) -> tuple[dict[str, bytes], dict[str, int]]:
     return store, owner
 
 
-def _apply(result: BatchResult, store: dict[str, bytes], owner: dict[str, int]) -> None:
+def _apply(result: BatchResult, store: dict[str, bytes], owner: dict[str, int],
+           live: DictStore | None = None) -> None:
+    """A committed batch's state changes (a worker's ``Runtime._write``)."""
     for plate, value in result.state.items():
-        if value is None:
+        if live is not None:
+            live.put(plate, result.owner[plate], value)
+        elif value is None:
             store.pop(plate, None)
             owner.pop(plate, None)
         else:
             store[plate] = value
             owner[plate] = result.owner[plate]
+    if live is not None:
+        live.schedule(result)  # after the commit: the decoded states are kept
 
 
 def differences(want: dict[str, Any], got: dict[str, Any]) -> list[str]:

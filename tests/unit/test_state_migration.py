@@ -7,6 +7,7 @@ text JSON escapes (non-ASCII, control characters, quotes)."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from hypothesis import given
@@ -82,6 +83,6 @@ def test_no_state_decodes_to_a_new_vehicles_own_empty_state() -> None:
     """``decode`` builds a new vehicle's state without ``__init__``: every field, none shared."""
     for data in (None, b""):
         a, b = VehicleState.decode(data), VehicleState.decode(data)
-        assert a == VehicleState() and vars(a) == vars(VehicleState())
+        assert a == VehicleState() and asdict(a) == asdict(VehicleState())  # every slot set
         assert a.seen is not b.seen and a.pending is not b.pending
         assert a.inspections is not b.inspections and a.risk is not b.risk

@@ -12,8 +12,8 @@ from bordersync.border import load_border_config
 from bordersync.plates import normalise_plate
 from bordersync.settings import Settings
 from bordersync.wire import codec
-from streams.due import DueIndex
 from streams.processor import InRecord, Processor
+from streams.state import DictStore
 
 
 def _exits(count: int, base: datetime) -> list[InRecord]:
@@ -29,35 +29,45 @@ def _exits(count: int, base: datetime) -> list[InRecord]:
 
 
 def state_figures(settings: Settings, quick: bool = False) -> dict[str, Any]:
-    """Memory per pending (unmatched) vehicle as the batch engine holds it: the state dict's
-    keys, values and slots plus the sweep's time index, measured with tracemalloc after
-    processing only EXITs."""
+    """Memory per pending (unmatched) vehicle as a worker's store holds it (``DictStore``: the
+    encoded states, the decoded ones it keeps, the sweep's time index), measured with
+    tracemalloc after processing only EXITs of distinct vehicles:
+
+    - ``bytes_per_pending_vehicle``: with the settings' ``live_vehicles`` decoded states kept;
+    - ``bytes_per_pending_vehicle_encoded_only``: with none (``live_vehicles=0``);
+    - ``bytes_per_live_vehicle``: what keeping one vehicle's decoded state adds (every one kept).
+    """
     count = 2_000 if quick else 20_000
     processor = Processor(settings, load_border_config(settings.border_config), settings.partitions)
-    records = _exits(count, datetime.now(UTC) - timedelta(minutes=30))
-    state: dict[str, bytes] = {}
-    owner: dict[str, int] = {}
-    due = DueIndex()
+    held = {live: _held(processor, _exits(count, datetime.now(UTC) - timedelta(minutes=30)), live)
+            for live in (settings.live_vehicles, 0, count)}
+    return {
+        "bytes_per_pending_vehicle": held[settings.live_vehicles][0],
+        "bytes_per_pending_vehicle_encoded_only": held[0][0],
+        "bytes_per_live_vehicle": held[count][0] - held[0][0],
+        "live_vehicles": min(settings.live_vehicles, count),
+        "state_value_bytes_mean": held[0][1],
+        "pending_vehicles_measured": held[0][2],
+    }
+
+
+def _held(processor: Processor, records: list[InRecord], live: int) -> tuple[int, int, int]:
+    """Bytes per vehicle held, mean encoded state, vehicles: each batch applied as committed."""
+    store = DictStore(live)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    for i in range(0, count, 2000):
-        result = processor.process(records[i:i + 2000], datetime.now(UTC), state.get)
+    for i in range(0, len(records), 2000):
+        result = processor.process(records[i:i + 2000], datetime.now(UTC), store.take)
         for plate, value in result.state.items():
-            if value is not None:
-                state[plate] = value
-                owner[plate] = result.owner[plate]
-        for plate, (when, pending) in result.schedule.items():
-            due.set(plate, when, pending)
+            store.put(plate, result.owner[plate], value)
+        store.schedule(result)
         del result
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    return {
-        "bytes_per_pending_vehicle": round((after - before) / max(1, len(state))),
-        "state_value_bytes_mean": round(sum(map(len, state.values())) / max(1, len(state))),
-        "pending_vehicles_measured": len(state),
-    }
+    n = max(1, len(store.state))
+    return round((after - before) / n), round(sum(map(len, store.state.values())) / n), n
 
 
 def processor_figures(events: int = 20000) -> dict[str, float]:
