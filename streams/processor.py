@@ -26,6 +26,7 @@ from streams.dlq import dead_letter
 from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
 from streams.logic.dedup import _CONFLICTING, _EXACT, _NEW, admit, border_fold, remember_conflict, validated
+from streams.logic.events import crossing_event, event_of, inspection_event
 from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, fact_row
@@ -202,7 +203,7 @@ class Processor:
             if verdict is _CONFLICTING:
                 tally.inc("duplicates", "conflicting")
                 remember_conflict(st, event, digest)
-                self._rules(batch, Trigger.DUPLICATE, Context(event=event, crossing=cid), cid,
+                self._rules(batch, Trigger.DUPLICATE, Context(event=event_of(event, t), crossing=cid), cid,
                             plate, now)
             else:
                 tally.inc("duplicates", "physical")
@@ -223,7 +224,7 @@ class Processor:
             if self.risk is not None:
                 self.risk.on_inspection(st, event, cid, tally)
             self._dwell_of_inspection(batch, st, event, cid)
-            self._rules(batch, Trigger.INSPECTION, Context(event=event, crossing=cid),
+            self._rules(batch, Trigger.INSPECTION, Context(event=inspection_event(event, t), crossing=cid),
                         cid, plate, now)
             return
         batch.facts.append((cid, event["direction"], t, EVENT, None))  # its row (stats.FactRow)
@@ -233,8 +234,8 @@ class Processor:
             self._emit(batch, "risk", cid, key, self.risk.on_crossing(st, event, plate, (
                 self._crossing_of_post[event["post"]]), now, tally), now, event["event_time"])
         if len(st.seen) > 1 or ON_FIRST_EVENT:  # only this event remembered: no rule to ask
-            # Context from a tuple of all its fields (its __new__ is Python code); _rules's loop
-            ctx = _new(Context, (event, cid, st, self._crossing_of_post.get, None, None, None, (), t))
+            ctx = _new(Context, (crossing_event(event, t), cid, st,  # a tuple: no Python __new__ call
+                                 self._crossing_of_post.get, None, None, None, ()))
             for rule in CROSSING_RULES:  # by name: a Trigger member costs a slow class lookup
                 found = rule.check(ctx)
                 if found is not None:
@@ -276,7 +277,7 @@ class Processor:
             (entry.crossing, entry.direction, entry.t, MATCHED, transit))
         if found or ON_CLEAN_PAIRS:  # a pair without discrepancies: no rule to ask (the table's)
             self._rules(batch, Trigger.MATCHED, _new(Context, (  # all fields, as a tuple (above)
-                None, None, None, None, None, exit_, entry, tuple(found), None)), new.crossing,
+                None, None, None, None, None, exit_, entry, tuple(found))), new.crossing,
                 plate, now)
 
     # --- dwell time at the post (docs/streams.md) --------------------------------------------

@@ -7,6 +7,12 @@ must carry, the simulator's expected alerts and discrepancy fields, and the rule
 docs/records.md and docs/streams.md (``python -m streams.rules --write-docs``); unit tests
 (tests/unit/test_rules.py) fail when any of them disagrees with the table.
 
+A rule's ``check`` receives a ``Context`` (streams.rules.base) whose ``event`` is a typed, frozen
+value, ``CrossingEvent`` or ``InspectionEvent`` (streams.logic.events), never the validated dict:
+read attributes (``ctx.event.plate``), times as ``event_time_ms`` (integer milliseconds since the
+epoch, UTC; ``streams.logic.events.time_text`` for an alert's text). Its ``expect`` reads the
+simulator's events, which are dicts (the ground truth).
+
 Adding a rule: write ``streams/rules/<name>.py``, add one line below, add its symbol to a new
 alert schema version (docs/schemas.md), regenerate the docs.
 """

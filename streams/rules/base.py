@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from bordersync.border import Crossing
+from streams.logic.events import CrossingEvent, InspectionEvent
 from streams.logic.model import Pending, VehicleState
 
 
@@ -30,9 +31,14 @@ class Context(NamedTuple):
     """What the processor knows when a trigger fires; fields not meaningful for it stay None.
 
     Immutable; a named tuple rather than a frozen dataclass because the processor builds one or
-    two per event and a frozen dataclass's ``__init__`` costs a ``object.__setattr__`` a field."""
+    two per event and a frozen dataclass's ``__init__`` costs a ``object.__setattr__`` a field.
 
-    event: dict[str, Any] | None = None  # DUPLICATE, INSPECTION, CROSSING: the validated event
+    ``event`` is a typed, frozen value (streams.logic.events), not the validated dict: rules read
+    attributes mypy checks and cannot change the record the processor forwards; its time is
+    ``event_time_ms``, integer milliseconds since the epoch (UTC). Issue 19: keep it so."""
+
+    # DUPLICATE (the re-sent copy), INSPECTION, CROSSING: the event, typed
+    event: CrossingEvent | InspectionEvent | None = None
     crossing: str | None = None  # the joint crossing of ``event``
     state: VehicleState | None = None  # CROSSING: the vehicle's state, the event already in it
     crossing_of_post: Callable[[str], Crossing | None] | None = None  # CROSSING: post -> crossing
@@ -40,7 +46,6 @@ class Context(NamedTuple):
     exit_: Pending | None = None  # MATCHED
     entry: Pending | None = None  # MATCHED
     discrepancies: tuple[dict[str, Any], ...] = ()  # MATCHED: what the field rules found
-    t: float | None = None  # CROSSING: ``event``'s time in epoch seconds (None: rules compute it)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ SUMMARY = "an `event_id` re-sent with different content (the first version stand
 def check(ctx: Context) -> Finding | None:
     if ctx.event is None:
         return None
-    event_id = ctx.event["event_id"]
+    event_id = ctx.event.event_id
     return Finding([event_id], f"event {event_id} re-sent with different content; "
                                "the first version stands")
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from bordersync.events import format_time, parse_time
 from bordersync.plates import normalise_plate
+from streams.logic.events import CrossingEvent, time_text
 from streams.logic.model import epoch, from_epoch
 from streams.rules.base import Context, Finding, Observed, OracleView, expected
 
@@ -31,31 +32,43 @@ SUMMARY = ("one normalised plate at two different crossings less than 30 min apa
 
 def check(ctx: Context) -> Finding | None:
     # One unpacking of the named tuple: each field read by name is a descriptor call
-    e, crossing, st, crossing_of_post, _, _, _, _, t = ctx
-    if e is None or st is None or crossing_of_post is None or crossing is None:
+    e, crossing, st, crossing_of_post, _, _, _, _ = ctx
+    if not isinstance(e, CrossingEvent) or st is None or crossing_of_post is None \
+            or crossing is None:
         return None
-    if t is None:
-        t = e["event_time"].timestamp()  # = epoch(): the processor passes it, computed once
+    t = e.event_time_ms / 1000  # epoch seconds, as the state's ``Seen.t`` (the same float)
     best: tuple[float, str, str] | None = None
-    event_id = e["event_id"]
+    event_id = e.event_id
     for other_id, seen in st.seen.items():
-        if not seen.sig or other_id == event_id:
-            continue  # not a forwarded crossing (inspections, physical duplicates), or itself
-        gap = abs(seen.t - t)
-        if gap < MIN_SECONDS_BETWEEN_CROSSINGS:  # else far enough apart, whichever crossing
-            post, _, direction = seen.sig.partition("|")
+        gap = seen.t - t  # |gap| < the minimum without an abs() call (the common case: not)
+        if -MIN_SECONDS_BETWEEN_CROSSINGS < gap < MIN_SECONDS_BETWEEN_CROSSINGS and seen.sig \
+                and other_id != event_id:  # a forwarded crossing (not an inspection, not a
+            # physical duplicate), not itself, close in time: at another crossing?
+            post, direction = _SIGS.get(seen.sig) or _sig(seen.sig)
             other = crossing_of_post(post)
             if other is not None and other.id != crossing:
-                candidate = (gap, other_id,
+                candidate = (abs(gap), other_id,
                              f"{post} {direction} {format_time(from_epoch(seen.t))}")
                 best = candidate if best is None or candidate[:2] < best[:2] else best
     if best is None:
         return None
     gap, other_id, where = best
     return Finding([other_id, event_id],
-                   f"plate {normalise_plate(e['plate'])} at {where} and at {e['post']} "
-                   f"{e['direction']} {format_time(e['event_time'])}, {gap / 60:.0f} min apart at "
+                   f"plate {normalise_plate(e.plate)} at {where} and at {e.post} "
+                   f"{e.direction} {time_text(e.event_time_ms)}, {gap / 60:.0f} min apart at "
                    f"two different crossings: cloned or misread plate")
+
+
+# "post|direction" (Seen.sig) -> (post, direction): one dict read instead of a partition() and
+# its three new strings a close crossing. Bounded: validated posts times two directions.
+_SIGS: dict[str, tuple[str, str]] = {}
+
+
+def _sig(sig: str) -> tuple[str, str]:
+    post, _, direction = sig.partition("|")
+    if len(_SIGS) < 4096:
+        _SIGS[sig] = (post, direction)
+    return post, direction
 
 
 def expect(view: OracleView) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.logic.events import InspectionEvent
 from streams.rules.base import Context, Finding, OracleView, expected
 
 TYPE = "INSPECTION_HOLD"
@@ -14,10 +15,10 @@ RESULTS = ("HOLD", "SEIZED")
 
 def check(ctx: Context) -> Finding | None:
     e = ctx.event
-    if e is None or e["result"] not in RESULTS:
+    if not isinstance(e, InspectionEvent) or e.result not in RESULTS:
         return None
-    return Finding([e["event_id"]], f"{e['admin']} {e['inspection_type']} inspection at "
-                                    f"{e['post']}: {e['result']}")
+    return Finding([e.event_id], f"{e.admin} {e.inspection_type} inspection at {e.post}: "
+                                 f"{e.result}")
 
 
 def expect(view: OracleView) -> list[dict[str, Any]]:

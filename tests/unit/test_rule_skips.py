@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bordersync.border import load_border_config
+from streams.logic.events import crossing_event
 from streams.logic.model import Pending, Seen, VehicleState
 from streams.rules import ALERT_RULES, FIELD_RULES, Context, Trigger
 
@@ -41,9 +42,10 @@ def test_rules_needing_discrepancies_find_nothing_in_a_clean_pair() -> None:
 
 def _crossing_ctx(state: VehicleState, event_id: str, post: str, t: datetime) -> Context:
     event = {"event_id": event_id, "kind": "crossing", "admin": "MK", "post": post,
-             "event_time": t, "plate": "SK1234AB", "direction": "EXIT", "vehicle_type": "TRUCK"}
-    return Context(event=event, crossing=CROSSING_OF_POST[post].id, state=state,
-                   crossing_of_post=CROSSING_OF_POST.get, t=t.timestamp())
+             "event_time": t, "plate": "SK1234AB", "nationality": "MK", "terminal_id": "mk-1",
+             "direction": "EXIT", "vehicle_type": "TRUCK"}
+    return Context(event=crossing_event(event), crossing=CROSSING_OF_POST[post].id, state=state,
+                   crossing_of_post=CROSSING_OF_POST.get)
 
 
 def test_rules_needing_an_earlier_event_find_nothing_on_a_vehicles_first() -> None:
