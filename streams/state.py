@@ -79,7 +79,10 @@ class DictStore(DueSchedule):
 
     def take(self, plate: str) -> bytes | VehicleState | None:
         """The vehicle's state for a batch (``streams.batch.Load``): decoded when kept so."""
-        data = self.lent[plate] = self.state.get(plate)
+        data = self.state.get(plate)
+        if not self.live_max:
+            return data  # none kept: nothing to remember of the encoding handed out
+        self.lent[plate] = data
         kept = self.live.pop(plate, None)
         return kept[0] if kept is not None and kept[1] is data else data
 

@@ -102,3 +102,14 @@ def test_none_kept_with_live_zero() -> None:
     w.kept = Counting(0)
     w.commit(w.process(exit_()))
     assert w.kept.live == {} and isinstance(w.kept.take("SK1234AB"), bytes)
+
+
+def test_live_zero_store_does_not_hold_every_encoding_it_handed_out() -> None:
+    """Defect: with ``live_vehicles=0`` ``take`` still noted each encoding it handed out, and
+    ``schedule`` returned before clearing the notes: every vehicle's old encoding stayed
+    referenced for the worker's life."""
+    w = Worker()
+    w.kept = Counting(0)
+    w.commit(w.process(exit_()))
+    w.commit(w.process(entry()))
+    assert w.kept.lent == {}
