@@ -74,9 +74,6 @@ class DictStore(DueSchedule):
         self.live: OrderedDict[str, tuple[VehicleState, bytes]] = OrderedDict()
         self.lent: dict[str, bytes | None] = {}  # plate -> encoding when its state was taken
 
-    def get(self, plate: str) -> bytes | None:
-        return self.state.get(plate)
-
     def take(self, plate: str) -> bytes | VehicleState | None:
         """The vehicle's state for a batch (``streams.batch.Load``): decoded when kept so."""
         data = self.state.get(plate)
@@ -112,9 +109,8 @@ class DictStore(DueSchedule):
             live.popitem(last=False)
 
     def due(self, now: float, limit: int) -> list[tuple[str, int, bytes | VehicleState]]:
-        due = [(p, self.owner[p], self.take(p)) for p in self.index.pop_due(now, limit)
-               if p in self.state]
-        return [(p, partition, st) for p, partition, st in due if st is not None]
+        return [(p, self.owner[p], st) for p in self.index.pop_due(now, limit)
+                if (st := self.take(p)) is not None]  # None: not owned (any more)
 
     def drop(self, partitions: set[int]) -> None:
         for plate in [p for p, part in self.owner.items() if part in partitions]:

@@ -16,6 +16,7 @@ still caught. Raised once per new crossing, naming the closest conflicting earli
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from bordersync.events import format_time, parse_time
@@ -44,7 +45,7 @@ def check(ctx: Context) -> Finding | None:
         if -MIN_SECONDS_BETWEEN_CROSSINGS < gap < MIN_SECONDS_BETWEEN_CROSSINGS and seen.sig \
                 and other_id != event_id:  # a forwarded crossing (not an inspection, not a
             # physical duplicate), not itself, close in time: at another crossing?
-            post, direction = _SIGS.get(seen.sig) or _sig(seen.sig)
+            post, direction = _sig(seen.sig)
             other = crossing_of_post(post)
             if other is not None and other.id != crossing:
                 candidate = (abs(gap), other_id,
@@ -59,15 +60,11 @@ def check(ctx: Context) -> Finding | None:
                    f"two different crossings: cloned or misread plate")
 
 
-# "post|direction" (Seen.sig) -> (post, direction): one dict read instead of a partition() and
-# its three new strings a close crossing. Bounded: validated posts times two directions.
-_SIGS: dict[str, tuple[str, str]] = {}
-
-
+# "post|direction" (Seen.sig) -> (post, direction), remembered as normalise_plate is: no
+# partition() and its three new strings a close crossing. Few: validated posts times two.
+@lru_cache(maxsize=4096)
 def _sig(sig: str) -> tuple[str, str]:
     post, _, direction = sig.partition("|")
-    if len(_SIGS) < 4096:
-        _SIGS[sig] = (post, direction)
     return post, direction
 
 
