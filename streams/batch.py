@@ -88,7 +88,7 @@ class BatchResult:
     pending: Counter[str] = field(default_factory=Counter)  # sweep only: pending per crossing
     # plate -> (next due time for the sweep, crossings of its pending events); filled for every
     # changed vehicle and, by ``sweep``, every swept one (the batch engine indexes it by time)
-    schedule: dict[str, tuple[float | None, tuple[str, ...]]] = field(default_factory=dict)
+    schedule: dict[str, tuple[int | None, tuple[str, ...]]] = field(default_factory=dict)
     # plate -> the vehicle's decoded state after the batch, for every vehicle the batch looked
     # at: a store may keep it for the next batch once the batch is committed (``Load``)
     live: dict[str, VehicleState] = field(default_factory=dict)
@@ -102,9 +102,9 @@ Load = Callable[[str], "bytes | VehicleState | None"]
 
 
 class Batch:
-    def __init__(self, load: Load, t_now: float = 0.0) -> None:
+    def __init__(self, load: Load, t_now: int = 0) -> None:
         self.load = load
-        self.t_now = t_now  # the batch's clock in epoch seconds
+        self.t_now = t_now  # the batch's clock in epoch ms
         self.splice: Splicing | None = None  # the codec's splicing path, set by the processor
         # (stream or route, crossing) -> what the processor's emits there need, found once a
         # batch (the shared encoder is the batch's codec's)

@@ -13,8 +13,8 @@ from collections import Counter
 
 class DueIndex:
     def __init__(self) -> None:
-        self._due: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
+        self._due: dict[str, int] = {}  # plate -> due time, epoch ms
+        self._heap: list[tuple[int, str]] = []
         self._pending: dict[str, tuple[str, ...]] = {}
         self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}  # few distinct: share them
         self.pending = Counter[str]()  # crossing -> pending events, kept by deltas
@@ -22,7 +22,7 @@ class DueIndex:
     def __len__(self) -> int:
         return len(self._due)
 
-    def set(self, plate: str, due: float | None, pending: tuple[str, ...] = ()) -> None:
+    def set(self, plate: str, due: int | None, pending: tuple[str, ...] = ()) -> None:
         """Schedule ``plate`` (None: nothing due, forget it) and record its pending crossings."""
         self._set_pending(plate, pending)
         if due is None:
@@ -39,7 +39,7 @@ class DueIndex:
     def remove(self, plate: str) -> None:
         self.set(plate, None)
 
-    def pop_due(self, now: float, limit: int | None = None) -> list[str]:
+    def pop_due(self, now: int, limit: int | None = None) -> list[str]:
         """Plates due at ``now`` (at most ``limit``), unscheduled until ``set`` again."""
         out: list[str] = []
         heap, due = self._heap, self._due

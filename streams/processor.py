@@ -27,7 +27,7 @@ from streams.logic import dwell, matching, schedule
 from streams.logic.alerts import alert
 from streams.logic.dedup import _CONFLICTING, _EXACT, _NEW, admit, border_fold, remember_conflict, validated
 from streams.logic.events import crossing_event, event_of, inspection_event
-from streams.logic.model import HeldInspection, Pending, VehicleState, epoch
+from streams.logic.model import HeldInspection, Pending, VehicleState, to_epoch_ms
 from streams.logic.sharing import ShareRouter, alert_route, filter_fields
 from streams.logic.stats import DWELL, EVENT, MATCHED, UNMATCHED, fact_row
 from streams.risk.stage import RiskStage
@@ -63,11 +63,13 @@ class Processor:
         self.border = border
         self.partitions = partitions
         self.router = ShareRouter(border)
-        self.windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
-        self._ttl = float(settings.dedup_ttl_seconds)  # settings are frozen: converted once
-        self._grace = float(settings.grace_seconds)  # (and read once: a pydantic field ~0.1 µs)
+        # Every time of the state in integer ms (streams.logic.model), so these are too
+        self.windows = {c.id: c.window_minutes * 60_000 for c in border.crossings}
+        self._default_window = settings.default_window_minutes * 60_000
+        self._ttl = settings.dedup_ttl_seconds * 1000  # settings are frozen: converted once
+        self._grace = settings.grace_seconds * 1000  # (and read once: a pydantic field ~0.1 µs)
         self._tolerance = settings.mass_tolerance_pct
-        self._duplicate_window = settings.duplicate_window_seconds
+        self._duplicate_window = settings.duplicate_window_seconds * 1000
         self._crossing_of_post = {p: c for c in border.crossings for p in c.sides.values()}
         # post -> its crossing's id (Crossing.id: a slow pydantic read), its events_in tally key
         self._of_post = {p: (c.id, ("events_in", ("raw", c.id))) for p, c in self._crossing_of_post.items()}
@@ -82,7 +84,7 @@ class Processor:
                 load: Load) -> BatchResult:
         failed: dict[int, str] = {}
         while True:
-            batch = Batch(load, epoch(now))
+            batch = Batch(load, to_epoch_ms(now))
             # The codec's splicing, looked up once a batch; None: an injected encoder (tests).
             batch.splice = splicing.current() if self.encode is codec.encode else None
             current: int | None = None
@@ -112,7 +114,7 @@ class Processor:
         """
         batch = Batch(lambda _plate: None)
         batch.splice = splicing.current() if self.encode is codec.encode else None
-        t_now = epoch(now)
+        t_now = to_epoch_ms(now)
         ttl, grace = self._ttl, self._grace
         for plate, partition, data in items:
             st = data if isinstance(data, VehicleState) else VehicleState.decode(data)
@@ -120,7 +122,7 @@ class Processor:
             batch.result.owner[plate] = partition
             changed = st.expire(t_now, ttl)
             for p in st.pending:
-                window = self.windows.get(p.crossing, self.settings.default_window_minutes * 60.0)
+                window = self.windows.get(p.crossing, self._default_window)
                 if not p.alerted and t_now >= matching.deadline(p, window, grace):
                     p.alerted = True
                     changed = True
@@ -141,8 +143,7 @@ class Processor:
         return batch.finish()
 
     def _scheduled(self, result: BatchResult, batch: Batch, plates: Iterable[str]) -> BatchResult:
-        default = self.settings.default_window_minutes * 60.0
-        grace, ttl = self._grace, self._ttl
+        default, grace, ttl = self._default_window, self._grace, self._ttl
         cache, windows, due, scheduled = batch.cache, self.windows, schedule.next_due, \
             result.schedule  # looked up once, not once a vehicle
         for plate in plates:
@@ -160,7 +161,7 @@ class Processor:
         if isinstance(decoded, DecodeError):
             self._dead(batch, rec, f"offset {rec.offset}: {decoded.reason}", "decode")
             return
-        folded = None if spliced is None else spliced[2]  # the digest; [3]: t = epoch()
+        folded = None if spliced is None else spliced[2]  # the digest; [3]: t = to_epoch_ms()
         try:  # validate, content_digest: folded into the read (valid: no call), else one pass
             event, digest = (decoded, folded) if folded is not None else validated(decoded, self.border)
         except InvalidEvent as exc:
@@ -193,7 +194,7 @@ class Processor:
         st = batch.cache.get(plate) or batch.state(plate)  # in the batch already: no call
         batch.result.owner[plate] = rec.partition
         t_now = batch.t_now
-        t = event["event_time"].timestamp() if folded is None else spliced[3]  # type: ignore[index]
+        t = to_epoch_ms(event["event_time"]) if folded is None else spliced[3]  # type: ignore[index]
         verdict = admit(st, event, digest, self._duplicate_window, t_now, t)  # and remembers it
         if verdict is not _NEW:  # the verdicts as dedup's globals: an Enum member read is slow
             if verdict is _EXACT:
@@ -223,11 +224,11 @@ class Processor:
             st.inspections.append(HeldInspection.from_event(event, cid, t_now))
             if self.risk is not None:
                 self.risk.on_inspection(st, event, cid, tally)
-            self._dwell_of_inspection(batch, st, event, cid)
+            self._dwell_of_inspection(batch, st, event, cid, t)
             self._rules(batch, Trigger.INSPECTION, Context(event=inspection_event(event, t), crossing=cid),
                         cid, plate, now)
             return
-        batch.facts.append((cid, event["direction"], t, EVENT, None))  # its row (stats.FactRow)
+        batch.facts.append((cid, event["direction"], t / 1000, EVENT, None))  # stats.FactRow
         if st.inspections:  # none held: no dwell (dwell.for_crossing), not even a call
             self._dwell_of_crossing(batch, st, event, cid, t)
         if self.risk is not None:
@@ -273,8 +274,8 @@ class Processor:
         self._emit(batch, "matched", new.crossing, key, record, now,  # the later time, no max()
                    record["entry_time" if entry.t > exit_.t else "exit_time"], None, chunks)
         batch.facts += (  # a MATCHED fact of each side as its row (stats.FactRow), no loop
-            (exit_.crossing, exit_.direction, exit_.t, MATCHED, transit),
-            (entry.crossing, entry.direction, entry.t, MATCHED, transit))
+            (exit_.crossing, exit_.direction, exit_.t / 1000, MATCHED, transit),
+            (entry.crossing, entry.direction, entry.t / 1000, MATCHED, transit))
         if found or ON_CLEAN_PAIRS:  # a pair without discrepancies: no rule to ask (the table's)
             self._rules(batch, Trigger.MATCHED, _new(Context, (  # all fields, as a tuple (above)
                 None, None, None, None, None, exit_, entry, tuple(found))), new.crossing,
@@ -282,27 +283,28 @@ class Processor:
 
     # --- dwell time at the post (docs/streams.md) --------------------------------------------
 
+    # (facts in seconds, the stats-facts rows' unit: ms / 1000 is the float round(s, 3) gave)
     def _dwell_of_crossing(self, batch: Batch, st: VehicleState, event: dict[str, Any],
-                           crossing: str, t: float) -> None:
+                           crossing: str, t: int) -> None:
         value = dwell.for_crossing(event["direction"], event["admin"], crossing, t,
                                    st.inspections, self.windows[crossing])
         if value is not None:
-            batch.facts.append(fact_row(crossing, event["direction"], t, DWELL, round(value, 3),
-                                        event["event_id"]))
+            batch.facts.append(fact_row(crossing, event["direction"], t / 1000, DWELL,
+                                        value / 1000, event["event_id"]))
 
     def _dwell_of_inspection(self, batch: Batch, st: VehicleState, event: dict[str, Any],
-                             crossing: str) -> None:
-        found = dwell.for_inspection(event["post"], epoch(event["event_time"]), st.seen,
-                                     self.windows[crossing])
+                             crossing: str, t: int) -> None:
+        found = dwell.for_inspection(event["post"], t, st.seen, self.windows[crossing])
         if found is not None:
-            event_id, direction, t, value = found
-            batch.facts.append(fact_row(crossing, direction, t, DWELL, round(value, 3), event_id))
+            event_id, direction, at, value = found
+            batch.facts.append(fact_row(crossing, direction, at / 1000, DWELL, value / 1000,
+                                        event_id))
 
     # --- outputs -----------------------------------------------------------------------------
 
     def _unmatched(self, batch: Batch, plate: str, p: Pending, now: datetime) -> None:
         batch.result.tally.inc("unmatched", p.crossing, p.direction)
-        batch.facts.append(fact_row(p.crossing, p.direction, p.t, UNMATCHED))
+        batch.facts.append(fact_row(p.crossing, p.direction, p.t / 1000, UNMATCHED))
         self._rules(batch, Trigger.DEADLINE, Context(pending=p, crossing=p.crossing), p.crossing,
                     plate, now)
 

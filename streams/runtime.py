@@ -58,7 +58,7 @@ from bordersync.security.keys import pipeline_signer
 from bordersync.settings import Settings
 from bordersync.wire import codec
 from streams import metrics
-from streams.logic.model import VehicleState
+from streams.logic.model import VehicleState, to_epoch_ms
 from streams.logic.stats import Fact, StatsWindows
 from streams.processor import STATS_FACTS, BatchResult, InRecord, Processor
 from streams.risk.feed import risk_stage
@@ -90,7 +90,7 @@ class StateStore(Protocol):
     def schedule(self, result: BatchResult) -> None:
         """After a committed batch: the next due time of every vehicle it changed or swept."""
 
-    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes | VehicleState]]:
+    def due(self, now: int, limit: int) -> list[tuple[str, int, bytes | VehicleState]]:
         """(plate, partition, state) of owned vehicles the sweep should look at now."""
 
     def pending(self, result: BatchResult) -> dict[str, int]:
@@ -286,7 +286,7 @@ class Runtime:
             return False  # the vehicles stay due
         now = self.clock()
         store = self.driver.store
-        items = store.due(now.timestamp(), SWEEP_SLICE)
+        items = store.due(to_epoch_ms(now), SWEEP_SLICE)
         result = self.processor.sweep(items, now)
         if result.outputs or result.state:
             try:
@@ -298,7 +298,7 @@ class Runtime:
                 # due again.
                 log.warning("sweep aborted; its vehicles are due again",
                             extra={"fields": {"error": str(exc)}})
-                again = BatchResult(schedule={plate: (now.timestamp(), pending)
+                again = BatchResult(schedule={plate: (to_epoch_ms(now), pending)
                                               for plate, (_, pending) in result.schedule.items()})
                 store.schedule(again)
                 return False

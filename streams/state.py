@@ -108,7 +108,7 @@ class DictStore(DueSchedule):
         while len(live) > self.live_max:
             live.popitem(last=False)
 
-    def due(self, now: float, limit: int) -> list[tuple[str, int, bytes | VehicleState]]:
+    def due(self, now: int, limit: int) -> list[tuple[str, int, bytes | VehicleState]]:
         return [(p, self.owner[p], st) for p in self.index.pop_due(now, limit)
                 if (st := self.take(p)) is not None]  # None: not owned (any more)
 
@@ -119,7 +119,7 @@ class DictStore(DueSchedule):
     def restored(self, plate: str, partition: int, value: bytes | None) -> None:
         self.put(plate, partition, value)
         if value is not None:
-            self.index.set(plate, 0.0)  # due at once: the sweep learns its schedule and pending
+            self.index.set(plate, 0)  # due at once: the sweep learns its schedule and pending
 
 
 def committed_offsets(consumer: Consumer, partitions: Iterable[tuple[str, int]],

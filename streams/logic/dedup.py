@@ -24,7 +24,7 @@ from bordersync.events import (
     validate,
 )
 from bordersync.wire.avro_splice import Fold, FoldField
-from streams.logic.model import Seen, VehicleState, _new, epoch
+from streams.logic.model import Seen, VehicleState, _new, to_epoch_ms
 
 
 class Verdict(Enum):
@@ -221,7 +221,7 @@ def fold(fields: list[FoldField], posts: dict[str, str] | None = None
     reader, knowing each value's type as it decodes it, tests only what its inline forms leave
     open (``events.read_tests``) and builds the canonical text from its locals, optional
     fields' parts only when present. Its result items: the content digest, the event time in
-    epoch seconds from its milliseconds (= ``epoch()``). Left to ``validated``: the checks across
+    epoch milliseconds (= ``to_epoch_ms()``). Left to ``validated``: the checks across
     fields, unless ``posts`` (``border_fold``'s) are given: then those checks too, and the tests
     and escaping they make needless are left out (``_relations``)."""
     tests = read_tests(fields)
@@ -264,7 +264,7 @@ def fold(fields: list[FoldField], posts: dict[str, str] | None = None
             code.append((literal, piece))
     joined = ", ".join(repr(piece) if literal else piece for literal, piece in code)
     digest = f"_sha256(''.join(({joined})).encode(_ENC)).hexdigest()[:16]"  # the reader's codec
-    result = f"{digest}, mx{names.index('event_time')} / 1000"
+    result = f"{digest}, mx{names.index('event_time')}"
     if posts is not None:
         scope.update(_posts=posts, _ALPHA2=_ALPHA2, _Q2=_Q2, _QPOST={p: _escape(p) for p in posts})
     return " and ".join(test for test in tests if test) or "True", result, scope
@@ -324,10 +324,10 @@ def physical_signature(event: dict[str, Any]) -> str:
 
 
 def classify(state: VehicleState, event: dict[str, Any], digest: str,
-             duplicate_window_s: float, t: float | None = None,
+             duplicate_window_ms: int, t: int | None = None,
              sig: str | None = None) -> tuple[Verdict, str | None]:
     """The verdict, and for PHYSICAL the id of the crossing already forwarded. ``t``: the
-    event time in epoch seconds, ``sig`` its ``physical_signature``, when the caller has them."""
+    event time in epoch ms, ``sig`` its ``physical_signature``, when the caller has them."""
     known = state.seen.get(event["event_id"])
     if known is not None:
         # A conflicting version already alerted on, re-sent (a terminal's outbox is
@@ -337,20 +337,20 @@ def classify(state: VehicleState, event: dict[str, Any], digest: str,
         sig = physical_signature(event)
     if sig:
         if t is None:
-            t = epoch(event["event_time"])
+            t = to_epoch_ms(event["event_time"])
         for other_id, seen in state.seen.items():
-            if seen.sig == sig and abs(seen.t - t) <= duplicate_window_s:
+            if seen.sig == sig and abs(seen.t - t) <= duplicate_window_ms:
                 return Verdict.PHYSICAL, other_id
     return Verdict.NEW, None
 
 
-def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_window_s: float,
-          now: float, t: float) -> Verdict:
+def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_window_ms: int,
+          now: int, t: int) -> Verdict:
     """``classify``, then ``remember`` what it admits, in one call (the processor's, once per
     event: three calls with ``physical_signature`` before). NEW is remembered as an anchor,
     PHYSICAL not as one; EXACT and CONFLICTING are not recorded (the caller records an
-    alerted conflict: ``remember_conflict``). ``t``: the event time in epoch seconds, ``now``
-    the wall clock remembered. The same verdicts and state as those two (tests/unit/test_dedup.py)."""
+    alerted conflict: ``remember_conflict``). ``t``: the event time, ``now`` the wall clock
+    remembered, both in epoch ms. The same verdicts and state as those two (tests/unit/test_dedup.py)."""
     seen = state.seen
     event_id = event["event_id"]
     known = seen.get(event_id)
@@ -361,7 +361,7 @@ def admit(state: VehicleState, event: dict[str, Any], digest: str, duplicate_win
     physical = False
     if sig:
         for other in seen.values():
-            if other.sig == sig and abs(other.t - t) <= duplicate_window_s:
+            if other.sig == sig and abs(other.t - t) <= duplicate_window_ms:
                 physical = True
                 break
     # Seen(digest, now, t, sig) without its generated __init__ (one per event): its slots set
@@ -380,8 +380,8 @@ def remember_conflict(state: VehicleState, event: dict[str, Any], digest: str) -
     state.seen[event["event_id"]].conflicted(digest)
 
 
-def remember(state: VehicleState, event: dict[str, Any], digest: str, now: float,
-             anchor: bool = True, t: float | None = None, sig: str | None = None) -> None:
+def remember(state: VehicleState, event: dict[str, Any], digest: str, now: int,
+             anchor: bool = True, t: int | None = None, sig: str | None = None) -> None:
     """Record an accepted id; ``anchor=False`` for a physical duplicate, which must not itself
     start a new 10-minute window (the forwarded crossing is the anchor). ``sig``: the event's
     ``physical_signature`` when the caller has it."""
@@ -389,5 +389,5 @@ def remember(state: VehicleState, event: dict[str, Any], digest: str, now: float
         sig = ""
     elif sig is None:
         sig = physical_signature(event)
-    state.seen[event["event_id"]] = Seen(digest, now, epoch(event["event_time"]) if t is None
+    state.seen[event["event_id"]] = Seen(digest, now, to_epoch_ms(event["event_time"]) if t is None
                                          else t, sig)

@@ -19,40 +19,40 @@ from collections.abc import Iterable
 from streams.logic.model import HeldInspection, Seen
 
 
-def _offset(direction: str, crossing_t: float, inspection_t: float) -> float:
-    """Seconds the control lies inside the post's stay (negative: outside it)."""
+def _offset(direction: str, crossing_t: int, inspection_t: int) -> int:
+    """Milliseconds the control lies inside the post's stay (negative: outside it)."""
     return crossing_t - inspection_t if direction == "EXIT" else inspection_t - crossing_t
 
 
-def for_crossing(direction: str, admin: str, crossing: str, t: float,
-                 held: Iterable[HeldInspection], window_s: float) -> float | None:
-    """Dwell of a crossing event from the inspections already held for the vehicle."""
-    best: float | None = None
+def for_crossing(direction: str, admin: str, crossing: str, t: int,
+                 held: Iterable[HeldInspection], window_ms: int) -> int | None:
+    """Dwell (ms) of a crossing event from the inspections already held for the vehicle."""
+    best: int | None = None
     for i in held:
         if i.admin != admin or i.crossing != crossing:
             continue
         offset = _offset(direction, t, i.t)
-        if 0 <= offset <= window_s and (best is None or offset > best):
+        if 0 <= offset <= window_ms and (best is None or offset > best):
             best = offset
     return best
 
 
-def for_inspection(post: str, t: float, seen: dict[str, Seen],
-                   window_s: float) -> tuple[str, str, float, float] | None:
-    """(event id, direction, event time, dwell) of the crossing event at ``post`` that an
+def for_inspection(post: str, t: int, seen: dict[str, Seen],
+                   window_ms: int) -> tuple[str, str, int, int] | None:
+    """(event id, direction, event time, dwell), times in ms, of the crossing event at ``post`` that an
     inspection at ``t`` belongs to: the nearest EXIT at or after it, or else the nearest ENTRY at
     or before it, within the window. None when the vehicle has no such crossing yet.
 
     ``seen`` holds the forwarded crossings (``sig`` = "post|direction"; physical duplicates and
     inspections have an empty ``sig``).
     """
-    best: tuple[tuple[int, float], str, str, float] | None = None
+    best: tuple[tuple[int, int], str, str, int] | None = None
     for event_id, s in seen.items():
         at, _, direction = s.sig.partition("|")
         if at != post or direction not in ("EXIT", "ENTRY"):
             continue
         offset = _offset(direction, s.t, t)
-        if not 0 <= offset <= window_s:
+        if not 0 <= offset <= window_ms:
             continue
         # Exit controls precede the exit: prefer that reading, then the nearest crossing.
         rank = (0 if direction == "EXIT" else 1, offset)

@@ -6,30 +6,52 @@ before issue 19: cheaper to encode and decode, and smaller. State written by ear
 (a JSON object, always starting with ``{``, which no msgpack array does) still decodes, so a
 running system upgrades from its changelog without losing pending vehicles; it is rewritten as
 msgpack the next time the vehicle changes.
+
+Every time in the state is an integer number of milliseconds since the epoch, UTC (issue 19:
+"integer milliseconds end to end"): event times as the raw schema's timestamp-millis gives them,
+wall-clock times as ``to_epoch_ms`` of the batch's clock. Exact, compared and subtracted without a
+float or a datetime. The state's encoding says so: a fifth item, ``STATE_FORMAT`` (2). State
+written before (four items, or the legacy JSON object) held float epoch seconds; it decodes with
+each time converted (``_ms``: rounded to the millisecond, which they were), so the upgrade keeps
+every pending vehicle, and it is written in the new format the next time the vehicle changes.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgpack
 
 _LEGACY_JSON = b"{"[0]  # the first byte of every state written before msgpack
+STATE_FORMAT = 2  # the encoding's fifth item: times in integer milliseconds (none: float seconds)
 MAX_CONFLICTS = 8  # conflicting versions remembered per event id (a terminal gone mad: bounded)
 
 
 _new = object.__new__
 
 
-def epoch(value: datetime) -> float:
-    return value.timestamp()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLI = timedelta(milliseconds=1)
 
 
-def from_epoch(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+def to_epoch_ms(value: datetime) -> int:
+    """An aware datetime as integer milliseconds since the epoch, exactly (integer arithmetic,
+    as the Avro writer encodes timestamp-millis: bordersync.wire.avro_prims), never a float;
+    a time between two milliseconds (a wall clock) goes to the earlier one."""
+    return (value - EPOCH) // _MILLI
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    """Milliseconds since the epoch as an aware UTC datetime, exactly (no float on the way)."""
+    return EPOCH + _MILLI * ms
+
+
+def _ms(seconds: float) -> int:
+    """A time of a state written before ``STATE_FORMAT`` 2 (float epoch seconds) in ms."""
+    return round(seconds * 1000)
 
 
 @dataclass(slots=True)
@@ -41,8 +63,8 @@ class Pending:
     post: str
     crossing: str
     direction: str
-    t: float  # event time, epoch seconds
-    arrived: float  # wall clock when the worker first saw it
+    t: int  # event time, epoch ms
+    arrived: int  # wall clock when the worker first saw it, epoch ms
     vehicle_type: str
     gross_mass_kg: int | None = None
     seals: list[str] | None = None
@@ -51,17 +73,18 @@ class Pending:
     passengers: int | None = None
     alerted: bool = False  # UNMATCHED_* already raised
     # The event time as the event gave it, while it is in memory (not in the state's encoding):
-    # ``from_epoch(t)`` would give the same datetime, at a cost on every match.
+    # ``from_epoch_ms(t)`` would give the same datetime, at a cost on every match.
     time: datetime | None = field(default=None, compare=False, repr=False)
     # Its forwarded ``crossings`` record's field chunks, spliced from the input, while in memory:
     # the matched record takes its fields from them (``matching.MATCHED_FROM``).
     chunks: list[bytes] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_event(cls, event: dict[str, Any], crossing: str, now: float,
-                   t: float | None = None, time: datetime | None = None,
+    def from_event(cls, event: dict[str, Any], crossing: str, now: int,
+                   t: int | None = None, time: datetime | None = None,
                    chunks: list[bytes] | None = None) -> Pending:
-        """``t``: the event time in epoch seconds when the caller has it already; ``time``,
+        """``now``: the wall clock in epoch ms; ``t``: the event time in epoch ms when the
+        caller has it already; ``time``,
         ``chunks``: the in-memory slots (the processor's, set here rather than by two more
         stores after the call). Every slot set here, without the generated ``__init__`` (one
         per event: its call and argument passing cost more than the stores;
@@ -73,7 +96,7 @@ class Pending:
         new.post = event["post"]
         new.crossing = crossing
         new.direction = event["direction"]
-        new.t = epoch(event["event_time"]) if t is None else t
+        new.t = to_epoch_ms(event["event_time"]) if t is None else t
         new.arrived = now
         new.vehicle_type = event["vehicle_type"]
         new.gross_mass_kg = get("gross_mass_kg")
@@ -96,6 +119,13 @@ class Pending:
         pending.alerted = bool(row[13])
         return pending
 
+    @classmethod
+    def unpack_seconds(cls, row: list[Any]) -> Pending:
+        """A row written before ``STATE_FORMAT`` 2 (times in float seconds)."""
+        pending = cls.unpack(row)
+        pending.t, pending.arrived = _ms(row[5]), _ms(row[6])
+        return pending
+
 
 @dataclass(slots=True)
 class HeldInspection:
@@ -106,18 +136,18 @@ class HeldInspection:
     crossing: str
     inspection_type: str
     result: str
-    t: float
-    arrived: float
+    t: int  # event time, epoch ms
+    arrived: int  # wall clock, epoch ms
     findings: str | None = None
     seals_applied: list[str] | None = None
     measured_mass_kg: int | None = None
 
     @classmethod
-    def from_event(cls, event: dict[str, Any], crossing: str, now: float) -> HeldInspection:
+    def from_event(cls, event: dict[str, Any], crossing: str, now: int) -> HeldInspection:
         return cls(
             event_id=event["event_id"], admin=event["admin"], crossing=crossing,
             inspection_type=event["inspection_type"], result=event["result"],
-            t=epoch(event["event_time"]), arrived=now, findings=event.get("findings"),
+            t=to_epoch_ms(event["event_time"]), arrived=now, findings=event.get("findings"),
             seals_applied=event.get("seals_applied"), measured_mass_kg=event.get("measured_mass_kg"),
         )
 
@@ -129,11 +159,18 @@ class HeldInspection:
     def unpack(cls, row: list[Any]) -> HeldInspection:
         return cls(*row)
 
+    @classmethod
+    def unpack_seconds(cls, row: list[Any]) -> HeldInspection:
+        """A row written before ``STATE_FORMAT`` 2 (times in float seconds)."""
+        held = cls.unpack(row)
+        held.t, held.arrived = _ms(row[5]), _ms(row[6])
+        return held
+
     def as_record(self) -> dict[str, Any]:
         """The shape of one entry of ``matched.inspections`` (docs/records.md)."""
         return {
             "event_id": self.event_id, "admin": self.admin, "inspection_type": self.inspection_type,
-            "result": self.result, "event_time": from_epoch(self.t), "findings": self.findings,
+            "result": self.result, "event_time": from_epoch_ms(self.t), "findings": self.findings,
             "seals_applied": self.seals_applied, "measured_mass_kg": self.measured_mass_kg,
         }
 
@@ -143,8 +180,8 @@ class Seen:
     """What deduplication remembers of one accepted event id."""
 
     digest: str  # content hash prefix
-    seen_at: float  # wall clock, drives the TTL
-    t: float  # event time
+    seen_at: int  # wall clock, epoch ms, drives the TTL
+    t: int  # event time, epoch ms
     sig: str  # "post|direction" for crossings that can anchor physical dedup, "" otherwise
     # Digests of the conflicting versions of this id already alerted on (oldest first, at most
     # ``MAX_CONFLICTS``): a terminal's outbox re-sending one of them is an exact duplicate, not
@@ -169,13 +206,18 @@ class Seen:
     def unpack(cls, row: list[Any]) -> Seen:
         return cls(*row)
 
+    @classmethod
+    def unpack_seconds(cls, row: list[Any]) -> Seen:
+        """A row written before ``STATE_FORMAT`` 2 (times in float seconds)."""
+        return cls(row[0], _ms(row[1]), _ms(row[2]), *row[3:])
+
 
 @dataclass(slots=True)
 class VehicleState:
     seen: dict[str, Seen] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
     inspections: list[HeldInspection] = field(default_factory=list)
-    # Risk history [t, code, ...] (streams.risk.stage): kept with the vehicle's other state, so
+    # Risk history [t (epoch ms), code, ...] (streams.risk.stage): kept with the vehicle's other state, so
     # it lives as long as the dedup TTL; written only when non-empty (state bytes unchanged
     # without the risk stage). Does not keep a state alive on its own.
     risk: list[list[Any]] = field(default_factory=list)
@@ -188,7 +230,8 @@ class VehicleState:
         # once a vehicle's crossings are matched
         doc = [{k: v.pack() for k, v in self.seen.items()},
                [p.pack() for p in self.pending] if self.pending else [],
-               [i.pack() for i in self.inspections] if self.inspections else [], self.risk]
+               [i.pack() for i in self.inspections] if self.inspections else [], self.risk,
+               STATE_FORMAT]
         data: bytes = msgpack.packb(doc)
         return data
 
@@ -204,6 +247,8 @@ class VehicleState:
                    legacy.get("r", [])]
         else:
             doc = msgpack.unpackb(data)
+        if len(doc) == 4:  # before STATE_FORMAT 2: float seconds
+            return cls._decode_seconds(doc)
         return cls(
             seen={k: Seen.unpack(v) for k, v in doc[0].items()},
             pending=[Pending.unpack(r) for r in doc[1]],
@@ -211,8 +256,18 @@ class VehicleState:
             risk=doc[3],
         )
 
-    def expire(self, now: float, ttl: float) -> bool:
-        """Forget everything older than ``ttl`` (wall clock); True when something was dropped."""
+    @classmethod
+    def _decode_seconds(cls, doc: list[Any]) -> VehicleState:
+        return cls(
+            seen={k: Seen.unpack_seconds(v) for k, v in doc[0].items()},
+            pending=[Pending.unpack_seconds(r) for r in doc[1]],
+            inspections=[HeldInspection.unpack_seconds(r) for r in doc[2]],
+            risk=[[_ms(r[0]), *r[1:]] for r in doc[3]],
+        )
+
+    def expire(self, now: int, ttl: int) -> bool:
+        """Forget everything older than ``ttl`` (wall clock; both in ms); True when something
+        was dropped."""
         if self.risk and any(now - r[0] > ttl for r in self.risk):
             self.risk = [r for r in self.risk if now - r[0] <= ttl]
         # Nothing to drop is the common case: check first, rebuild only when needed (plain

@@ -13,17 +13,18 @@ from collections.abc import Mapping
 from streams.logic import matching
 from streams.logic.model import VehicleState
 
-_NEVER = float("inf")  # nothing to sweep for
+_NEVER = 1 << 62  # nothing to sweep for: later than any time in ms (year 146 million)
 
 
-def next_due(st: VehicleState, windows: Mapping[str, float], default_window: float,
-             grace: float, ttl: float) -> float | None:
-    """Earliest wall-clock time (epoch seconds) at which ``sweep`` would change ``st``: a pending
-    event's UNMATCHED deadline or the TTL expiry of anything remembered. None: nothing left."""
+def next_due(st: VehicleState, windows: Mapping[str, int], default_window: int,
+             grace: int, ttl: int) -> int | None:
+    """Earliest wall-clock time (epoch ms; the arguments in ms too) at which ``sweep`` would
+    change ``st``: a pending event's UNMATCHED deadline or the TTL expiry of anything
+    remembered. None: nothing left."""
     # Plain loops, not generators: this runs for every vehicle a batch changes, and a
     # generator's frame cost more than the one or two items each looks at. A running minimum,
     # no list: the TTL is added once, to the earliest time anything was remembered (adding a
-    # constant keeps the order of floats, so the minimum is the same).
+    # constant keeps the order, so the minimum is the same).
     due = remembered = _NEVER
     for p in st.pending:
         if not p.alerted:
@@ -38,7 +39,7 @@ def next_due(st: VehicleState, windows: Mapping[str, float], default_window: flo
     for i in st.inspections:
         if i.arrived < remembered:
             remembered = i.arrived
-    if remembered + ttl < due:  # never when nothing is remembered (inf)
+    if remembered + ttl < due:  # never when nothing is remembered (_NEVER + ttl)
         due = remembered + ttl
     return None if due == _NEVER else due
 

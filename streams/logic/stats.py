@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from streams.logic.model import from_epoch
+from streams.logic.model import from_epoch_ms
 
 EVENT, MATCHED, UNMATCHED, DWELL = "event", "matched", "unmatched", "dwell"
 
@@ -118,7 +118,7 @@ def record(crossing: str, direction: str, start: int, end: int, w: Window) -> di
     dwells = list(w.dwells.values())
     return {
         "crossing": crossing, "direction": direction,
-        "window_start": from_epoch(start), "window_end": from_epoch(end),
+        "window_start": from_epoch_ms(start * 1000), "window_end": from_epoch_ms(end * 1000),
         "count": w.count,
         "transit_p50_seconds": percentile(w.transits, 50),
         "transit_p95_seconds": percentile(w.transits, 95),

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bordersync.border import Crossing
-from streams.logic.model import from_epoch
+from streams.logic.model import to_epoch_ms
 from streams.risk.lists import Lists
 from streams.risk.profiles import Profile
 from streams.risk.rules import Subject, evaluate
@@ -47,7 +47,7 @@ def _idents(event: dict[str, Any]) -> list[tuple[str, str]]:
 def assess(event: dict[str, Any], plate: str, crossing: Crossing, history: Sequence[Sequence[Any]],
            rules: InForce, now: datetime, transit_s: float | None) -> dict[str, Any]:
     """The ``risk`` record (avro/risk/v1.avsc) of one EXIT (pre-arrival) or ENTRY event."""
-    t = event["event_time"].timestamp()
+    t = to_epoch_ms(event["event_time"])  # as the history's times (streams.logic.model)
     # HMACs only when a watchlist profile is in force: the rest of the rules never need them.
     watched = any(p.rule["kind"] == "watchlist" for p in rules.profiles)
     hits_on_lists = rules.lists.watch_hits(_idents(event)) if watched else []
@@ -62,7 +62,7 @@ def assess(event: dict[str, Any], plate: str, crossing: Crossing, history: Seque
     channels = {h["channel"] for h in hits}
     score = min(RED_SCORE, sum(int(h["weight"]) for h in hits))
     clean = not any(h[1] in ("D", "H") for h in history if h[0] <= t)
-    op = rules.lists.operator(plate, crossing.sides, t)
+    op = rules.lists.operator(plate, crossing.sides, t / 1000)
     if "RED" in channels or score >= RED_SCORE:
         channel = "RED"
         summary = "physical control: " + "; ".join(h["reason"] for h in hits)
@@ -78,7 +78,9 @@ def assess(event: dict[str, Any], plate: str, crossing: Crossing, history: Seque
         summary = "no profile hit" + ("" if op is None else f"; AEO {op.id} but history not clean")
     exit_side = event["direction"] == "EXIT"
     stage = PRE_ARRIVAL if exit_side else AT_ENTRY
-    expected = (from_epoch(t + transit_s) if exit_side and transit_s is not None else None)
+    # in seconds, as before integer ms (the same microsecond: transit_s is a running mean)
+    expected = (datetime.fromtimestamp(t / 1000 + transit_s, UTC)
+                if exit_side and transit_s is not None else None)
     return {
         "risk_id": hashlib.sha256(f"{event['event_id']}|{stage}".encode()).hexdigest()[:32],
         "stage": stage, "crossing": crossing.id, "plate": plate, "event_id": event["event_id"],

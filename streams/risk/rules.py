@@ -15,6 +15,7 @@ VEHICLE_TYPES = ("TRUCK", "CAR", "BUS", "VAN", "OTHER")
 HISTORY_KINDS = {"DISCREPANCY": "D", "HOLD": "H"}
 IDENT_FIELDS = ("plate", "trailer", "container")
 DAY = 86400.0
+DAY_MS = 86_400_000  # history times are epoch ms (streams.logic.model)
 
 
 class RuleError(ValueError):
@@ -27,8 +28,8 @@ class Subject:
 
     event: Mapping[str, Any]
     crossing: str
-    t: float  # event time, epoch seconds
-    history: Sequence[Sequence[Any]]  # [t, code, ...] entries of VehicleState.risk
+    t: int  # event time, epoch ms
+    history: Sequence[Sequence[Any]]  # [t (ms), code, ...] entries of VehicleState.risk
     # (administration, field) of every watchlist entry the vehicle's identifiers match
     watch_hits: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
@@ -116,7 +117,7 @@ def _check_history(params: Mapping[str, Any]) -> None:
 
 
 def _history(s: Subject, params: Mapping[str, Any]) -> str | None:
-    since = s.t - float(params.get("days", 30)) * DAY
+    since = s.t - params.get("days", 30) * DAY_MS
     codes = {HISTORY_KINDS[k]: k for k in params.get("kinds", HISTORY_KINDS)}
     found = [codes[h[1]] for h in s.history if h[1] in codes and since <= h[0] <= s.t]
     if len(found) < int(params.get("min_count", 1)):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bordersync.border import BorderConfig, Crossing
 from bordersync.security.signing import TrustStore
 from streams.logic import dwell
-from streams.logic.model import VehicleState, epoch
+from streams.logic.model import VehicleState, to_epoch_ms
 from streams.risk.assess import InForce, assess
 from streams.risk.lists import build_lists
 from streams.risk.profiles import ProfileBook
@@ -61,7 +61,7 @@ class RiskSources:
 class RiskStage:
     def __init__(self, border: BorderConfig, sources: RiskSources | None = None) -> None:
         self.sources = sources or RiskSources()
-        self.windows = {c.id: c.window_minutes * 60.0 for c in border.crossings}
+        self.windows = {c.id: c.window_minutes * 60_000 for c in border.crossings}  # ms
         self.transit: dict[str, float] = {}
         self._cache_key: tuple[int, int, float] | None = None
         self._in_force: dict[str, InForce] = {}
@@ -73,7 +73,7 @@ class RiskStage:
     def in_force(self, crossing: Crossing, now: datetime) -> InForce:
         src = self.sources
         trust = src.trust()
-        key = (src.generation, id(trust), epoch(now) // RECHECK_SECONDS)
+        key = (src.generation, id(trust), now.timestamp() // RECHECK_SECONDS)
         if key != self._cache_key:
             with src.lock:
                 statuses = src.book.evaluate(trust, now)
@@ -102,7 +102,7 @@ class RiskStage:
         """The assessment of a forwarded crossing event, remembered in the vehicle's history."""
         record = assess(event, plate, crossing, st.risk, self.in_force(crossing, now), now,
                         self.transit.get(crossing.id, DEFAULT_TRANSIT_S))
-        t = epoch(event["event_time"])
+        t = to_epoch_ms(event["event_time"])  # as the state's times
         hit = [h["profile_id"] for h in record["hits"]]
         st.risk.append([t, "A", event["event_id"], crossing.id, record["stage"],
                         record["channel"], hit, event["admin"]])
@@ -119,14 +119,14 @@ class RiskStage:
         value = dwell.for_crossing(event["direction"], event["admin"], crossing.id, t,
                                    st.inspections, self.windows[crossing.id])
         if value is not None:
-            tally.observe("risk_dwell", value, crossing.id, lane)
+            tally.observe("risk_dwell", value / 1000, crossing.id, lane)
         return record
 
     def on_inspection(self, st: VehicleState, event: dict[str, Any], crossing: str,
                       tally: Tally) -> None:
         """Join an inspection to the vehicle's latest assessment at this crossing (hit rates),
         and remember a hold for the history rules."""
-        t = epoch(event["event_time"])
+        t = to_epoch_ms(event["event_time"])
         window = self.windows[crossing]
         joined = None
         for h in st.risk:
@@ -146,7 +146,7 @@ class RiskStage:
             lane = next(("green" if h[5] == "GREEN" else "other" for h in st.risk
                          if h[1] == "A" and h[2] == found[0]), None)
             if lane is not None:
-                tally.observe("risk_dwell", found[3], crossing, lane)
+                tally.observe("risk_dwell", found[3] / 1000, crossing, lane)
 
     def on_matched(self, st: VehicleState, record: Mapping[str, Any], tally: Tally) -> None:
         """Transit statistics for expected arrivals; discrepancies for the history rules."""
@@ -155,7 +155,7 @@ class RiskStage:
         value = float(record["transit_seconds"])
         self.transit[crossing] = value if old is None else old + TRANSIT_ALPHA * (value - old)
         if record["discrepancies"]:
-            st.risk.append([epoch(record["entry_time"]), "D"])
+            st.risk.append([to_epoch_ms(record["entry_time"]), "D"])
 
     @staticmethod
     def _outcome(tally: Tally, stage: str, channel: str, hit: list[str], result: str) -> None:

@@ -19,14 +19,14 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
-from bordersync.events import format_time, parse_time
+from bordersync.events import parse_time
 from bordersync.plates import normalise_plate
 from streams.logic.events import CrossingEvent, time_text
-from streams.logic.model import epoch, from_epoch
 from streams.rules.base import Context, Finding, Observed, OracleView, expected
 
 TYPE = "IMPOSSIBLE_TRANSIT"
 MIN_SECONDS_BETWEEN_CROSSINGS = 30 * 60.0
+_MIN_MS = 30 * 60_000  # the same in ms, the unit of event times in state and in typed events
 SUMMARY = ("one normalised plate at two different crossings less than 30 min apart by event time: "
            "cloned or misread plate (`event_ids`: both crossings)")
 
@@ -37,26 +37,26 @@ def check(ctx: Context) -> Finding | None:
     if not isinstance(e, CrossingEvent) or st is None or crossing_of_post is None \
             or crossing is None:
         return None
-    t = e.event_time_ms / 1000  # epoch seconds, as the state's ``Seen.t`` (the same float)
-    best: tuple[float, str, str] | None = None
+    t = e.event_time_ms  # epoch ms, as the state's ``Seen.t``
+    best: tuple[int, str, str] | None = None
     event_id = e.event_id
     for other_id, seen in st.seen.items():
         gap = seen.t - t  # |gap| < the minimum without an abs() call (the common case: not)
-        if -MIN_SECONDS_BETWEEN_CROSSINGS < gap < MIN_SECONDS_BETWEEN_CROSSINGS and seen.sig \
+        if -_MIN_MS < gap < _MIN_MS and seen.sig \
                 and other_id != event_id:  # a forwarded crossing (not an inspection, not a
             # physical duplicate), not itself, close in time: at another crossing?
             post, direction = _sig(seen.sig)
             other = crossing_of_post(post)
             if other is not None and other.id != crossing:
                 candidate = (abs(gap), other_id,
-                             f"{post} {direction} {format_time(from_epoch(seen.t))}")
+                             f"{post} {direction} {time_text(seen.t)}")
                 best = candidate if best is None or candidate[:2] < best[:2] else best
     if best is None:
         return None
     gap, other_id, where = best
     return Finding([other_id, event_id],
                    f"plate {normalise_plate(e.plate)} at {where} and at {e.post} "
-                   f"{e.direction} {time_text(e.event_time_ms)}, {gap / 60:.0f} min apart at "
+                   f"{e.direction} {time_text(e.event_time_ms)}, {gap / 60_000:.0f} min apart at "
                    f"two different crossings: cloned or misread plate")
 
 
@@ -77,8 +77,8 @@ def expect(view: OracleView) -> list[dict[str, Any]]:
         if o.event["kind"] != "crossing":
             continue
         plate = normalise_plate(o.event["plate"])
-        t = epoch(_time(o.event["event_time"]))
-        close = sorted((abs(epoch(_time(p.event["event_time"])) - t), p.event["event_id"])
+        t = _time(o.event["event_time"]).timestamp()
+        close = sorted((abs(_time(p.event["event_time"]).timestamp() - t), p.event["event_id"])
                        for p in earlier[plate] if p.crossing != o.crossing)
         if close and close[0][0] < MIN_SECONDS_BETWEEN_CROSSINGS:
             out.append({**expected(TYPE, o, [close[0][1], o.event["event_id"]]), "plate": plate})

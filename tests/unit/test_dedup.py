@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.logic.dedup import Verdict, admit, classify, content_digest, remember
-from streams.logic.model import MAX_CONFLICTS, VehicleState, epoch
+from streams.logic.model import MAX_CONFLICTS, VehicleState, to_epoch_ms
 from tests.helpers import crossing, inspection
 from tests.unit.streams_support import T0, Harness, at, event
 
@@ -16,28 +16,28 @@ from tests.unit.streams_support import T0, Harness, at, event
 def test_same_id_same_content_is_exact() -> None:
     st = VehicleState()
     e = event(crossing(event_id="a"))
-    remember(st, e, content_digest(e), 0.0)
-    assert classify(st, e, content_digest(e), 600)[0] is Verdict.EXACT
+    remember(st, e, content_digest(e), 0)
+    assert classify(st, e, content_digest(e), 600_000)[0] is Verdict.EXACT
 
 
 def test_same_id_other_content_is_conflicting() -> None:
     st = VehicleState()
     e = event(crossing(event_id="a"))
-    remember(st, e, content_digest(e), 0.0)
+    remember(st, e, content_digest(e), 0)
     edited = event(crossing(event_id="a", gross_mass_kg=1))
-    assert classify(st, edited, content_digest(edited), 600)[0] is Verdict.CONFLICTING
+    assert classify(st, edited, content_digest(edited), 600_000)[0] is Verdict.CONFLICTING
 
 
 def test_physical_duplicate_within_window_only() -> None:
     st = VehicleState()
     e = event(crossing(event_id="a"))
-    remember(st, e, content_digest(e), 0.0)
+    remember(st, e, content_digest(e), 0)
     near = event(crossing(event_id="b", terminal_id="booth-2", event_time=at(9 * 60)))
     far = event(crossing(event_id="c", event_time=at(11 * 60)))
     other_dir = event(crossing(event_id="d", direction="ENTRY"))
-    assert classify(st, near, content_digest(near), 600) == (Verdict.PHYSICAL, "a")
-    assert classify(st, far, content_digest(far), 600)[0] is Verdict.NEW
-    assert classify(st, other_dir, content_digest(other_dir), 600)[0] is Verdict.NEW
+    assert classify(st, near, content_digest(near), 600_000) == (Verdict.PHYSICAL, "a")
+    assert classify(st, far, content_digest(far), 600_000)[0] is Verdict.NEW
+    assert classify(st, other_dir, content_digest(other_dir), 600_000)[0] is Verdict.NEW
 
 
 def test_processor_drops_exact_alerts_conflict_collapses_physical() -> None:
@@ -98,7 +98,7 @@ def test_resent_conflicting_version_raised_its_alert_again() -> None:
 
 def test_seen_keeps_conflicts_only_when_there_are_some() -> None:
     st = VehicleState()
-    remember(st, event(crossing(event_id="a")), "d0", 1.0)
+    remember(st, event(crossing(event_id="a")), "d0", 1)
     plain = st.encode()
     st.seen["a"].conflicted("d1")
     assert VehicleState.decode(plain).seen["a"].conflicts is None  # old rows: four fields
@@ -127,11 +127,11 @@ def test_admit_is_classify_then_remember(draws: list[tuple[str, bool, str, str, 
         elif mass is not None:
             fields["result"] = "HOLD"
         e = event(crossing(direction=direction, **fields) if is_crossing else inspection(**fields))
-        digest, t, now = content_digest(e), epoch(e["event_time"]), float(n)
-        verdict, _ = classify(one, e, digest, 600, t)
+        digest, t, now = content_digest(e), to_epoch_ms(e["event_time"]), n
+        verdict, _ = classify(one, e, digest, 600_000, t)
         if verdict is Verdict.NEW:
             remember(one, e, digest, now, True, t)
         elif verdict is Verdict.PHYSICAL:
             remember(one, e, digest, now, False, t)
-        assert admit(two, e, digest, 600, now, t) is verdict
+        assert admit(two, e, digest, 600_000, now, t) is verdict
         assert one.seen == two.seen

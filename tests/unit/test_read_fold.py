@@ -1,7 +1,7 @@
 """``validated`` folded into the raw topic's span reader (``streams.logic.dedup.fold``, issue 19):
 the reader's tests and canonical text against the general path's oracle, ``validate`` then
 ``content_digest`` of the decoded record: the same event, digest and refusal, and the event
-time in epoch seconds ``epoch()`` gives."""
+time in epoch ms ``to_epoch_ms()`` gives."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from bordersync.wire import codec, splicing
 from bordersync.wire.avro_fast import EPOCH, MILLI
 from bordersync.wire.avro_splice import _read_long, span_reader
 from streams.logic.dedup import border_fold, content_digest, fold, validated
-from streams.logic.model import Pending
+from streams.logic.model import Pending, to_epoch_ms
 from tests.helpers import crossing, inspection
 
 BORDER = load_border_config(Settings().border_config)
@@ -73,7 +73,7 @@ def test_the_folded_read_decides_and_digests_as_the_general_path(data: st.DataOb
     decoded = codec.decode("raw", value)
     assert got[0] == decoded
     if got[2] is not None:
-        assert got[3] == decoded["event_time"].timestamp()
+        assert got[3] == to_epoch_ms(decoded["event_time"]) and type(got[3]) is int
     folded = _outcome(lambda d: validated(d, BORDER, got[2]),
                       dict(got[0]))
     oracle = _outcome(lambda d: (e := validate(d, BORDER), content_digest(e)), decoded)
@@ -93,16 +93,16 @@ def test_a_plain_valid_event_is_folded() -> None:
         for folding in (fold, border_fold(BORDER)):
             got = splicing.current().read("raw", codec.encode("raw", event), folding)
             assert got is not None and got[2] is not None
-            assert got[2:] == (content_digest(event), event["event_time"].timestamp())
+            assert got[2:] == (content_digest(event), to_epoch_ms(event["event_time"]))
     assert border_fold(BORDER) is border_fold(BORDER)  # the same readers for the same border
 
 
 def test_pending_from_event_sets_every_slot() -> None:
     """``Pending.from_event`` sets the slots itself (no ``__init__``): all of them, as it did."""
     event = validate(crossing(), BORDER) | {"seals": ["S1"], "passengers": 3}
-    new = Pending.from_event(event, "c-1", 5.0, 7.0)
+    new = Pending.from_event(event, "c-1", 5000, 7000)
     assert new == Pending(event["event_id"], event["admin"], event["post"], "c-1",
-                          event["direction"], 7.0, 5.0, event["vehicle_type"], None, ["S1"],
+                          event["direction"], 7000, 5000, event["vehicle_type"], None, ["S1"],
                           None, None, 3)
     assert all(hasattr(new, name) for name in Pending.__slots__)
     assert (new.time, new.chunks) == (None, None)

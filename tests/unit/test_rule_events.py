@@ -70,9 +70,9 @@ def test_built_from_the_validated_dict_with_integer_ms() -> None:
                               _ms("2026-11-25T10:00:00+01:00"), "SK 1234 AB", "MK",
                               "mk-kjf-booth-1", "EXIT", "TRUCK")
     assert type(c.event_time_ms) is int
-    # the processor's epoch seconds give the same integer (raw times are whole milliseconds)
+    # the processor's epoch ms (the raw reader's) give the same value
     validated = event(crossing(event_time="2026-11-25T09:00:00.999Z"))
-    assert crossing_event(validated, validated["event_time"].timestamp()) == \
+    assert crossing_event(validated, to_epoch_ms(validated["event_time"])) == \
         crossing_event(validated)
     i = inspection_event(event(inspection(result="HOLD", findings="x", seals_applied=["S"])))
     assert (i.kind, i.result, i.findings, i.seals_applied, i.measured_mass_kg) == (

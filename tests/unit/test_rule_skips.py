@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bordersync.border import load_border_config
 from streams.logic.events import crossing_event
-from streams.logic.model import Pending, Seen, VehicleState
+from streams.logic.model import Pending, Seen, VehicleState, from_epoch_ms, to_epoch_ms
 from streams.rules import ALERT_RULES, FIELD_RULES, Context, Trigger
 
 BORDER = load_border_config()
@@ -24,7 +24,7 @@ T = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
 def _pending(eid: str, direction: str, **kw: object) -> Pending:
     return replace(Pending(eid, "MK", "MKKJF01", "kjafasan-qafe-thane", direction,
-                           T.timestamp(), T.timestamp(), "TRUCK"), **kw)
+                           to_epoch_ms(T), to_epoch_ms(T), "TRUCK"), **kw)
 
 
 def test_rules_needing_discrepancies_find_nothing_in_a_clean_pair() -> None:
@@ -52,12 +52,12 @@ def test_rules_needing_an_earlier_event_find_nothing_on_a_vehicles_first() -> No
     flagged = [r for r in ALERT_RULES if r.needs_earlier_event]
     assert flagged, "the table flags a rule (else this test proves nothing)"
     assert all(r.trigger is Trigger.CROSSING for r in flagged)
-    ts = T.timestamp()
-    only_itself = VehicleState(seen={"tab-1": Seen("d", ts, ts + 600, "MKTAB01|EXIT")})
+    ts = to_epoch_ms(T)
+    only_itself = VehicleState(seen={"tab-1": Seen("d", ts, ts + 600_000, "MKTAB01|EXIT")})
     # an earlier crossing 10 minutes before at another joint crossing: the rule's case
     with_other = VehicleState(seen={"kjf-1": Seen("c", ts, ts, "MKKJF01|EXIT"),
                                     **only_itself.seen})
-    t = datetime.fromtimestamp(ts + 600, UTC)
+    t = from_epoch_ms(ts + 600_000)
     for rule in flagged:
         assert rule.check(_crossing_ctx(only_itself, "tab-1", "MKTAB01", t)) is None
         assert rule.check(_crossing_ctx(with_other, "tab-1", "MKTAB01", t)) is not None
