@@ -32,6 +32,21 @@ def kafka_error(exc: BaseException) -> KafkaError | None:
     return error if isinstance(error, KafkaError) else None
 
 
+def kafka_exception(exc: BaseException) -> KafkaException | None:
+    """The ``KafkaException`` a blocking client call raised, also when confluent-kafka hid it
+    behind a ``SystemError``: a fatal error is raised (set in C) by the poll or flush that serves
+    it, and when the same call then serves a delivery report, the Python callback runs with that
+    exception set and its first call into the C module (``KafkaError.code``) raises
+    ``SystemError: ... returned a result with an exception set``, chained to it (soak seed 43,
+    2026-12-02; confluent-kafka-python#150). None: no Kafka error behind ``exc``."""
+    if isinstance(exc, KafkaException):
+        return exc
+    if isinstance(exc, SystemError):
+        cause = exc.__cause__ or exc.__context__
+        return cause if isinstance(cause, KafkaException) else None
+    return None
+
+
 def client_properties(settings: Settings) -> dict[str, str]:
     """The recognised entries of the settings' client properties file (empty without one)."""
     if settings.client_properties is None:

@@ -21,6 +21,11 @@
 - ``fatal:<call>:<n>`` — the ``n``-th ``begin`` or ``commit`` raises a fatal Kafka error, once:
   ``INVALID_TXN_STATE`` (what ``begin`` raised after an abort in the soak) or
   ``OUT_OF_ORDER_SEQUENCE_NUMBER`` (what a commit raised after a pause past the session timeout).
+- ``callback:flush:<n>`` — the ``n``-th flush of a transaction fails as it did in soak seed 43
+  (2026-12-02): a fatal error (``OUT_OF_ORDER_SEQUENCE_NUMBER``) raised by confluent-kafka in the
+  flush that served it, then a delivery report served in the same call, whose callback's first
+  call into the C module raised ``SystemError`` chained to it
+  (``bordersync.kafka.kafka_exception``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from confluent_kafka import KafkaError, KafkaException
 log = logging.getLogger("bordersync.streams.faults")
 CRASH_EXIT = 86
 STEPS = ("after-process", "after-outputs", "after-changelog", "after-commit")
-TXN_CALLS = {"hang": ("send-offsets", "commit", "seek"), "fatal": ("begin", "commit")}
+TXN_CALLS = {"hang": ("send-offsets", "commit", "seek"), "fatal": ("begin", "commit"),
+             "callback": ("flush",)}
 FATAL = {"begin": KafkaError.INVALID_TXN_STATE, "commit": KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER}
 
 
@@ -103,4 +109,9 @@ class Faults:
             "call": call, "n": self.batch, "fault": self.kind}})
         if self.kind == "fatal":
             raise KafkaException(KafkaError(FATAL[call], f"fault hook: {call} failed", fatal=True))
+        if self.kind == "callback":
+            raise SystemError("<method 'code' of 'confluent_kafka.cimpl.KafkaError' objects> "
+                              "returned a result with an exception set") from KafkaException(
+                KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, f"fault hook: {call} failed",
+                           fatal=True))
         return self.kind

@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from bordersync.kafka import kafka_error, producer_conf
+from bordersync.kafka import kafka_error, kafka_exception, producer_conf
 from bordersync.settings import Settings
 from streams import metrics
 from streams.processor import OutRecord
@@ -222,7 +222,12 @@ class Writer:
     def flush(self) -> None:
         """Every record produced so far acknowledged, or ``DeliveryFailed`` — then and forever."""
         if self.broken is None:
-            self.producer.flush(FLUSH_TIMEOUT_S)
+            try:
+                self.producer.flush(FLUSH_TIMEOUT_S)
+            except (KafkaException, SystemError) as exc:  # fatal (bordersync.kafka.kafka_exception)
+                if kafka_exception(exc) is None:
+                    raise
+                self._errors.append(str(kafka_exception(exc)))
             if self._errors or len(self.producer):
                 self.broken = (f"{len(self._errors)} records not acknowledged "
                                f"({len(self.producer)} still queued): {self._errors[:3]}")
@@ -233,11 +238,18 @@ class Writer:
 
     def _call(self, call: str, run: Callable[[], T], deadline: float | None = None) -> T:
         """One blocking producer call under ``deadline`` (librdkafka's timeout + a grace)."""
-        hang = self.faults.txn_call(call) == "hang"
         limit = deadline if deadline is not None else self.call_timeout_s + DEADLINE_GRACE_S
-        # The hook on commit lets the commit go through and loses its answer.
-        return call_with_deadline(f"txn-{call}", run, limit, hang_before=hang and call != "commit",
-                                  hang_after=hang and call == "commit")
+        try:
+            hang = self.faults.txn_call(call) == "hang"
+            # The hook on commit lets the commit go through and loses its answer.
+            return call_with_deadline(f"txn-{call}", run, limit,
+                                      hang_before=hang and call != "commit",
+                                      hang_after=hang and call == "commit")
+        except SystemError as exc:  # a fatal error behind a delivery callback's SystemError
+            cause = kafka_exception(exc)
+            if cause is None:
+                raise
+            raise cause from exc
 
     def begin(self) -> None:
         if self.in_transaction:

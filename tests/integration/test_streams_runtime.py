@@ -160,6 +160,32 @@ def test_exactly_once_replaces_a_producer_that_hangs_or_fails_fatally_and_reread
     assert duplicates(got) == {}
 
 
+@pytest.mark.parametrize("engine", ["batch", "faust"])
+def test_systemerror_of_a_delivery_callback_in_a_flush_no_longer_kills_the_worker(
+        make_settings: Callable[..., Settings], spawn: Callable[..., Proc], engine: str) -> None:
+    # Soak seed 43 (2026-12-02): a fatal OUT_OF_ORDER_SEQUENCE_NUMBER raised by the flush of a
+    # transaction reached the worker as SystemError (a delivery report served in the same call
+    # ran with the KafkaException set: bordersync.kafka.kafka_exception), which no handler
+    # knew, and the worker exited. Now it is the fatal error it hides: producer replaced, re-read.
+    settings = make_settings(stream_engine=engine, stream_batch_max=8,
+                             stream_fault="callback:flush:3")
+    n = 30
+    publish(settings, exits(n) + entries(n))
+    worker = spawn(["streams", "worker"], settings)
+    reader = Reader(settings, OUTPUTS)
+    try:
+        got = reader.wait(lambda g: len(g["matched"]) >= n, 150, "every pair after the flush")
+        reader.poll(3)
+    finally:
+        reader.close()
+    output = worker.output()
+    assert worker.popen.poll() is None, output[-3000:]
+    assert "fault hook: transactional call" in output
+    assert "transactional producer replaced" in output, output[-3000:]
+    assert pair_ids(got) == {(f"x{i}", f"n{i}") for i in range(n)}
+    assert duplicates(got) == {}
+
+
 def test_record_polled_before_a_revoke_is_not_processed_against_dropped_state(
         make_settings: Callable[..., Settings]) -> None:
     # Defect (b): a record fetched just before a revoke (the revoke runs inside the engine's
