@@ -1,6 +1,5 @@
 """The stream processor as a pure batch function: raw records in, output records and state
-changes out. Faust drives it today (``streams.ingest``); any runner that can consume a batch,
-produce its outputs and persist its state changes can drive it.
+changes out. Both engines drive it through the one runtime (``streams.runtime``).
 
 Per-vehicle state lives under the normalised plate, which is also the raw topic's key, so one
 partition owns everything about one vehicle.
@@ -241,6 +240,8 @@ class Processor:
                 found = rule.check(ctx)
                 if found is not None:
                     self._alert(batch, rule.type, cid, plate, found.event_ids, found.detail, now)
+        if chunks is not None:  # its last, the whole record, was emitted: a match needs fields
+            del chunks[-1]
         new = Pending.from_event(event, cid, t_now, t, event["event_time"], chunks)
         self._match(batch, st, plate, key, new, now)
 

@@ -47,6 +47,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("backlog_events_per_s", "backlog catch-up", "events/s"),
     ("backlog_1m_seconds", "1M backlog (scaled)", "s"),
     ("bytes_per_pending_vehicle", "state per pending vehicle", "bytes"),
+    ("bytes_per_pending_vehicle_encoded_only", "state per pending vehicle, none kept decoded", "bytes"),
+    ("bytes_per_live_vehicle", "a vehicle's decoded state kept live", "bytes"),
     ("risk_us_per_event", "risk evaluation", "µs/event"),
     ("outbox_accept_per_s", "outbox accept, one fsync per event", "events/s"),
     ("outbox_accept_batch_per_s", "outbox accept, batches of 500", "events/s"),
