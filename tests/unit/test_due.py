@@ -52,24 +52,26 @@ def test_heap_is_rebuilt_when_stale_entries_pile_up() -> None:
     assert index.pop_due(1e9) == ["A"]
 
 
-def _pending(arrived: float, alerted: bool = False) -> Pending:
+def _pending(arrived: int, alerted: bool = False) -> Pending:
+    """Times in epoch ms (the state's unit), the event a minute before its arrival."""
     return Pending(event_id="e1", admin="MK", post="MKKJF", crossing="kjafasan",
-                   direction="EXIT", t=arrived - 60, arrived=arrived, vehicle_type="TRUCK",
+                   direction="EXIT", t=arrived - 60_000, arrived=arrived, vehicle_type="TRUCK",
                    alerted=alerted)
 
 
 def test_next_due_is_the_unmatched_deadline_or_the_ttl() -> None:
     st = VehicleState()
-    st.pending.append(_pending(1000.0))
-    # window 600 s from event time 940 -> 1540; arrival 1000 is earlier; + grace 300
-    assert next_due(st, {"kjafasan": 600.0}, 7200.0, 300.0, 86400.0) == 1840.0
+    st.pending.append(_pending(1_000_000))
+    # window 600 s from event time 940 s -> 1540 s; arrival 1000 s is earlier; + grace 300 s
+    windows = {"kjafasan": 600_000}
+    assert next_due(st, windows, 7_200_000, 300_000, 86_400_000) == 1_840_000
     st.pending[0].alerted = True
-    assert next_due(st, {"kjafasan": 600.0}, 7200.0, 300.0, 86400.0) == 1000.0 + 86400.0
+    assert next_due(st, windows, 7_200_000, 300_000, 86_400_000) == 1_000_000 + 86_400_000
     assert pending_crossings(st) == ("kjafasan",)
 
 
 def test_next_due_of_remembered_events_and_of_nothing() -> None:
     st = VehicleState()
-    assert next_due(st, {}, 7200.0, 300.0, 100.0) is None
-    st.seen["e1"] = Seen(digest="d", seen_at=5.0, t=1.0, sig="s")
-    assert next_due(st, {}, 7200.0, 300.0, 100.0) == 105.0
+    assert next_due(st, {}, 7_200_000, 300_000, 100_000) is None
+    st.seen["e1"] = Seen(digest="d", seen_at=5_000, t=1_000, sig="s")
+    assert next_due(st, {}, 7_200_000, 300_000, 100_000) == 105_000

@@ -21,7 +21,8 @@ def entry(**kw: object) -> dict[str, object]:
                        "terminal_id": "al-qth-1", "event_time": at(900), **kw})
 
 
-def pending(eid: str, admin: str, direction: str, t: float, crossing_id: str = KJF) -> Pending:
+def pending(eid: str, admin: str, direction: str, t: int, crossing_id: str = KJF) -> Pending:
+    """``t``: event time and arrival, epoch ms (the state's unit)."""
     return Pending(eid, admin, "P", crossing_id, direction, t, t, "TRUCK")
 
 
@@ -59,10 +60,10 @@ def test_one_to_one() -> None:
 
 
 def test_prefers_non_negative_then_closest() -> None:
-    candidates = [pending("e-early", "AL", "ENTRY", -100.0), pending("e-far", "AL", "ENTRY", 3000.0),
-                  pending("e-near", "AL", "ENTRY", 200.0)]
-    assert find_partner(candidates, pending("x", "MK", "EXIT", 0.0), 7200) == 2
-    assert find_partner(candidates[:1], pending("x", "MK", "EXIT", 0.0), 7200) == 0
+    candidates = [pending("e-early", "AL", "ENTRY", -100_000),
+                  pending("e-far", "AL", "ENTRY", 3_000_000), pending("e-near", "AL", "ENTRY", 200_000)]
+    assert find_partner(candidates, pending("x", "MK", "EXIT", 0), 7_200_000) == 2
+    assert find_partner(candidates[:1], pending("x", "MK", "EXIT", 0), 7_200_000) == 0
 
 
 def test_unmatched_after_window_plus_grace_then_late_match() -> None:
@@ -82,9 +83,9 @@ def test_unmatched_after_window_plus_grace_then_late_match() -> None:
 
 
 def test_backlog_event_gets_grace_from_arrival() -> None:
-    p = pending("x", "MK", "EXIT", 0.0)
-    p.arrived = 86_400.0
-    assert deadline(p, 7200, 300) == 86_700.0
+    p = pending("x", "MK", "EXIT", 0)
+    p.arrived = 86_400_000  # a day after its event time (ms)
+    assert deadline(p, 7_200_000, 300_000) == 86_700_000
 
 
 def test_discrepancies_alert_and_exit_inspections_attached() -> None:

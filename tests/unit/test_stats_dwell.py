@@ -52,36 +52,37 @@ def windows_of(h: Harness, *batches: list[dict[str, Any]]) -> dict[str, dict[str
 
 # --- the pure functions ------------------------------------------------------------------------
 
-def held(eid: str, admin: str, t: float, crossing_id: str = KJF) -> HeldInspection:
+def held(eid: str, admin: str, t: int, crossing_id: str = KJF) -> HeldInspection:
+    """Times here in ms, the state's unit (small ones: only differences count)."""
     return HeldInspection(eid, admin, crossing_id, "XRAY", "CLEARED", t, t)
 
 
 def test_exit_dwell_is_from_the_earliest_control_before_the_exit() -> None:
-    checks = [held("a", "MK", 100.0), held("b", "MK", 2000.0), held("c", "MK", 3700.0),
-              held("other-side", "AL", 10.0), held("other-crossing", "MK", 50.0, "tab")]
-    assert dwell.for_crossing("EXIT", "MK", KJF, 3600.0, checks, 7200) == 3500.0
-    assert dwell.for_crossing("EXIT", "MK", KJF, 3600.0, checks, 3000) == 1600.0  # window
-    assert dwell.for_crossing("EXIT", "MK", KJF, 50.0, checks, 7200) is None  # none before
+    checks = [held("a", "MK", 100), held("b", "MK", 2000), held("c", "MK", 3700),
+              held("other-side", "AL", 10), held("other-crossing", "MK", 50, "tab")]
+    assert dwell.for_crossing("EXIT", "MK", KJF, 3600, checks, 7200) == 3500
+    assert dwell.for_crossing("EXIT", "MK", KJF, 3600, checks, 3000) == 1600  # window
+    assert dwell.for_crossing("EXIT", "MK", KJF, 50, checks, 7200) is None  # none before
 
 
 def test_entry_dwell_is_to_the_last_control_after_the_entry() -> None:
-    checks = [held("a", "AL", 100.0), held("b", "AL", 700.0), held("c", "AL", 1300.0)]
-    assert dwell.for_crossing("ENTRY", "AL", KJF, 500.0, checks, 7200) == 800.0
-    assert dwell.for_crossing("ENTRY", "AL", KJF, 1400.0, checks, 7200) is None
+    checks = [held("a", "AL", 100), held("b", "AL", 700), held("c", "AL", 1300)]
+    assert dwell.for_crossing("ENTRY", "AL", KJF, 500, checks, 7200) == 800
+    assert dwell.for_crossing("ENTRY", "AL", KJF, 1400, checks, 7200) is None
 
 
 def test_an_inspection_finds_its_crossing_event_at_the_same_post() -> None:
     seen = {
-        "x1": Seen("d", 0, 1000.0, "MKKJF01|EXIT"),
-        "x0": Seen("d", 0, 9000.0, "MKKJF01|EXIT"),  # a later trip: not the nearest
-        "n1": Seen("d", 0, 100.0, "ALQTH01|ENTRY"),
-        "dup": Seen("d", 0, 900.0, ""),  # physical duplicate or inspection: never an anchor
+        "x1": Seen("d", 0, 1000, "MKKJF01|EXIT"),
+        "x0": Seen("d", 0, 9000, "MKKJF01|EXIT"),  # a later trip: not the nearest
+        "n1": Seen("d", 0, 100, "ALQTH01|ENTRY"),
+        "dup": Seen("d", 0, 900, ""),  # physical duplicate or inspection: never an anchor
     }
-    assert dwell.for_inspection("MKKJF01", 400.0, seen, 7200) == ("x1", "EXIT", 1000.0, 600.0)
-    assert dwell.for_inspection("ALQTH01", 400.0, seen, 7200) == ("n1", "ENTRY", 100.0, 300.0)
-    assert dwell.for_inspection("MKKJF01", 1200.0, seen, 8000) == ("x0", "EXIT", 9000.0, 7800.0)
-    assert dwell.for_inspection("MKKJF01", 1200.0, seen, 7200) is None  # beyond the window
-    assert dwell.for_inspection("ALQTH01", 50.0, seen, 7200) is None  # before the entry
+    assert dwell.for_inspection("MKKJF01", 400, seen, 7200) == ("x1", "EXIT", 1000, 600)
+    assert dwell.for_inspection("ALQTH01", 400, seen, 7200) == ("n1", "ENTRY", 100, 300)
+    assert dwell.for_inspection("MKKJF01", 1200, seen, 8000) == ("x0", "EXIT", 9000, 7800)
+    assert dwell.for_inspection("MKKJF01", 1200, seen, 7200) is None  # beyond the window
+    assert dwell.for_inspection("ALQTH01", 50, seen, 7200) is None  # before the entry
 
 
 def test_windows_keep_the_largest_candidate_per_event_and_no_dwell_is_not_zero() -> None:
