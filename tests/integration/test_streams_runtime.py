@@ -140,6 +140,15 @@ def test_exactly_once_replaces_a_producer_that_hangs_or_fails_fatally_and_reread
     # commit (INVALID_TXN_STATE, OUT_OF_ORDER_SEQUENCE_NUMBER in the soak) killed the worker.
     # Now the producer is replaced (same transactional.id) and the worker re-reads from the
     # committed offsets with its state restored — also when the hung commit did go through.
+    output = _every_pair_once_after_a_producer_fault(make_settings, spawn, engine, fault)
+    assert "resynced after a lost transaction outcome" in output
+
+
+def _every_pair_once_after_a_producer_fault(make_settings: Callable[..., Settings],
+                                            spawn: Callable[..., Proc], engine: str,
+                                            fault: str) -> str:
+    """30 pairs through a worker whose transactional producer meets ``fault``: the worker lives,
+    replaces the producer, and every pair and crossing comes out exactly once. Its log."""
     settings = make_settings(stream_engine=engine, stream_batch_max=8, stream_fault=fault)
     n = 30
     publish(settings, exits(n) + entries(n))
@@ -154,10 +163,10 @@ def test_exactly_once_replaces_a_producer_that_hangs_or_fails_fatally_and_reread
     assert worker.popen.poll() is None, output[-3000:]
     assert "fault hook: transactional call" in output
     assert "transactional producer replaced" in output, output[-3000:]
-    assert "resynced after a lost transaction outcome" in output
     assert pair_ids(got) == {(f"x{i}", f"n{i}") for i in range(n)}
     assert len({r["event_id"] for r in got["crossings"]}) == 2 * n
     assert duplicates(got) == {}
+    return output
 
 
 @pytest.mark.parametrize("engine", ["batch", "faust"])
@@ -167,23 +176,7 @@ def test_systemerror_of_a_delivery_callback_in_a_flush_no_longer_kills_the_worke
     # transaction reached the worker as SystemError (a delivery report served in the same call
     # ran with the KafkaException set: bordersync.kafka.kafka_exception), which no handler
     # knew, and the worker exited. Now it is the fatal error it hides: producer replaced, re-read.
-    settings = make_settings(stream_engine=engine, stream_batch_max=8,
-                             stream_fault="callback:flush:3")
-    n = 30
-    publish(settings, exits(n) + entries(n))
-    worker = spawn(["streams", "worker"], settings)
-    reader = Reader(settings, OUTPUTS)
-    try:
-        got = reader.wait(lambda g: len(g["matched"]) >= n, 150, "every pair after the flush")
-        reader.poll(3)
-    finally:
-        reader.close()
-    output = worker.output()
-    assert worker.popen.poll() is None, output[-3000:]
-    assert "fault hook: transactional call" in output
-    assert "transactional producer replaced" in output, output[-3000:]
-    assert pair_ids(got) == {(f"x{i}", f"n{i}") for i in range(n)}
-    assert duplicates(got) == {}
+    _every_pair_once_after_a_producer_fault(make_settings, spawn, engine, "callback:flush:3")
 
 
 def test_record_polled_before_a_revoke_is_not_processed_against_dropped_state(
