@@ -225,9 +225,10 @@ class Writer:
             try:
                 self.producer.flush(FLUSH_TIMEOUT_S)
             except (KafkaException, SystemError) as exc:  # fatal (bordersync.kafka.kafka_exception)
-                if kafka_exception(exc) is None:
+                cause = kafka_exception(exc)
+                if cause is None:
                     raise
-                self._errors.append(str(kafka_exception(exc)))
+                self._errors.append(str(cause))
             if self._errors or len(self.producer):
                 self.broken = (f"{len(self._errors)} records not acknowledged "
                                f"({len(self.producer)} still queued): {self._errors[:3]}")
