@@ -14,7 +14,6 @@ from typing import Any
 VEHICLE_TYPES = ("TRUCK", "CAR", "BUS", "VAN", "OTHER")
 HISTORY_KINDS = {"DISCREPANCY": "D", "HOLD": "H"}
 IDENT_FIELDS = ("plate", "trailer", "container")
-DAY = 86400.0
 DAY_MS = 86_400_000  # history times are epoch ms (streams.logic.model)
 
 

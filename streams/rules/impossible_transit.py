@@ -26,7 +26,8 @@ from streams.rules.base import Context, Finding, Observed, OracleView, expected
 
 TYPE = "IMPOSSIBLE_TRANSIT"
 MIN_SECONDS_BETWEEN_CROSSINGS = 30 * 60.0
-_MIN_MS = 30 * 60_000  # the same in ms, the unit of event times in state and in typed events
+# the same in ms, the unit of event times in state and in typed events
+_MIN_MS = round(MIN_SECONDS_BETWEEN_CROSSINGS * 1000)
 SUMMARY = ("one normalised plate at two different crossings less than 30 min apart by event time: "
            "cloned or misread plate (`event_ids`: both crossings)")
 
