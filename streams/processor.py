@@ -220,9 +220,9 @@ class Processor:
         self._emit(batch, OUT_STREAM[event["kind"]], cid, key, enriched, now,
                    event["event_time"], None, chunks)
         if event["kind"] == "inspection":
-            st.inspections.append(HeldInspection.from_event(event, cid, t_now))
+            st.inspections.append(HeldInspection.from_event(event, cid, t_now, t))
             if self.risk is not None:
-                self.risk.on_inspection(st, event, cid, tally)
+                self.risk.on_inspection(st, event, cid, tally, t)
             self._dwell_of_inspection(batch, st, event, cid, t)
             self._rules(batch, Trigger.INSPECTION, Context(event=inspection_event(event, t), crossing=cid),
                         cid, plate, now)
@@ -232,7 +232,7 @@ class Processor:
             self._dwell_of_crossing(batch, st, event, cid, t)
         if self.risk is not None:
             self._emit(batch, "risk", cid, key, self.risk.on_crossing(st, event, plate, (
-                self._crossing_of_post[event["post"]]), now, tally), now, event["event_time"])
+                self._crossing_of_post[event["post"]]), now, tally, t), now, event["event_time"])
         if len(st.seen) > 1 or ON_FIRST_EVENT:  # only this event remembered: no rule to ask
             ctx = _new(Context, (crossing_event(event, t), cid, st,  # a tuple: no Python __new__ call
                                  self._crossing_of_post.get, None, None, None, ()))

@@ -143,11 +143,14 @@ class HeldInspection:
     measured_mass_kg: int | None = None
 
     @classmethod
-    def from_event(cls, event: dict[str, Any], crossing: str, now: int) -> HeldInspection:
+    def from_event(cls, event: dict[str, Any], crossing: str, now: int,
+                   t: int | None = None) -> HeldInspection:
+        """``now``: the wall clock, ``t``: the event time when the caller has it, both epoch ms."""
         return cls(
             event_id=event["event_id"], admin=event["admin"], crossing=crossing,
             inspection_type=event["inspection_type"], result=event["result"],
-            t=to_epoch_ms(event["event_time"]), arrived=now, findings=event.get("findings"),
+            t=to_epoch_ms(event["event_time"]) if t is None else t, arrived=now,
+            findings=event.get("findings"),
             seals_applied=event.get("seals_applied"), measured_mass_kg=event.get("measured_mass_kg"),
         )
 

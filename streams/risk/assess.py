@@ -45,9 +45,12 @@ def _idents(event: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def assess(event: dict[str, Any], plate: str, crossing: Crossing, history: Sequence[Sequence[Any]],
-           rules: InForce, now: datetime, transit_s: float | None) -> dict[str, Any]:
-    """The ``risk`` record (avro/risk/v1.avsc) of one EXIT (pre-arrival) or ENTRY event."""
-    t = to_epoch_ms(event["event_time"])  # as the history's times (streams.logic.model)
+           rules: InForce, now: datetime, transit_s: float | None,
+           t: int | None = None) -> dict[str, Any]:
+    """The ``risk`` record (avro/risk/v1.avsc) of one EXIT (pre-arrival) or ENTRY event.
+    ``t``: its event time in epoch ms, as the history's (streams.logic.model), when known."""
+    if t is None:
+        t = to_epoch_ms(event["event_time"])
     # HMACs only when a watchlist profile is in force: the rest of the rules never need them.
     watched = any(p.rule["kind"] == "watchlist" for p in rules.profiles)
     hits_on_lists = rules.lists.watch_hits(_idents(event)) if watched else []

@@ -98,11 +98,13 @@ class RiskStage:
     # --- hooks -----------------------------------------------------------------------------
 
     def on_crossing(self, st: VehicleState, event: dict[str, Any], plate: str, crossing: Crossing,
-                    now: datetime, tally: Tally) -> dict[str, Any]:
-        """The assessment of a forwarded crossing event, remembered in the vehicle's history."""
+                    now: datetime, tally: Tally, t: int | None = None) -> dict[str, Any]:
+        """The assessment of a forwarded crossing event, remembered in the vehicle's history.
+        ``t``: its event time in epoch ms when the caller has it (the processor does)."""
+        if t is None:
+            t = to_epoch_ms(event["event_time"])  # as the state's times
         record = assess(event, plate, crossing, st.risk, self.in_force(crossing, now), now,
-                        self.transit.get(crossing.id, DEFAULT_TRANSIT_S))
-        t = to_epoch_ms(event["event_time"])  # as the state's times
+                        self.transit.get(crossing.id, DEFAULT_TRANSIT_S), t)
         hit = [h["profile_id"] for h in record["hits"]]
         st.risk.append([t, "A", event["event_id"], crossing.id, record["stage"],
                         record["channel"], hit, event["admin"]])
@@ -123,10 +125,11 @@ class RiskStage:
         return record
 
     def on_inspection(self, st: VehicleState, event: dict[str, Any], crossing: str,
-                      tally: Tally) -> None:
+                      tally: Tally, t: int | None = None) -> None:
         """Join an inspection to the vehicle's latest assessment at this crossing (hit rates),
-        and remember a hold for the history rules."""
-        t = to_epoch_ms(event["event_time"])
+        and remember a hold for the history rules. ``t`` as in ``on_crossing``."""
+        if t is None:
+            t = to_epoch_ms(event["event_time"])
         window = self.windows[crossing]
         joined = None
         for h in st.risk:
